@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// spsim — a distributed sequence-parallel training simulator in Swift on MPI.
+import PackageDescription
+
+let package = Package(
+    name: "spsim",
+    products: [
+        .executable(name: "spsim", targets: ["spsim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config. Only CMPI sees mpi.h; only Kernels sees cblas.h.
+        .systemLibrary(
+            name: "COpenMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+
+        // A small MPI-neutral C ABI; its .c file is the only code that includes mpi.h.
+        .target(name: "CMPI", dependencies: ["COpenMPI"]),
+        .target(name: "MPI", dependencies: ["CMPI"]),
+        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        .target(name: "SequenceParallel", dependencies: ["MPI", "Kernels"]),
+        .target(name: "CostModel", dependencies: ["SequenceParallel"]),
+        .target(name: "Reports", dependencies: ["Kernels"]),
+        .target(
+            name: "SPSimCLI",
+            dependencies: [
+                "MPI", "Kernels", "SequenceParallel", "CostModel", "Reports",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "spsim", dependencies: ["SPSimCLI"]),
+
+        .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
+        .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "TestSupport"]),
+        .testTarget(name: "MPITests", dependencies: ["spsim", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,485 @@
+// Softmax attention blocks, forward and backward, FlashAttention-2 style on the CPU.
+//
+// Queries and keys are cut into tiles; each (query tile, key tile) pair computes its
+// scores with one `sgemm` that reads the q/k heads in place (leading dimension
+// heads·dim), so no n×n matrix is ever formed: scratch memory is one tile of scores
+// (plus one of score gradients in the backward). The forward keeps a running max and
+// running sum per query row (online softmax) and accumulates o directly in the output
+// tensor; the backward is FlashAttention-2's, given the final o and lse.
+// A causal mask is applied per tile from the min/max positions of its queries and keys:
+// tiles with no visible pair are skipped, fully visible tiles skip the mask test.
+
+import Foundation
+
+/// Which keys each query may see.
+public enum AttentionMask: Sendable, Equatable {
+    /// Every query sees every key.
+    case none
+    /// key j is visible to query i iff keyPositions[j] <= queryPositions[i] (global token positions, any order)
+    case causal(queryPositions: [Int], keyPositions: [Int])
+}
+
+/// Partial or final attention output: `o [n, H, D]` and `lse [n, H, 1]` (natural log; -inf for a row that sees no key, whose o row is 0).
+///
+/// For the keys `K` of the block, `lse_i = log Σ_{j∈K} exp(s_ij)` and
+/// `o_i = Σ_{j∈K} exp(s_ij − lse_i) v_j`; two outputs over disjoint key sets combine
+/// exactly with `mergeAttention`.
+public struct AttentionOutput: Sendable, Equatable {
+    /// The attention output, `[n, H, D]`.
+    public var o: Tensor32
+    /// The log-sum-exp of each row's scores, `[n, H, 1]`.
+    public var lse: Tensor32
+
+    /// An output from its two tensors.
+    public init(o: Tensor32, lse: Tensor32) {
+        self.o = o
+        self.lse = lse
+    }
+}
+
+/// Gradients of a softmax attention block with respect to its inputs.
+public struct AttentionGradients: Sendable, Equatable {
+    /// Gradient with respect to the queries, `[nq, H, D]`.
+    public var dq: Tensor32
+    /// Gradient with respect to the keys, `[nk, G, D]` (summed over the query heads of each KV head).
+    public var dk: Tensor32
+    /// Gradient with respect to the values, `[nk, G, D]` (summed over the query heads of each KV head).
+    public var dv: Tensor32
+
+    /// Gradients from their three tensors.
+    public init(dq: Tensor32, dk: Tensor32, dv: Tensor32) {
+        self.dq = dq
+        self.dk = dk
+        self.dv = dv
+    }
+}
+
+/// Query rows per tile.
+@usableFromInline let defaultAttentionQueryTile = 128
+/// Key columns per tile.
+@usableFromInline let defaultAttentionKeyTile = 256
+
+// MARK: - Forward
+
+/// q [nq, H, D], k/v [nk, G, D], H % G == 0, query head h uses KV head h / (H/G); scale 1/sqrt(D).
+///
+/// Returns `o_i = Σ_j softmax_j(s_ij) v_j` and `lse_i = log Σ_j exp(s_ij)` with
+/// `s_ij = q_i·k_j / sqrt(D)` over the keys visible to query i (all of them, or those
+/// with `keyPositions[j] <= queryPositions[i]` under `.causal`). A query that sees no key
+/// gets o = 0 and lse = -inf. `v` may have its own head dimension; o then has it too.
+/// Memory beyond the outputs is one 128×256 score tile; one thread (plus whatever
+/// threads OpenBLAS uses for its `sgemm`).
+public func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask) -> AttentionOutput {
+    attentionForward(q: q, k: k, v: v, mask: mask,
+                     queryTile: defaultAttentionQueryTile, keyTile: defaultAttentionKeyTile)
+}
+
+/// `attentionForward` with explicit tile sizes (tests use small tiles to exercise tiling).
+func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask,
+                      queryTile: Int, keyTile: Int) -> AttentionOutput {
+    validateAttentionInputs(q: q, k: k, v: v, mask: mask)
+    precondition(queryTile > 0 && keyTile > 0, "attention tiles must be positive")
+    let nq = q.tokens, nk = k.tokens, heads = q.heads, kvHeads = k.heads
+    let dim = q.dim, valueDim = v.dim
+    var o = Tensor32(tokens: nq, heads: heads, dim: valueDim)
+    var lse = Tensor32(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
+    if nq == 0 || nk == 0 || heads == 0 { return AttentionOutput(o: o, lse: lse) }
+
+    let plan = AttentionTilePlan(mask: mask, queries: nq, keys: nk, queryTile: queryTile, keyTile: keyTile)
+    let bq = min(queryTile, nq), bk = min(keyTile, nk)
+    let group = heads / kvHeads
+    let scale = 1 / Float(dim).squareRoot()
+    let qStride = heads * dim, kStride = kvHeads * dim
+    let vStride = kvHeads * valueDim, oStride = heads * valueDim
+    var scores = [Float](repeating: 0, count: bq * bk)
+    var rowMax = [Float](repeating: -.infinity, count: bq)
+    var rowSum = [Float](repeating: 0, count: bq)
+    let (queryPositions, keyPositions) = plan.positions
+
+    q.storage.withUnsafeBufferPointer { qb in
+    k.storage.withUnsafeBufferPointer { kb in
+    v.storage.withUnsafeBufferPointer { vb in
+    o.storage.withUnsafeMutableBufferPointer { ob in
+    lse.storage.withUnsafeMutableBufferPointer { lb in
+    scores.withUnsafeMutableBufferPointer { sb in
+    rowMax.withUnsafeMutableBufferPointer { mb in
+    rowSum.withUnsafeMutableBufferPointer { rb in
+    queryPositions.withUnsafeBufferPointer { qpos in
+    keyPositions.withUnsafeBufferPointer { kpos in
+        let qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
+        let op = ob.baseAddress!, lp = lb.baseAddress!
+        let s = sb.baseAddress!, m = mb.baseAddress!, l = rb.baseAddress!
+        for h in 0..<heads {
+            let g = h / group
+            for qt in 0..<plan.queryTiles {
+                let q0 = qt &* queryTile, mq = min(queryTile, nq &- q0)
+                for i in 0..<mq { m[i] = -.infinity; l[i] = 0 }
+                for kt in 0..<plan.keyTiles {
+                    let visibility = plan.visibility(queryTile: qt, keyTile: kt)
+                    if visibility == .none { continue }
+                    let k0 = kt &* keyTile, mk = min(keyTile, nk &- k0)
+                    // S = scale · Q Kᵀ  [mq × mk]
+                    sgemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
+                          a: qp, aOffset: (q0 &* heads &+ h) &* dim, lda: qStride,
+                          b: kp, bOffset: (k0 &* kvHeads &+ g) &* dim, ldb: kStride,
+                          beta: 0, c: s, ldc: mk)
+                    if visibility == .partial {
+                        applyCausalMask(s, rows: mq, columns: mk,
+                                        queryPositions: qpos.baseAddress! + q0,
+                                        keyPositions: kpos.baseAddress! + k0)
+                    }
+                    // Online softmax: P = exp(S − m_new), l = l·exp(m_old − m_new) + rowsum(P),
+                    // o = o·exp(m_old − m_new) (then o += P V below).
+                    for i in 0..<mq {
+                        let row = s + i &* mk
+                        let oldMax = m[i]
+                        let newMax = max(oldMax, rowMaximum(row, count: mk))
+                        if newMax == -.infinity {
+                            // No key visible to this row yet: P row is zero.
+                            row.update(repeating: 0, count: mk)
+                            continue
+                        }
+                        let tileSum = fastExpShifted(row, count: mk, shift: newMax)
+                        if oldMax != newMax && oldMax != -.infinity {
+                            let correction = fastExp(oldMax - newMax)
+                            l[i] *= correction
+                            scaleRow(op + ((q0 &+ i) &* heads &+ h) &* valueDim, count: valueDim, by: correction)
+                        }
+                        l[i] += tileSum
+                        m[i] = newMax
+                    }
+                    // o += P V  [mq × valueDim], accumulated in place in the output.
+                    sgemm(.plain, .plain, m: mq, n: valueDim, k: mk,
+                          a: s, lda: mk,
+                          b: vp, bOffset: (k0 &* kvHeads &+ g) &* valueDim, ldb: vStride,
+                          beta: 1, c: op, cOffset: (q0 &* heads &+ h) &* valueDim, ldc: oStride)
+                }
+                // o = o / l, lse = m + log l; rows that saw no key keep o = 0, lse = -inf.
+                for i in 0..<mq {
+                    let row = (q0 &+ i) &* heads &+ h
+                    if l[i] > 0 {
+                        scaleRow(op + row &* valueDim, count: valueDim, by: 1 / l[i])
+                        lp[row] = m[i] + log(l[i])
+                    }
+                }
+            }
+        }
+    }}}}}}}}}}
+    return AttentionOutput(o: o, lse: lse)
+}
+
+// MARK: - Backward
+
+/// Given the FINAL o and lse of these queries (over all keys, possibly from a merge), returns the exact partial gradients for this key block: dq [nq,H,D], dk/dv [nk,G,D] (summed over the query heads of each KV head).
+///
+/// FlashAttention-2's backward, tiled like the forward: with `D_i = rowsum(dO∘O)`,
+/// `P = exp(S − lse)`, `dV += Pᵀ dO`, `dP = dO Vᵀ`, `dS = P∘(dP − D_i)`,
+/// `dQ += scale·dS K`, `dK += scale·dSᵀ Q`. Summing the results of every key block of a
+/// query set gives the gradients of the whole attention. Rows with lse = -inf contribute
+/// nothing.
+public func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32,
+                              dO: Tensor32, mask: AttentionMask) -> AttentionGradients {
+    attentionBackward(q: q, k: k, v: v, o: o, lse: lse, dO: dO, mask: mask,
+                      queryTile: defaultAttentionQueryTile, keyTile: defaultAttentionKeyTile)
+}
+
+/// `attentionBackward` with explicit tile sizes (tests use small tiles to exercise tiling).
+func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32,
+                       dO: Tensor32, mask: AttentionMask,
+                       queryTile: Int, keyTile: Int) -> AttentionGradients {
+    validateAttentionInputs(q: q, k: k, v: v, mask: mask)
+    let nq = q.tokens, nk = k.tokens, heads = q.heads, kvHeads = k.heads
+    let dim = q.dim, valueDim = v.dim
+    precondition(o.shape == [nq, heads, valueDim], "attention backward: o must be [nq, H, Dv]")
+    precondition(dO.shape == [nq, heads, valueDim], "attention backward: dO must be [nq, H, Dv]")
+    precondition(lse.shape == [nq, heads, 1], "attention backward: lse must be [nq, H, 1]")
+    precondition(queryTile > 0 && keyTile > 0, "attention tiles must be positive")
+    var dq = Tensor32(tokens: nq, heads: heads, dim: dim)
+    var dk = Tensor32(tokens: nk, heads: kvHeads, dim: dim)
+    var dv = Tensor32(tokens: nk, heads: kvHeads, dim: valueDim)
+    if nq == 0 || nk == 0 || heads == 0 { return AttentionGradients(dq: dq, dk: dk, dv: dv) }
+
+    let plan = AttentionTilePlan(mask: mask, queries: nq, keys: nk, queryTile: queryTile, keyTile: keyTile)
+    let bq = min(queryTile, nq), bk = min(keyTile, nk)
+    let group = heads / kvHeads
+    let scale = 1 / Float(dim).squareRoot()
+    let qStride = heads * dim, kStride = kvHeads * dim
+    let vStride = kvHeads * valueDim, oStride = heads * valueDim
+    var probabilities = [Float](repeating: 0, count: bq * bk)
+    var scoreGradients = [Float](repeating: 0, count: bq * bk)
+    let (queryPositions, keyPositions) = plan.positions
+
+    // D_i = rowsum(dO ∘ O), one per (query, head).
+    var delta = [Float](repeating: 0, count: nq * heads)
+    dO.storage.withUnsafeBufferPointer { db in
+    o.storage.withUnsafeBufferPointer { ob in
+    delta.withUnsafeMutableBufferPointer { deltaBuffer in
+        let dp = db.baseAddress!, op = ob.baseAddress!
+        for row in 0..<(nq &* heads) {
+            deltaBuffer[row] = dotProduct(dp + row &* valueDim, op + row &* valueDim, count: valueDim)
+        }
+    }}}
+
+    q.storage.withUnsafeBufferPointer { qb in
+    k.storage.withUnsafeBufferPointer { kb in
+    v.storage.withUnsafeBufferPointer { vb in
+    dO.storage.withUnsafeBufferPointer { db in
+    lse.storage.withUnsafeBufferPointer { lb in
+    delta.withUnsafeBufferPointer { deltaBuffer in
+    dq.storage.withUnsafeMutableBufferPointer { dqb in
+    dk.storage.withUnsafeMutableBufferPointer { dkb in
+    dv.storage.withUnsafeMutableBufferPointer { dvb in
+    probabilities.withUnsafeMutableBufferPointer { pb in
+    scoreGradients.withUnsafeMutableBufferPointer { gb in
+    queryPositions.withUnsafeBufferPointer { qpos in
+    keyPositions.withUnsafeBufferPointer { kpos in
+        let qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
+        let dOp = db.baseAddress!, lp = lb.baseAddress!, deltas = deltaBuffer.baseAddress!
+        let dqp = dqb.baseAddress!, dkp = dkb.baseAddress!, dvp = dvb.baseAddress!
+        let p = pb.baseAddress!, ds = gb.baseAddress!
+        for h in 0..<heads {
+            let g = h / group
+            for kt in 0..<plan.keyTiles {
+                let k0 = kt &* keyTile, mk = min(keyTile, nk &- k0)
+                let kOffset = (k0 &* kvHeads &+ g) &* dim
+                let vOffset = (k0 &* kvHeads &+ g) &* valueDim
+                for qt in 0..<plan.queryTiles {
+                    let visibility = plan.visibility(queryTile: qt, keyTile: kt)
+                    if visibility == .none { continue }
+                    let q0 = qt &* queryTile, mq = min(queryTile, nq &- q0)
+                    let qOffset = (q0 &* heads &+ h) &* dim
+                    let oOffset = (q0 &* heads &+ h) &* valueDim
+                    // S = scale · Q Kᵀ, then P = exp(S − lse).
+                    sgemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
+                          a: qp, aOffset: qOffset, lda: qStride,
+                          b: kp, bOffset: kOffset, ldb: kStride,
+                          beta: 0, c: p, ldc: mk)
+                    if visibility == .partial {
+                        applyCausalMask(p, rows: mq, columns: mk,
+                                        queryPositions: qpos.baseAddress! + q0,
+                                        keyPositions: kpos.baseAddress! + k0)
+                    }
+                    for i in 0..<mq {
+                        let rowLSE = lp[(q0 &+ i) &* heads &+ h]
+                        if rowLSE == -.infinity || rowLSE.isNaN {
+                            (p + i &* mk).update(repeating: 0, count: mk)
+                        } else {
+                            _ = fastExpShifted(p + i &* mk, count: mk, shift: rowLSE)
+                        }
+                    }
+                    // dV += Pᵀ dO  [mk × valueDim]
+                    sgemm(.transposed, .plain, m: mk, n: valueDim, k: mq,
+                          a: p, lda: mk,
+                          b: dOp, bOffset: oOffset, ldb: oStride,
+                          beta: 1, c: dvp, cOffset: vOffset, ldc: vStride)
+                    // dP = dO Vᵀ  [mq × mk]
+                    sgemm(.plain, .transposed, m: mq, n: mk, k: valueDim,
+                          a: dOp, aOffset: oOffset, lda: oStride,
+                          b: vp, bOffset: vOffset, ldb: vStride,
+                          beta: 0, c: ds, ldc: mk)
+                    // dS = P ∘ (dP − D_i)
+                    for i in 0..<mq {
+                        softmaxGradientRow(ds + i &* mk, probabilities: p + i &* mk, count: mk,
+                                           delta: deltas[(q0 &+ i) &* heads &+ h])
+                    }
+                    // dQ += scale · dS K  [mq × dim]
+                    sgemm(.plain, .plain, m: mq, n: dim, k: mk, alpha: scale,
+                          a: ds, lda: mk,
+                          b: kp, bOffset: kOffset, ldb: kStride,
+                          beta: 1, c: dqp, cOffset: qOffset, ldc: qStride)
+                    // dK += scale · dSᵀ Q  [mk × dim]
+                    sgemm(.transposed, .plain, m: mk, n: dim, k: mq, alpha: scale,
+                          a: ds, lda: mk,
+                          b: qp, bOffset: qOffset, ldb: qStride,
+                          beta: 1, c: dkp, cOffset: kOffset, ldc: kStride)
+                }
+            }
+        }
+    }}}}}}}}}}}}}
+    return AttentionGradients(dq: dq, dk: dk, dv: dv)
+}
+
+// MARK: - FLOPs
+
+/// FLOPs the forward of this block performs in the model's convention: 4·(visible query-key pairs)·H·D. (Helper for reporting.)
+///
+/// Under `.causal` the visible pairs are counted exactly (a contiguous diagonal block of n
+/// tokens has n(n+1)/2); `queries` and `keys` must then equal the position counts.
+public func attentionForwardFLOPs(queries: Int, keys: Int, heads: Int, dim: Int, mask: AttentionMask) -> Double {
+    let pairs: Int
+    switch mask {
+    case .none:
+        pairs = queries * keys
+    case let .causal(queryPositions, keyPositions):
+        precondition(queryPositions.count == queries && keyPositions.count == keys,
+                     "causal mask positions do not match the query and key counts")
+        let sortedKeys = keyPositions.sorted()
+        var total = 0
+        for position in queryPositions {
+            // Number of keys with position <= this query's (upper bound in the sorted keys).
+            var lo = 0, hi = sortedKeys.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if sortedKeys[mid] <= position { lo = mid + 1 } else { hi = mid }
+            }
+            total += lo
+        }
+        pairs = total
+    }
+    return 4 * Double(pairs) * Double(heads) * Double(dim)
+}
+
+// MARK: - Shared pieces
+
+/// Checks shapes, GQA grouping and mask lengths; traps with a message on mismatch.
+func validateAttentionInputs(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask) {
+    precondition(k.dim == q.dim, "attention: q and k head dimensions differ (\(q.dim) vs \(k.dim))")
+    precondition(v.tokens == k.tokens && v.heads == k.heads, "attention: k and v shapes differ")
+    precondition(k.heads > 0 || q.heads == 0, "attention: no KV heads")
+    precondition(k.heads == 0 || q.heads % k.heads == 0,
+                 "attention: query heads (\(q.heads)) not a multiple of KV heads (\(k.heads))")
+    if case let .causal(queryPositions, keyPositions) = mask {
+        precondition(queryPositions.count == q.tokens, "causal mask: \(queryPositions.count) query positions for \(q.tokens) queries")
+        precondition(keyPositions.count == k.tokens, "causal mask: \(keyPositions.count) key positions for \(k.tokens) keys")
+    }
+}
+
+/// Which pairs of a (query tile, key tile) a mask lets through.
+enum TileVisibility: Sendable {
+    /// No pair visible: skip the tile.
+    case none
+    /// Every pair visible: no mask test.
+    case all
+    /// Some pairs visible: mask element by element.
+    case partial
+}
+
+/// The tiling of a query set × key set, with per-tile position bounds for a causal mask.
+struct AttentionTilePlan {
+    let queryTiles: Int
+    let keyTiles: Int
+    /// Query and key positions (empty without a mask).
+    let positions: (queries: [Int], keys: [Int])
+    private let isCausal: Bool
+    private let queryMin: [Int]
+    private let queryMax: [Int]
+    private let keyMin: [Int]
+    private let keyMax: [Int]
+
+    init(mask: AttentionMask, queries: Int, keys: Int, queryTile: Int, keyTile: Int) {
+        queryTiles = (queries + queryTile - 1) / queryTile
+        keyTiles = (keys + keyTile - 1) / keyTile
+        switch mask {
+        case .none:
+            isCausal = false
+            positions = ([], [])
+            queryMin = []; queryMax = []; keyMin = []; keyMax = []
+        case let .causal(queryPositions, keyPositions):
+            isCausal = true
+            positions = (queryPositions, keyPositions)
+            (queryMin, queryMax) = Self.bounds(queryPositions, tile: queryTile)
+            (keyMin, keyMax) = Self.bounds(keyPositions, tile: keyTile)
+        }
+    }
+
+    /// Per-tile minimum and maximum of `values`.
+    private static func bounds(_ values: [Int], tile: Int) -> ([Int], [Int]) {
+        var lows = [Int](), highs = [Int]()
+        var start = 0
+        while start < values.count {
+            let chunk = values[start ..< min(start + tile, values.count)]
+            lows.append(chunk.min()!)
+            highs.append(chunk.max()!)
+            start += tile
+        }
+        return (lows, highs)
+    }
+
+    /// Whether no, all or some pairs of the tile are visible (key pos <= query pos).
+    @inline(__always)
+    func visibility(queryTile qt: Int, keyTile kt: Int) -> TileVisibility {
+        if !isCausal { return .all }
+        if keyMin[kt] > queryMax[qt] { return .none }
+        if keyMax[kt] <= queryMin[qt] { return .all }
+        return .partial
+    }
+}
+
+/// Sets `scores[i, j] = -inf` wherever `keyPositions[j] > queryPositions[i]`.
+@inline(__always)
+func applyCausalMask(_ scores: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
+                     queryPositions: UnsafePointer<Int>, keyPositions: UnsafePointer<Int>) {
+    for i in 0..<rows {
+        let position = queryPositions[i]
+        let row = scores + i &* columns
+        for j in 0..<columns where keyPositions[j] > position {
+            row[j] = -.infinity
+        }
+    }
+}
+
+/// The largest of `count` values (-inf for none).
+@inline(__always)
+func rowMaximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var best = SIMD16<Float>(repeating: -.infinity)
+    var j = 0
+    let whole = count & ~15
+    let raw = UnsafeRawPointer(values)
+    while j < whole {
+        let x = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
+        best.replace(with: x, where: x .> best)
+        j &+= 16
+    }
+    var result = best.max()
+    while j < count {
+        result = max(result, values[j])
+        j &+= 1
+    }
+    return result
+}
+
+/// Multiplies `count` values by `factor`, in place.
+@inline(__always)
+func scaleRow(_ values: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
+    for j in 0..<count { values[j] *= factor }
+}
+
+/// Σ a_j·b_j over `count` elements, in 16 lanes.
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var j = 0
+    let whole = count & ~15
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while j < whole {
+        acc += ra.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
+            * rb.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
+        j &+= 16
+    }
+    var result = acc.sum()
+    while j < count {
+        result += a[j] * b[j]
+        j &+= 1
+    }
+    return result
+}
+
+/// `dS = P ∘ (dP − delta)` for one row: `gradients` holds dP on entry and dS on exit.
+@inline(__always)
+func softmaxGradientRow(_ gradients: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>,
+                        count: Int, delta: Float) {
+    var j = 0
+    let whole = count & ~15
+    let rg = UnsafeMutableRawPointer(gradients), rp = UnsafeRawPointer(probabilities)
+    while j < whole {
+        let offset = j &* 4
+        let dp = rg.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+        let pv = rp.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
+        rg.storeBytes(of: pv * (dp - delta), toByteOffset: offset, as: SIMD16<Float>.self)
+        j &+= 16
+    }
+    while j < count {
+        gradients[j] = probabilities[j] * (gradients[j] - delta)
+        j &+= 1
+    }
+}

@@ -1,0 +1,46 @@
+import COpenBLAS
+
+/// Whether a matrix operand of `sgemm` is read as stored or transposed.
+enum MatrixOperand: Sendable {
+    /// Use the matrix as stored (`CblasNoTrans`).
+    case plain
+    /// Use its transpose (`CblasTrans`).
+    case transposed
+
+    /// The CBLAS constant for this operand.
+    @inline(__always)
+    var cblas: CBLAS_TRANSPOSE { self == .plain ? CblasNoTrans : CblasTrans }
+}
+
+/// Single-precision general matrix product on row-major storage, through `cblas_sgemm`:
+///
+///     C[m×n] ← alpha · op(A)[m×k] · op(B)[k×n] + beta · C
+///
+/// `op(X)` is `X` or `Xᵀ` as `transA`/`transB` say. Leading dimensions are row strides in
+/// elements (row-major): `lda` is the stride of the stored A (`k` columns when plain, `m`
+/// when transposed), and likewise `ldb`, `ldc`. Operands are addressed as `base + offset`,
+/// so a head of a `[tokens, heads, dim]` tensor is read in place with offset `h * dim`
+/// and leading dimension `heads * dim`. An empty product (`m`, `n` or `k` zero) only
+/// scales C by beta (or does nothing when `m` or `n` is zero). The only call of
+/// `cblas_sgemm` in spsim.
+@inline(__always)
+func sgemm(
+    _ transA: MatrixOperand = .plain, _ transB: MatrixOperand = .plain,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, aOffset: Int = 0, lda: Int,
+    b: UnsafePointer<Float>, bOffset: Int = 0, ldb: Int,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, cOffset: Int = 0, ldc: Int
+) {
+    if m == 0 || n == 0 { return }
+    precondition(m > 0 && n > 0 && k >= 0, "sgemm: negative extent")
+    precondition(m <= Int(Int32.max) && n <= Int(Int32.max) && k <= Int(Int32.max)
+                 && lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max),
+                 "sgemm: extent exceeds the BLAS integer range")
+    cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas,
+                blasint(m), blasint(n), blasint(k),
+                alpha, a + aOffset, blasint(max(lda, 1)),
+                b + bOffset, blasint(max(ldb, 1)),
+                beta, c + cOffset, blasint(max(ldc, 1)))
+}

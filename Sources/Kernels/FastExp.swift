@@ -1,0 +1,105 @@
+// A vectorized exp for Float: range reduction x = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite,
+// two-part ln2), a degree-6 polynomial for e^r (Cephes expf coefficients), and 2^n built
+// from its bit pattern. Only SSE2-level operations (no FMA, no rounding instructions) so
+// the baseline x86-64 build vectorizes it; the round-to-nearest uses the 1.5·2^23 trick.
+
+/// Lane count of the vector exp.
+@usableFromInline let fastExpWidth = 16
+
+/// Largest argument evaluated; larger ones are clamped (e^88 ≈ 1.65e38).
+@usableFromInline let fastExpUpperClamp: Float = 88.0
+/// Smallest argument evaluated; anything below (including -inf) gives exactly 0.
+@usableFromInline let fastExpLowerClamp: Float = -88.0
+
+/// e^x in each lane, relative error ≤ about 2e-7 for x in [-87, 88].
+///
+/// Mathematical properties: `fastExp(0) == 1` exactly; `fastExp(-inf) == 0`; any x ≤ -88
+/// gives 0 (values in (-88, -87.3) are subnormal or 0); x > 88 is clamped to e^88. NaN
+/// lanes give an unspecified finite value or NaN (the attention kernels never pass NaN).
+@inline(__always)
+func fastExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let log2e: Float = 1.442_695_040_888_963_4
+    let ln2Hi: Float = 0.693_359_375
+    let ln2Lo: Float = -2.121_944_400_546_905_8e-4
+    let magic: Float = 12_582_912  // 1.5 · 2^23: adding it rounds to an integer in the low mantissa bits
+    var v = x
+    v.replace(with: fastExpLowerClamp, where: v .< fastExpLowerClamp)
+    v.replace(with: fastExpUpperClamp, where: v .> fastExpUpperClamp)
+    // n = round(v · log2 e), both as float and as the integer in the mantissa bits.
+    let t = v * log2e + magic
+    let n = t - magic
+    let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000
+    // r = v − n·ln2, in two parts so r carries no rounding error from n·ln2.
+    let r = (v - n * ln2Hi) - n * ln2Lo
+    // e^r ≈ 1 + r + r²·P(r)
+    var p = SIMD16<Float>(repeating: 1.987_569_150_0e-4)
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    let r2 = r * r
+    let er = (p * r2 + r) + 1
+    // 2^n from its exponent bits; n = -127 (v ≤ -88) gives the bit pattern of +0.
+    let scaleBits = (ni &+ 127) &<< 23
+    let scale = unsafeBitCast(scaleBits, to: SIMD16<Float>.self)
+    return er * scale
+}
+
+/// e^x for one Float, with the same polynomial as the vector version (for tails and tests).
+@inline(__always)
+func fastExp(_ x: Float) -> Float {
+    fastExp(SIMD16<Float>(repeating: x))[0]
+}
+
+/// Replaces each of `count` values at `values` by `e^(value − shift)` and returns their sum.
+///
+/// The sum is accumulated in 16 lanes, then reduced. `shift` must be finite.
+@inline(__always)
+func fastExpShifted(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+    var acc = SIMD16<Float>()
+    var j = 0
+    let whole = count & ~(fastExpWidth - 1)
+    while j < whole {
+        let raw = UnsafeMutableRawPointer(values + j)
+        let x = raw.loadUnaligned(as: SIMD16<Float>.self)
+        let e = fastExp(x - shift)
+        raw.storeBytes(of: e, as: SIMD16<Float>.self)
+        acc += e
+        j &+= fastExpWidth
+    }
+    if j < count {
+        var x = SIMD16<Float>(repeating: -.infinity)
+        for l in 0..<(count &- j) { x[l] = values[j &+ l] }
+        let e = fastExp(x - shift)
+        for l in 0..<(count &- j) { values[j &+ l] = e[l] }
+        acc += e
+    }
+    return acc.sum()
+}
+
+/// Replaces each of `count` values at `values` by e^value.
+@inline(__always)
+func fastExpInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
+    var j = 0
+    let whole = count & ~(fastExpWidth - 1)
+    while j < whole {
+        let raw = UnsafeMutableRawPointer(values + j)
+        raw.storeBytes(of: fastExp(raw.loadUnaligned(as: SIMD16<Float>.self)), as: SIMD16<Float>.self)
+        j &+= fastExpWidth
+    }
+    while j < count {
+        values[j] = fastExp(values[j])
+        j &+= 1
+    }
+}
+
+/// Computes e^x for every element of `values`, in place, with the vectorized exp
+/// (relative error ≤ about 2e-7 on [-87, 88]; -inf and anything ≤ -88 give 0).
+public func fastExp(_ values: inout [Float]) {
+    let n = values.count
+    values.withUnsafeMutableBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { return }
+        fastExpInPlace(base, count: n)
+    }
+}

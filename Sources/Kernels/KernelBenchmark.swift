@@ -1,0 +1,124 @@
+// Side-by-side throughput of OpenBLAS sgemm and the attention kernels on this machine.
+
+import Foundation
+
+/// Throughput of `cblas_sgemm` and of the attention kernels, measured side by side.
+public struct KernelBenchmarkResult: Sendable {
+    /// sgemm GFLOP/s on the products of an attention block done in one piece:
+    /// `[n×D]·[D×n]` then `[n×n]·[n×D]` (2·m·n·k FLOPs each), median of the repeats.
+    public var sgemmGFLOPs: Double
+    /// Attention forward GFLOP/s, non-causal, counting `4·n²·H·D` FLOPs (median).
+    public var attentionForwardGFLOPs: Double
+    /// Attention backward GFLOP/s, counting 2.5× the forward FLOPs (`10·n²·H·D`, five
+    /// matrix products) (median).
+    public var attentionBackwardGFLOPs: Double
+    /// attentionForwardGFLOPs / sgemmGFLOPs.
+    public var ratio: Double
+
+    /// A result from its measurements; `ratio` is derived.
+    public init(sgemmGFLOPs: Double, attentionForwardGFLOPs: Double, attentionBackwardGFLOPs: Double) {
+        self.sgemmGFLOPs = sgemmGFLOPs
+        self.attentionForwardGFLOPs = attentionForwardGFLOPs
+        self.attentionBackwardGFLOPs = attentionBackwardGFLOPs
+        self.ratio = sgemmGFLOPs > 0 ? attentionForwardGFLOPs / sgemmGFLOPs : 0
+    }
+}
+
+/// Measures sgemm and the attention forward/backward on `[tokens, heads, dim]` inputs
+/// (non-causal, MHA), median of `repeats` timed runs after one warm-up each, with a
+/// monotonic clock (`ContinuousClock`).
+///
+/// sgemm is timed on the two products of one head's attention done without tiling,
+/// `S = Q Kᵀ` (`tokens × tokens × dim`) and `O = P V` (`tokens × dim × tokens`), FLOPs
+/// `2·2·tokens²·dim`. Attention counts `4·tokens²·heads·dim` FLOPs forward and 2.5× that
+/// backward. Uses as many OpenBLAS threads as the environment allows; set
+/// `OPENBLAS_NUM_THREADS=1` for single-core numbers. Every result feeds a checksum that
+/// is consumed, so no work can be elided. Memory: `tokens²` floats for the sgemm scores.
+public func benchmarkKernels(tokens: Int = 2048, heads: Int = 8, dim: Int = 64, repeats: Int = 5) -> KernelBenchmarkResult {
+    precondition(tokens > 0 && heads > 0 && dim > 0 && repeats > 0, "benchmark: sizes and repeats must be positive")
+    var generator = BenchmarkRandom(seed: 0x5EED_A77E)
+    let count = tokens * heads * dim
+    func randomTensor() -> Tensor32 {
+        var t = Tensor32(tokens: tokens, heads: heads, dim: dim)
+        for i in 0..<count { t.storage[i] = generator.nextFloat() }
+        return t
+    }
+    var q = randomTensor()
+    let k = randomTensor(), v = randomTensor(), dO = randomTensor()
+    var checksum: Float = 0
+
+    // sgemm on one head's full-size products.
+    let a = (0..<(tokens * dim)).map { _ in generator.nextFloat() }
+    let b = (0..<(tokens * dim)).map { _ in generator.nextFloat() }
+    var scores = [Float](repeating: 0, count: tokens * tokens)
+    var product = [Float](repeating: 0, count: tokens * dim)
+    let sgemmFLOPs = 4 * Double(tokens) * Double(tokens) * Double(dim)
+    let sgemmSeconds = medianSeconds(repeats: repeats) { run in
+        a.withUnsafeBufferPointer { ab in
+        b.withUnsafeBufferPointer { bb in
+        scores.withUnsafeMutableBufferPointer { sb in
+        product.withUnsafeMutableBufferPointer { pb in
+            let scale = 1 / Float(dim).squareRoot() + Float(run) * 1e-7
+            sgemm(.plain, .transposed, m: tokens, n: tokens, k: dim, alpha: scale,
+                  a: ab.baseAddress!, lda: dim, b: bb.baseAddress!, ldb: dim,
+                  c: sb.baseAddress!, ldc: tokens)
+            sgemm(.plain, .plain, m: tokens, n: dim, k: tokens,
+                  a: sb.baseAddress!, lda: tokens, b: bb.baseAddress!, ldb: dim,
+                  c: pb.baseAddress!, ldc: dim)
+        }}}}
+        checksum += product[run % product.count]
+    }
+
+    // Attention forward and backward on the same shape; q changes slightly per run.
+    let flops = attentionForwardFLOPs(queries: tokens, keys: tokens, heads: heads, dim: dim, mask: .none)
+    var last = emptyAttentionOutput(tokens: tokens, heads: heads, dim: dim)
+    let forwardSeconds = medianSeconds(repeats: repeats) { run in
+        q.storage[run % count] += 1e-3
+        last = attentionForward(q: q, k: k, v: v, mask: .none)
+        checksum += last.o.storage[run % count] + last.lse.storage[run % last.lse.storage.count]
+    }
+    let backwardSeconds = medianSeconds(repeats: repeats) { run in
+        q.storage[run % count] += 1e-3
+        let grads = attentionBackward(q: q, k: k, v: v, o: last.o, lse: last.lse, dO: dO, mask: .none)
+        checksum += grads.dq.storage[run % count] + grads.dk.storage[run % count] + grads.dv.storage[run % count]
+    }
+    consumeBenchmarkValue(checksum)
+    return KernelBenchmarkResult(sgemmGFLOPs: sgemmFLOPs / sgemmSeconds / 1e9,
+                                 attentionForwardGFLOPs: flops / forwardSeconds / 1e9,
+                                 attentionBackwardGFLOPs: 2.5 * flops / backwardSeconds / 1e9)
+}
+
+/// Runs `body` once to warm up, then `repeats` timed times; returns the median seconds.
+private func medianSeconds(repeats: Int, _ body: (Int) -> Void) -> Double {
+    let clock = ContinuousClock()
+    body(repeats)  // warm-up
+    var times = [Double]()
+    for run in 0..<repeats {
+        let start = clock.now
+        body(run)
+        let elapsed = clock.now - start
+        times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+    }
+    times.sort()
+    return repeats % 2 == 1 ? times[repeats / 2] : (times[repeats / 2 - 1] + times[repeats / 2]) / 2
+}
+
+/// Keeps `value` alive so the optimizer cannot drop the work that produced it.
+@inline(never)
+private func consumeBenchmarkValue(_ value: Float) {
+    if value.bitPattern == 0x7FC0_1234 { print("benchmark checksum", value) }
+}
+
+/// SplitMix64 floats in [-1, 1) for benchmark inputs.
+private struct BenchmarkRandom {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func nextFloat() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) / Float(1 << 23) - 1
+    }
+}

@@ -1,0 +1,138 @@
+/// A contiguous, row-major tensor of shape `[tokens, heads, dim]`.
+///
+/// Element `(t, h, d)` lives at `storage[(t * heads + h) * dim + d]`. The scalar type is
+/// `Float` (float32) in distributed code and `Double` (float64) in references.
+public struct Tensor<Scalar: BinaryFloatingPoint & Sendable>: Sendable, Equatable {
+    /// Number of tokens (the outermost axis).
+    public var tokens: Int
+    /// Number of heads.
+    public var heads: Int
+    /// Channels per head (the innermost axis).
+    public var dim: Int
+    /// The elements, `tokens * heads * dim` of them.
+    public var storage: [Scalar]
+
+    /// A tensor filled with `value`.
+    @inlinable
+    public init(tokens: Int, heads: Int, dim: Int, repeating value: Scalar = 0) {
+        precondition(tokens >= 0 && heads >= 0 && dim >= 0, "negative tensor extent")
+        self.tokens = tokens
+        self.heads = heads
+        self.dim = dim
+        self.storage = [Scalar](repeating: value, count: tokens * heads * dim)
+    }
+
+    /// A tensor over existing storage; `storage.count` must be `tokens * heads * dim`.
+    @inlinable
+    public init(tokens: Int, heads: Int, dim: Int, storage: [Scalar]) {
+        precondition(storage.count == tokens * heads * dim, "storage does not match the shape")
+        self.tokens = tokens
+        self.heads = heads
+        self.dim = dim
+        self.storage = storage
+    }
+
+    /// Elements per token (`heads * dim`).
+    @inlinable public var tokenStride: Int { heads * dim }
+
+    /// The shape as `[tokens, heads, dim]`.
+    @inlinable public var shape: [Int] { [tokens, heads, dim] }
+
+    /// Element `(t, h, d)`.
+    @inlinable
+    public subscript(t: Int, h: Int, d: Int) -> Scalar {
+        get { storage[(t * heads + h) * dim + d] }
+        set { storage[(t * heads + h) * dim + d] = newValue }
+    }
+
+    /// The tokens in `range`, as a new tensor.
+    @inlinable
+    public func tokens(_ range: Range<Int>) -> Tensor {
+        Tensor(tokens: range.count, heads: heads, dim: dim,
+               storage: Array(storage[range.lowerBound * tokenStride ..< range.upperBound * tokenStride]))
+    }
+
+    /// The tokens at `indices`, in that order, as a new tensor.
+    @inlinable
+    public func gatherTokens(_ indices: [Int]) -> Tensor {
+        var out = [Scalar]()
+        out.reserveCapacity(indices.count * tokenStride)
+        for t in indices { out.append(contentsOf: storage[t * tokenStride ..< (t + 1) * tokenStride]) }
+        return Tensor(tokens: indices.count, heads: heads, dim: dim, storage: out)
+    }
+
+    /// Writes the tokens of `source` to the token positions `indices` of `self`.
+    @inlinable
+    public mutating func scatterTokens(_ source: Tensor, to indices: [Int]) {
+        precondition(source.tokenStride == tokenStride && source.tokens == indices.count)
+        for (i, t) in indices.enumerated() {
+            storage.replaceSubrange(t * tokenStride ..< (t + 1) * tokenStride,
+                                    with: source.storage[i * tokenStride ..< (i + 1) * tokenStride])
+        }
+    }
+
+    /// The heads in `range`, for every token, as a new tensor `[tokens, range.count, dim]`.
+    @inlinable
+    public func heads(_ range: Range<Int>) -> Tensor {
+        var out = [Scalar]()
+        out.reserveCapacity(tokens * range.count * dim)
+        for t in 0..<tokens {
+            out.append(contentsOf: storage[(t * heads + range.lowerBound) * dim ..< (t * heads + range.upperBound) * dim])
+        }
+        return Tensor(tokens: tokens, heads: range.count, dim: dim, storage: out)
+    }
+
+    /// Tokens of several tensors with equal `heads` and `dim`, one after another.
+    @inlinable
+    public static func concatenatingTokens(_ parts: [Tensor], heads: Int, dim: Int) -> Tensor {
+        var out = [Scalar]()
+        out.reserveCapacity(parts.reduce(0) { $0 + $1.storage.count })
+        for p in parts {
+            precondition(p.heads == heads && p.dim == dim, "concatenated tensors differ in shape")
+            out.append(contentsOf: p.storage)
+        }
+        return Tensor(tokens: out.count / max(1, heads * dim), heads: heads, dim: dim, storage: out)
+    }
+
+    /// Adds `other` element by element.
+    @inlinable
+    public static func += (lhs: inout Tensor, rhs: Tensor) {
+        precondition(lhs.storage.count == rhs.storage.count, "added tensors differ in shape")
+        lhs.storage.withUnsafeMutableBufferPointer { a in
+            rhs.storage.withUnsafeBufferPointer { b in
+                for i in 0..<a.count { a[i] += b[i] }
+            }
+        }
+    }
+
+    /// The same values converted to another scalar type.
+    @inlinable
+    public func converted<Other>(to: Other.Type = Other.self) -> Tensor<Other> {
+        Tensor<Other>(tokens: tokens, heads: heads, dim: dim, storage: storage.map { Other($0) })
+    }
+}
+
+/// Float32 tensors, as the distributed code uses them.
+public typealias Tensor32 = Tensor<Float>
+/// Float64 tensors, as the references use them.
+public typealias Tensor64 = Tensor<Double>
+
+extension Tensor {
+    /// The largest relative error of `self` against `reference`, as
+    /// `max |x − r| / max(max |r|, tiny)`: errors are measured against the tensor's scale,
+    /// so a near-zero element does not make the ratio meaningless. Non-finite values
+    /// anywhere (other than equal infinities) give `.infinity`.
+    public func maxRelativeError<R: BinaryFloatingPoint>(against reference: Tensor<R>) -> Double {
+        precondition(storage.count == reference.storage.count, "compared tensors differ in shape")
+        var scale = 0.0
+        for r in reference.storage where Double(r).isFinite { scale = max(scale, abs(Double(r))) }
+        var worst = 0.0
+        for (x, r) in zip(storage, reference.storage) {
+            let xd = Double(x), rd = Double(r)
+            if xd == rd { continue }
+            if !xd.isFinite || !rd.isFinite { return .infinity }
+            worst = max(worst, abs(xd - rd))
+        }
+        return worst / max(scale, 1e-30)
+    }
+}

@@ -1,0 +1,28 @@
+import CMPI
+
+/// Process-wide MPI start and end.
+///
+/// `MPI_Finalize` is collective: finalize explicitly on success; after a fatal error on
+/// one rank call `abort` so every rank ends at once instead of hanging.
+public enum MPIEnvironment {
+    /// `MPI_Init_thread` with `MPI_THREAD_FUNNELED`; a no-op when already initialized.
+    public static func initialize() throws {
+        var flag: Int32 = 0
+        try check(cmpi_initialized(&flag), "MPI_Initialized")
+        if flag == 0 { try check(cmpi_init(), "MPI_Init_thread") }
+    }
+
+    /// `MPI_Finalize`.
+    public static func finalize() throws {
+        try check(cmpi_finalize(), "MPI_Finalize")
+    }
+
+    /// `MPI_Abort` on the world: ends every rank with `code`. Does not return.
+    public static func abort(code: Int32) -> Never {
+        _ = cmpi_abort(nil, code)
+        fatalError("MPI_Abort returned")
+    }
+
+    /// Seconds on MPI's clock (`MPI_Wtime`); the simulated clock under SMPI.
+    public static func wallTime() -> Double { cmpi_wtime() }
+}

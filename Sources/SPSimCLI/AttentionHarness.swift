@@ -1,0 +1,147 @@
+import Kernels
+import MPI
+import SequenceParallel
+
+/// One phase's traffic on every rank, as the ledger counted it.
+struct PhaseTraffic: Codable, Equatable {
+    var bytesSent: [Int]
+    var messagesSent: [Int]
+    var bytesReceived: [Int]
+    var messagesReceived: [Int]
+    /// `bytesSentTo[r][j]`: bytes rank r sent to rank j.
+    var bytesSentTo: [[Int]]
+
+    /// Gathers every rank's ledger (over the harness's own, unrecorded communicator).
+    static func gather(_ ledger: TrafficLedger, world: Communicator) throws -> PhaseTraffic {
+        let sent = ledger.sent, received = ledger.received
+        let mine = [sent.bytes, sent.messages, received.bytes, received.messages]
+            + (0..<world.size).map { ledger.sentTo[$0]?.bytes ?? 0 }
+        let all = try world.allgather(mine.map(Int64.init)).map(Int.init)
+        let width = mine.count
+        let rows = (0..<world.size).map { Array(all[$0 * width ..< ($0 + 1) * width]) }
+        return PhaseTraffic(bytesSent: rows.map { $0[0] }, messagesSent: rows.map { $0[1] },
+                            bytesReceived: rows.map { $0[2] }, messagesReceived: rows.map { $0[3] },
+                            bytesSentTo: rows.map { Array($0[4...]) })
+    }
+}
+
+/// What one measured phase (forward or backward) produced, over every repeat.
+struct PhaseMeasurement {
+    /// Median over repeats of the slowest rank's seconds.
+    var seconds: Double
+    /// Per rank: median over repeats of the seconds spent in compute spans.
+    var computeSeconds: [Double]
+    /// The last repeat's traffic.
+    var traffic: PhaseTraffic
+    /// The last repeat's spans on this rank.
+    var spans: [Span]
+}
+
+/// Runs `body` `repeats` times as one phase: ranks start together, the ledger and the
+/// timeline are cleared before each repeat, and the results are gathered on every rank.
+func measurePhase<T>(repeats: Int, world: Communicator, ledger: TrafficLedger, timeline: Timeline,
+                     _ body: () throws -> T) throws -> (T, PhaseMeasurement) {
+    var elapsed = [Double](), compute = [Double]()
+    var result: T?
+    for _ in 0..<repeats {
+        try world.barrier()
+        ledger.reset()
+        timeline.reset()
+        let start = MPIEnvironment.wallTime()
+        result = try body()
+        elapsed.append(MPIEnvironment.wallTime() - start)
+        compute.append(timeline.seconds(in: .compute))
+    }
+    let slowest = try world.allreduce(elapsed, .max)
+    let computeByRank = try world.allgather([median(compute)])
+    return (result!, PhaseMeasurement(seconds: median(slowest), computeSeconds: computeByRank,
+                                      traffic: try PhaseTraffic.gather(ledger, world: world), spans: timeline.spans))
+}
+
+/// The middle value (mean of the two middle ones for an even count).
+func median(_ values: [Double]) -> Double {
+    let s = values.sorted()
+    guard !s.isEmpty else { return .nan }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// Gathers every rank's rows of `local` on rank 0, in global token order (nil elsewhere).
+func gatherGlobal(_ local: Tensor32, layout: SequenceLayout, world: Communicator) throws -> Tensor32? {
+    let row = local.tokenStride
+    guard let rows = try world.gatherv(local.storage, counts: layout.counts.map { $0 * row }, root: 0) else { return nil }
+    var global = Tensor32(tokens: layout.tokens, heads: local.heads, dim: local.dim)
+    global.scatterTokens(Tensor32(tokens: layout.tokens, heads: local.heads, dim: local.dim, storage: rows),
+                         to: layout.gatheredPositions)
+    return global
+}
+
+/// The outcome of a softmax attention run, gathered on every rank (tensors on rank 0 only).
+struct AttentionRunResult {
+    var forward: PhaseMeasurement
+    var backward: PhaseMeasurement?
+    /// Global `o`, `lse`, and with backward `dq`, `dk`, `dv`, by name (rank 0 only).
+    var outputs: [String: Tensor32]
+}
+
+/// Runs `strategy` on this rank's `inputs`, forward and optionally backward, `repeats` times each.
+func runAttention(_ strategy: any AttentionStrategy.Type, problem: AttentionProblem, layout: SequenceLayout,
+                  inputs: AttentionInputs, backward: Bool, repeats: Int, world: Communicator) throws -> AttentionRunResult {
+    let ledger = TrafficLedger()
+    let timeline = Timeline(clock: MPIEnvironment.wallTime)
+    let context = RankContext(communicator: try world.dup(recordingInto: ledger), layout: layout, timeline: timeline)
+    let instance = try strategy.init(problem: problem, context: context)
+
+    let (out, forward) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
+        try instance.forward(q: inputs.q, k: inputs.k, v: inputs.v)
+    }
+    var locals = ["o": out.o, "lse": out.lse]
+    var backwardMeasurement: PhaseMeasurement?
+    if backward {
+        let (grads, measured) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
+            try instance.backward(q: inputs.q, k: inputs.k, v: inputs.v, o: out.o, lse: out.lse, dO: inputs.dO)
+        }
+        backwardMeasurement = measured
+        locals["dq"] = grads.dq
+        locals["dk"] = grads.dk
+        locals["dv"] = grads.dv
+    }
+    var outputs = [String: Tensor32]()
+    for name in locals.keys.sorted() {
+        if let global = try gatherGlobal(locals[name]!, layout: layout, world: world) { outputs[name] = global }
+    }
+    return AttentionRunResult(forward: forward, backward: backwardMeasurement, outputs: outputs)
+}
+
+/// Tolerances of `--verify` (DESIGN.md §7): max relative error against the float64 reference.
+enum Tolerance {
+    static let output = 1e-4
+    static let gradient = 1e-3
+
+    static func limit(for name: String) -> Double { ["o", "lse"].contains(name) ? output : gradient }
+}
+
+/// The float64 reference for the whole problem, by output name.
+func attentionReferenceOutputs(_ p: AttentionProblem, inputs: AttentionInputs, backward: Bool) -> [String: Tensor64] {
+    let q = inputs.q.converted(to: Double.self), k = inputs.k.converted(to: Double.self)
+    let v = inputs.v.converted(to: Double.self)
+    let all = Array(0..<p.seqLen)
+    let mask = p.mask(queries: all, keys: all)
+    let (o, lse) = attentionReference(q: q, k: k, v: v, mask: mask)
+    var out = ["o": o, "lse": lse]
+    if backward {
+        let g = attentionReferenceBackward(q: q, k: k, v: v, dO: inputs.dO.converted(to: Double.self), mask: mask)
+        out["dq"] = g.dq
+        out["dk"] = g.dk
+        out["dv"] = g.dv
+    }
+    return out
+}
+
+/// Max relative error per output name.
+func relativeErrors(_ outputs: [String: Tensor32], against reference: [String: Tensor64]) -> [String: Double] {
+    var errors = [String: Double]()
+    for (name, ref) in reference {
+        if let got = outputs[name] { errors[name] = got.maxRelativeError(against: ref) }
+    }
+    return errors
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import MPI
+import Reports
+import SequenceParallel
+
+/// `spsim run`: one strategy on one problem.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one strategy on one problem: timings, traffic, verification, saved outputs.",
+        discussion: """
+            Example: mpirun -np 4 spsim run --strategy allgather --seq-len 4096 --causal --backward --verify
+            With --json, rank 0 prints one JSON object on stdout; everything else goes to stderr.
+            """)
+
+    @OptionGroup var problemOptions: ProblemOptions
+
+    @Option(help: "The strategy: \(AttentionStrategies.names).")
+    var strategy: String = "allgather"
+
+    @Flag(help: "Also run the backward pass (dq, dk, dv).")
+    var backward = false
+
+    @Option(help: "Read q.npy k.npy v.npy (and do.npy) from this directory instead of generating inputs.")
+    var inputs: String?
+
+    @Option(help: "Write o.npy lse.npy (and dq.npy dk.npy dv.npy) here, in global token order.")
+    var save: String?
+
+    @Flag(help: "Compare every output with the float64 reference; exit 1 beyond tolerance.")
+    var verify = false
+
+    @Option(name: .customLong("repeat"), help: "Timed repetitions of each pass; the median is reported.")
+    var repeats: Int = 1
+
+    @Flag(help: "Print one JSON object on stdout (rank 0).")
+    var json = false
+
+    /// Everything checked before the first message.
+    struct Prepared {
+        var problem: AttentionProblem
+        var layout: SequenceLayout
+        var strategy: any AttentionStrategy.Type
+        var local: AttentionInputs
+        var global: AttentionInputs?
+    }
+
+    func run() throws {
+        try withMPI(validate: prepare) { world, prepared in
+            let result = try runAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
+                                          inputs: prepared.local, backward: backward, repeats: repeats, world: world)
+            var status: Int32 = 0
+            if world.rank == 0 { status = try report(result, prepared) }
+            return try world.bcast([status], count: 1, root: 0)[0]
+        }
+    }
+
+    func prepare(_ world: Communicator) throws -> Prepared {
+        guard repeats >= 1 else { throw InputError("--repeat must be at least 1 (got \(repeats))") }
+        let files = try inputs.map(InputFiles.read)
+        let problem = try problemOptions.problem(inputShapes: files.map { ($0.q.shape, $0.k.shape) })
+        guard let type = AttentionStrategies.named(strategy) else {
+            throw InputError("unknown --strategy \(strategy); known: \(AttentionStrategies.names)")
+        }
+        let layout = try SequenceLayout.make(problemOptions.layout, tokens: problem.seqLen, ranks: world.size).get()
+        if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
+            throw InputError(reason)
+        }
+        try validateSaveDirectory(save)
+        let positions = layout.positions(rank: world.rank)
+        let global = try files?.tensors(for: problem, seed: problemOptions.seed)
+        let local = global?.slice(positions)
+            ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: positions)
+        return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global)
+    }
+
+    /// Verifies, saves and prints on rank 0; returns the exit status.
+    func report(_ result: AttentionRunResult, _ prepared: Prepared) throws -> Int32 {
+        let problem = prepared.problem
+        var errors: [String: Double]?
+        if verify {
+            let whole = prepared.global
+                ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: Array(0..<problem.seqLen))
+            errors = relativeErrors(result.outputs, against: attentionReferenceOutputs(problem, inputs: whole, backward: backward))
+        }
+        let passed = errors.map { $0.allSatisfy { $0.value <= Tolerance.limit(for: $0.key) } }
+        if let save { try saveOutputs(result.outputs, to: save) }
+
+        let summary = RunReport(
+            strategy: strategy, attention: "softmax", ranks: prepared.layout.ranks, seqLen: problem.seqLen,
+            heads: problem.heads, kvHeads: problem.kvHeads, headDim: problem.headDim, causal: problem.isCausal,
+            layout: prepared.layout.kind.rawValue, seed: problemOptions.seed, repeat: repeats,
+            forwardSeconds: result.forward.seconds, backwardSeconds: result.backward?.seconds,
+            computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
+            errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
+            passed: passed,
+            traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic))
+        if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
+        return passed == false ? 1 : 0
+    }
+}
+
+/// Writes each output as `<name>.npy` in `directory` (created if missing), global order.
+func saveOutputs(_ outputs: [String: Tensor32], to directory: String) throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    for (name, t) in outputs {
+        let shape = name == "lse" ? [t.tokens, t.heads] : t.shape
+        try NPY.write(t.storage, shape: shape, to: (directory as NSString).appendingPathComponent("\(name).npy"))
+    }
+}
+
+/// Traffic of both phases, with per-rank totals in front.
+struct TrafficReport: Encodable {
+    var bytesSent: [Int]
+    var messagesSent: [Int]
+    var forward: PhaseTraffic
+    var backward: PhaseTraffic?
+
+    init(forward: PhaseTraffic, backward: PhaseTraffic?) {
+        self.forward = forward
+        self.backward = backward
+        bytesSent = zip(forward.bytesSent, backward?.bytesSent ?? forward.bytesSent.map { _ in 0 }).map(+)
+        messagesSent = zip(forward.messagesSent, backward?.messagesSent ?? forward.messagesSent.map { _ in 0 }).map(+)
+    }
+}
+
+/// The `--json` object of `spsim run` (field names carry units).
+struct RunReport: Encodable {
+    var strategy: String
+    var attention: String
+    var ranks: Int
+    var seqLen: Int
+    var heads: Int
+    var kvHeads: Int
+    var headDim: Int
+    var causal: Bool
+    var layout: String
+    var seed: UInt64
+    var `repeat`: Int
+    var forwardSeconds: Double
+    var backwardSeconds: Double?
+    var computeSeconds: [Double]
+    var backwardComputeSeconds: [Double]?
+    var errors: [String: Double]?
+    var tolerance: [String: Double]?
+    var passed: Bool?
+    var traffic: TrafficReport
+
+    /// The same facts for people.
+    var text: String {
+        var lines = ["\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"): N=\(seqLen) H=\(heads) G=\(kvHeads) D=\(headDim) \(causal ? "causal" : "non-causal") \(layout)"]
+        var table = TextTable(columns: ["rank", "fwd compute", "bwd compute", "fwd sent", "fwd msgs", "bwd sent", "bwd msgs"])
+        for r in 0..<ranks {
+            table.append([
+                "\(r)", formatSeconds(computeSeconds[r]), backwardComputeSeconds.map { formatSeconds($0[r]) } ?? "-",
+                formatBytes(Double(traffic.forward.bytesSent[r])), "\(traffic.forward.messagesSent[r])",
+                traffic.backward.map { formatBytes(Double($0.bytesSent[r])) } ?? "-",
+                traffic.backward.map { "\($0.messagesSent[r])" } ?? "-",
+            ])
+        }
+        lines.append("forward \(formatSeconds(forwardSeconds))" + (backwardSeconds.map { ", backward \(formatSeconds($0))" } ?? "")
+            + " (median of \(`repeat`), slowest rank)")
+        var out = lines.joined(separator: "\n") + "\n" + table.render()
+        if let errors {
+            out += "verify: " + errors.keys.sorted().map { "\($0) \(String(format: "%.2e", errors[$0]!))" }.joined(separator: ", ")
+            out += passed == true ? "  — passed\n" : "  — FAILED (tolerance 1e-4 outputs, 1e-3 gradients)\n"
+        }
+        return out
+    }
+}

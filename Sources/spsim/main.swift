@@ -1,0 +1,4 @@
+import Foundation
+import SPSimCLI
+
+exit(SPSimMain.main(arguments: Array(CommandLine.arguments.dropFirst())))
