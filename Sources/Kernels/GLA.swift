@@ -245,7 +245,7 @@ private func glaIntraScores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, ro
             row[s] = glaDecayAndDot(w, gateExp + (s &+ 1) &* dk, k + s &* rowStride, dk)
             s &-= 1
         }
-        for s in (t &+ 1)..<max(length, t &+ 1) { row[s] = 0 }
+        for s in (t &+ 1)..<length { row[s] = 0 }
     }
 }
 
@@ -270,7 +270,7 @@ private func glaIntraBackward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, 
                                      d: dRow[s], dq: dqt, dk: dkOut + s &* rowStride, dk)
             s &-= 1
         }
-        for s in (t &+ 1)..<max(length, t &+ 1) { row[s] = 0 }
+        for s in (t &+ 1)..<length { row[s] = 0 }
     }
 }
 
@@ -513,10 +513,10 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
                 c0 += length
             }
 
-            // Reverse over chunks: inter-chunk dk and dv, carrying R = dS.
+            // Reverse over the same chunks: inter-chunk dk and dv, carrying R = dS.
             var end = n
             while end > 0 {
-                let length = min(chunk, end), start = end - length
+                let start = (end - 1) / chunk * chunk, length = end - start
                 let kOff = (start &* heads &+ h) &* dk, vOff = (start &* heads &+ h) &* dv
                 let qp = qb.baseAddress! + kOff, kp = kb.baseAddress! + kOff, gp = gb.baseAddress! + kOff
                 let vp = vb.baseAddress! + vOff, dop = dob.baseAddress! + vOff

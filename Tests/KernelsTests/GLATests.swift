@@ -113,7 +113,7 @@ final class GLATests: XCTestCase {
     }
 
     func testBackwardMatchesReference() {
-        withEvery([37, 130], [16, 64], Gates.allCases) { n, chunk, gates in
+        withEvery([5, 37, 130], [1, 16, 64], Gates.allCases) { n, chunk, gates in
             let p = Self.problem(tokens: n, gates: gates, seed: UInt64(n * 31 + chunk))
             let reference = glaReferenceBackward(q: p.q, k: p.k, v: p.v, g: p.g, dO: p.dO)
             let grads = glaBackward(q: p.q32, k: p.k32, v: p.v32, g: p.g32, dO: p.dO32, chunkSize: chunk)

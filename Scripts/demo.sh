@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on a small default problem: build, run and verify the strategies under
+# mpirun on 4 ranks, forward and backward, then the kernel benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash Scripts/install-deps.sh
+source Scripts/env.sh
+swift build -c release
+spsim=".build/release/spsim"
+ranks=${RANKS:-4}
+for strategy in $("$spsim" run --help | sed -n 's/.*The strategy: \(.*\)\./\1/p' | tr -d ','); do
+    echo "== $strategy, $ranks ranks, N=4096 H=8 G=2 D=64 causal, forward + backward, verified"
+    mpirun --quiet -np "$ranks" "$spsim" run --strategy "$strategy" --seq-len 4096 --heads 8 --kv-heads 2 \
+        --head-dim 64 --causal --backward --verify
+done
+echo "== every strategy over the built-in verification matrix on 3 ranks"
+mpirun --quiet -np 3 "$spsim" verify | tail -n 1

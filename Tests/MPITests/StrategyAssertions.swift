@@ -1,0 +1,33 @@
+import Foundation
+import XCTest
+
+/// Runs `spsim run … --backward --verify --json` on `ranks` ranks and asserts that it
+/// exited 0, compared every expected output, and stayed within tolerance. Returns the JSON.
+@discardableResult
+func assertVerifies(_ arguments: [String], ranks: Int, outputs: [String] = ["o", "lse", "dq", "dk", "dv"],
+                    file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+    let run = try SPSimProcess.run(["run"] + arguments + ["--backward", "--verify", "--json"], ranks: ranks)
+    let context = "P=\(ranks) \(arguments.joined(separator: " "))\n\(run.stderr)"
+    XCTAssertEqual(run.status, 0, context, file: file, line: line)
+    guard run.status == 0 else { return [:] }
+    let json = try run.json(file: file, line: line)
+    XCTAssertEqual(json["ranks"] as? Int, ranks, context, file: file, line: line)
+    XCTAssertEqual(json["passed"] as? Bool, true, context, file: file, line: line)
+    let errors = try XCTUnwrap(json["errors"] as? [String: Double], context, file: file, line: line)
+    XCTAssertEqual(Set(errors.keys), Set(outputs), context, file: file, line: line)
+    for (name, error) in errors {
+        let limit = ["o", "lse"].contains(name) ? 1e-4 : 1e-3
+        XCTAssertLessThanOrEqual(error, limit, "\(name) \(context)", file: file, line: line)
+    }
+    return json
+}
+
+/// The per-rank `traffic.<phase>.<field>` array of a run's JSON.
+func traffic(_ json: [String: Any], _ phase: String, _ field: String) -> [Int] {
+    ((json["traffic"] as? [String: Any])?[phase] as? [String: Any])?[field] as? [Int] ?? []
+}
+
+/// Token counts of the contiguous layout (the first N mod P ranks hold one more).
+func contiguousCounts(_ n: Int, _ p: Int) -> [Int] {
+    (0..<p).map { n / p + ($0 < n % p ? 1 : 0) }
+}
