@@ -1,0 +1,130 @@
+import SequenceParallel
+
+/// Parses lists of sizes for sweeps: `8,16,64`, `8..256` (doubling), `8..256*4`
+/// (multiplying by 4), `1024..4096+1024` (adding 1024), and suffixes `k` (×1024) and `M`
+/// (×1024²) on any number: `8M` is 8 388 608 tokens.
+public enum SizeList {
+    /// The sizes `text` describes, in order, or why it cannot be read.
+    public static func parse(_ text: String, option: String) -> Result<[Int], CostModelError> {
+        var out = [Int]()
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let item = part.trimmingCharacters(in: .whitespaces)
+            guard !item.isEmpty else { return .failure(CostModelError("\(option) \(text): empty item")) }
+            if let dots = item.range(of: "..") {
+                let from = String(item[..<dots.lowerBound])
+                var rest = String(item[dots.upperBound...])
+                var step: (Int) -> Int = { $0 * 2 }
+                var stepText = ""
+                if let star = rest.firstIndex(of: "*") {
+                    stepText = String(rest[rest.index(after: star)...])
+                    rest = String(rest[..<star])
+                    guard let f = number(stepText), f >= 2 else {
+                        return .failure(CostModelError("\(option) \(item): the factor after * must be at least 2"))
+                    }
+                    step = { $0 * f }
+                } else if let plus = rest.firstIndex(of: "+") {
+                    stepText = String(rest[rest.index(after: plus)...])
+                    rest = String(rest[..<plus])
+                    guard let s = number(stepText), s >= 1 else {
+                        return .failure(CostModelError("\(option) \(item): the step after + must be at least 1"))
+                    }
+                    step = { $0 + s }
+                }
+                guard let a = number(from), let b = number(rest), a >= 1, b >= a else {
+                    return .failure(CostModelError("\(option) \(item): a range is FROM..TO with 1 ≤ FROM ≤ TO (e.g. 8..256)"))
+                }
+                var x = a
+                while x <= b {
+                    out.append(x)
+                    if out.count > 100_000 { return .failure(CostModelError("\(option) \(item): more than 100000 values")) }
+                    x = step(x)
+                }
+            } else {
+                guard let x = number(item), x >= 1 else {
+                    return .failure(CostModelError("\(option) \(item): expected a positive whole number, a k/M suffix allowed (e.g. 8M)"))
+                }
+                out.append(x)
+            }
+        }
+        return .success(out)
+    }
+
+    /// A positive whole number with an optional `k` or `M` suffix.
+    static func number(_ text: String) -> Int? {
+        var t = text.trimmingCharacters(in: .whitespaces)
+        var scale = 1
+        if t.hasSuffix("k") || t.hasSuffix("K") { scale = 1024; t.removeLast() }
+        else if t.hasSuffix("M") { scale = 1024 * 1024; t.removeLast() }
+        guard let v = Int(t), v >= 0 else { return nil }
+        let (product, overflow) = v.multipliedReportingOverflow(by: scale)
+        return overflow ? nil : product
+    }
+}
+
+/// One row of a sweep: a configuration and its prediction, or why it has none.
+public struct SweepPoint: Sendable {
+    /// The strategy's name.
+    public var strategy: String
+    /// The layout used.
+    public var layout: LayoutKind
+    /// Ranks P.
+    public var ranks: Int
+    /// Global tokens N.
+    public var seqLen: Int
+    /// The prediction, or the reason the configuration is impossible.
+    public var result: Result<Prediction, CostModelError>
+}
+
+/// A sweep over strategies, layouts, sequence lengths and rank counts on one topology.
+public struct Sweep {
+    /// The workload every point shares (its `seqLen` and `layout` are replaced per point).
+    public var workload: Workload
+    /// The topology.
+    public var topology: Topology
+    /// Strategies with the layouts to try for each.
+    public var strategies: [(model: any StrategyModel.Type, layouts: [LayoutKind])]
+    /// Sequence lengths N.
+    public var seqLens: [Int]
+    /// Rank counts P.
+    public var ranks: [Int]
+
+    /// A sweep.
+    public init(workload: Workload, topology: Topology, strategies: [(model: any StrategyModel.Type, layouts: [LayoutKind])],
+                seqLens: [Int], ranks: [Int]) {
+        self.workload = workload
+        self.topology = topology
+        self.strategies = strategies
+        self.seqLens = seqLens
+        self.ranks = ranks
+    }
+
+    /// Number of configurations.
+    public var count: Int { strategies.reduce(0) { $0 + $1.layouts.count } * seqLens.count * ranks.count }
+
+    /// Every point, strategy-major, then layout, sequence length, rank count.
+    public func run() -> [SweepPoint] {
+        var points = [SweepPoint]()
+        points.reserveCapacity(count)
+        for (model, layouts) in strategies {
+            for layout in layouts {
+                for n in seqLens {
+                    for p in ranks {
+                        var w = workload
+                        w.seqLen = n
+                        w.layout = layout
+                        points.append(SweepPoint(strategy: model.name, layout: layout, ranks: p, seqLen: n,
+                                                 result: CostModel.predict(model, w, ranks: p, topology: topology)))
+                    }
+                }
+            }
+        }
+        return points
+    }
+}
+
+/// The layout a strategy runs best for a workload: for causal attention the balanced
+/// `zigzag` when the strategy supports it, else its first layout.
+public func preferredLayout(_ model: any StrategyModel.Type, causal: Bool) -> LayoutKind {
+    if causal && model.layouts.contains(.zigzag) { return .zigzag }
+    return model.layouts.contains(.contiguous) ? .contiguous : model.layouts[0]
+}

@@ -1,0 +1,91 @@
+import SequenceParallel
+
+/// Softmax attention or gated linear attention.
+public enum AttentionKind: String, Sendable, CaseIterable, Codable {
+    /// `softmax(q kᵀ / sqrt(D)) v`, H query heads over G KV heads of dim D.
+    case softmax
+    /// Gated linear attention: per head a `[Dk, Dv]` state carried along the sequence.
+    case gla
+}
+
+/// One attention layer as the model sees it: the shape, the layout, the element sizes.
+///
+/// Element sizes are parameters because the ledger of a real run counts float32 (4 bytes)
+/// while training on GPUs moves bf16 (2 bytes); the log-sum-exp and GLA decays stay float32.
+public struct Workload: Sendable, Equatable, Codable {
+    /// Softmax or GLA.
+    public var attention: AttentionKind
+    /// Global tokens N.
+    public var seqLen: Int
+    /// Query heads H (GLA: heads).
+    public var heads: Int
+    /// KV heads G (softmax; G divides H).
+    public var kvHeads: Int
+    /// Channels per head D (softmax; GLA key dim Dk).
+    public var headDim: Int
+    /// GLA value channels per head Dv (softmax: unused, equal to `headDim`).
+    public var valueDim: Int
+    /// GLA chunk size C of the intra-chunk kernel (FLOPs only).
+    public var chunkSize: Int
+    /// Causal softmax attention (GLA is causal by construction).
+    public var isCausal: Bool
+    /// How tokens are spread over ranks.
+    public var layout: LayoutKind
+    /// Bytes per element of q, k, v, o, states and gradients (b).
+    public var elementBytes: Int
+    /// Bytes per element of the log-sum-exp and of GLA log-decays (float32: 4).
+    public var statsBytes: Int
+    /// ZeCO's pipeline blocks K, or nil for the time-optimal K*.
+    public var scanBlocks: Int?
+
+    /// A workload; defaults are float32 everywhere (what `spsim run` moves).
+    public init(attention: AttentionKind = .softmax, seqLen: Int, heads: Int, kvHeads: Int? = nil, headDim: Int,
+                valueDim: Int? = nil, chunkSize: Int = 64, isCausal: Bool, layout: LayoutKind = .contiguous,
+                elementBytes: Int = 4, statsBytes: Int = 4, scanBlocks: Int? = nil) {
+        self.attention = attention
+        self.seqLen = seqLen
+        self.heads = heads
+        self.kvHeads = kvHeads ?? heads
+        self.headDim = headDim
+        self.valueDim = valueDim ?? headDim
+        self.chunkSize = chunkSize
+        self.isCausal = attention == .gla ? true : isCausal
+        self.layout = layout
+        self.elementBytes = elementBytes
+        self.statsBytes = statsBytes
+        self.scanBlocks = scanBlocks
+    }
+
+    /// The workload of a softmax `AttentionProblem` with `layout`, float32.
+    public init(_ problem: AttentionProblem, layout: LayoutKind) {
+        self.init(seqLen: problem.seqLen, heads: problem.heads, kvHeads: problem.kvHeads, headDim: problem.headDim,
+                  isCausal: problem.isCausal, layout: layout)
+    }
+
+    /// Why the shape itself is impossible, or nil.
+    public func shapeReason() -> String? {
+        if seqLen < 1 { return "--seq-len must be at least 1 (got \(seqLen))" }
+        if heads < 1 || kvHeads < 1 || headDim < 1 || valueDim < 1 {
+            return "--heads, --kv-heads, --head-dim and --value-dim must be at least 1"
+        }
+        if attention == .softmax && heads % kvHeads != 0 {
+            return "--kv-heads \(kvHeads) must divide --heads \(heads): each KV head serves H/G query heads"
+        }
+        if elementBytes < 1 || statsBytes < 1 { return "element sizes must be at least 1 byte" }
+        if chunkSize < 1 { return "--chunk-size must be at least 1 (got \(chunkSize))" }
+        if let k = scanBlocks, k < 1 || k > headDim {
+            return "--scan-blocks must be between 1 and the key dim \(headDim) (got \(k)): the state's rows are split into K blocks"
+        }
+        return nil
+    }
+
+    /// The token layout on `ranks` ranks, or the reason there is none.
+    public func sequenceLayout(ranks: Int) -> Result<SequenceLayout, CostModelError> {
+        SequenceLayout.make(layout, tokens: seqLen, ranks: ranks).mapError { CostModelError($0.message) }
+    }
+
+    /// Bytes of one GLA state `[H, Dk, Dv]`.
+    public var stateBytes: Int { heads * headDim * valueDim * elementBytes }
+    /// Bytes of one GLA decay vector `[H, Dk]` (log-space, float32).
+    public var decayBytes: Int { heads * headDim * statsBytes }
+}
