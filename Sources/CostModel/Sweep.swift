@@ -77,7 +77,7 @@ public struct SweepPoint: Sendable {
 
 /// A sweep over strategies, layouts, sequence lengths and rank counts on one topology.
 public struct Sweep {
-    /// The workload every point shares (its `seqLen` and `layout` are replaced per point).
+    /// The workload every point shares (its `seqLen`, `layout` and attention kind are set per point).
     public var workload: Workload
     /// The topology.
     public var topology: Topology
@@ -112,6 +112,8 @@ public struct Sweep {
                         var w = workload
                         w.seqLen = n
                         w.layout = layout
+                        w.attention = model.attention
+                        if model.attention == .gla { w.isCausal = true }
                         points.append(SweepPoint(strategy: model.name, layout: layout, ranks: p, seqLen: n,
                                                  result: CostModel.predict(model, w, ranks: p, topology: topology)))
                     }

@@ -1,0 +1,248 @@
+import ArgumentParser
+import CostModel
+import Foundation
+import Reports
+import SequenceParallel
+
+/// `spsim model`: closed-form predictions over a topology, no MPI.
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Predict each strategy's traffic, communication, compute and step time on a topology (no MPI).",
+        discussion: """
+            Sweeps strategies × sequence lengths × rank counts. Lists are comma-separated; ranges are FROM..TO
+            (doubling), FROM..TO*F (multiplying) or FROM..TO+S (adding); k = 1024, M = 1024².
+            Softmax strategies use H, G, D; GLA strategies use H heads with a [D, Dv] state per head.
+            Times are the slowest rank's; bytes and messages the largest per rank.
+            Example: spsim model --topology h100x32-ndr --seq-len 8M --ranks 8..256 --causal --plot scaling.svg
+            """)
+
+    @Option(help: "Topology name (see `spsim topology list`) or a topology JSON file.")
+    var topology: String = "hgx-h100"
+
+    @Option(help: "Comma-separated strategies, or 'all'.")
+    var strategy: String = "all"
+
+    @Option(help: "Restrict 'all' to softmax or gla strategies.")
+    var attention: AttentionKind?
+
+    @Option(help: "Global sequence lengths N: a list or range (e.g. 1M or 128k..8M).")
+    var seqLen: String = "1M"
+
+    @Option(help: "Rank counts P: a list or range (e.g. 8..256 doubles).")
+    var ranks: String = "8"
+
+    @Option(help: "Query heads H (GLA: heads).")
+    var heads: Int = 32
+
+    @Option(help: "Key/value heads G (default H).")
+    var kvHeads: Int?
+
+    @Option(help: "Channels per head D (GLA: key dim Dk).")
+    var headDim: Int = 128
+
+    @Option(help: "GLA value channels per head Dv (default D).")
+    var valueDim: Int?
+
+    @Option(help: "GLA chunk size C (compute model only).")
+    var chunkSize: Int = 64
+
+    @Flag(help: "Causal softmax attention (GLA is always causal).")
+    var causal = false
+
+    @Option(help: "Layouts: 'auto' (zigzag for causal when supported, else contiguous) or a list of contiguous, zigzag, striped.")
+    var layout: String = "auto"
+
+    @Option(help: "Bytes per element moved and stored (2 = bf16; spsim run moves float32 = 4).")
+    var bytesPerElement: Int = 2
+
+    @Option(help: "ZeCO All-Scan pipeline blocks K (default: the time-optimal K*).")
+    var scanBlocks: Int?
+
+    @Option(help: "Output: table, csv or json.")
+    var format: OutputFormat = .table
+
+    @Option(help: "Also draw communication and step time against P (or N) per strategy to this SVG file.")
+    var plot: String?
+
+    @Option(help: "The plot's x axis: ranks or seq-len (default: whichever the sweep varies more).")
+    var plotX: PlotAxis?
+
+    @Flag(help: "Print the sweep's size and duration on stderr.")
+    var time = false
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
+    enum PlotAxis: String, ExpressibleByArgument, CaseIterable { case ranks, seqLen = "seq-len" }
+
+    func run() throws {
+        let sweep = try makeSweep()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let points = sweep.run()
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        if time {
+            printNote("swept \(points.count) configurations in \(formatSeconds(seconds)) (\(format3(Double(points.count) / max(seconds, 1e-12))) per second)")
+        }
+        if points.allSatisfy({ if case .failure = $0.result { true } else { false } }), case .failure(let e) = points[0].result {
+            throw InputError("no configuration can run: \(e.message)")
+        }
+        switch format {
+        case .table: print(Self.table(points, topology: sweep.topology), terminator: "")
+        case .csv: print(Self.csv(points), terminator: "")
+        case .json:
+            struct Report: Encodable {
+                var topology: String
+                var sweepSeconds: Double
+                var predictions: [Prediction]
+                var unsupported: [Unsupported]
+            }
+            struct Unsupported: Encodable { var strategy, layout: String; var ranks, seqLen: Int; var reason: String }
+            var predictions = [Prediction](), unsupported = [Unsupported]()
+            for p in points {
+                switch p.result {
+                case .success(let prediction): predictions.append(prediction)
+                case .failure(let e):
+                    unsupported.append(Unsupported(strategy: p.strategy, layout: p.layout.rawValue, ranks: p.ranks,
+                                                   seqLen: p.seqLen, reason: e.message))
+                }
+            }
+            print(try jsonLine(Report(topology: sweep.topology.name, sweepSeconds: seconds, predictions: predictions,
+                                      unsupported: unsupported)))
+        }
+        if let plot {
+            let axis = plotX ?? (Set(points.map(\.seqLen)).count > Set(points.map(\.ranks)).count ? .seqLen : .ranks)
+            try Self.figure(points, axis: axis, topology: sweep.topology)
+                .write(toFile: plot, atomically: true, encoding: .utf8)
+            if format != .json { printNote("wrote \(plot)") }
+        }
+    }
+
+    /// Everything checked before the sweep.
+    func makeSweep() throws -> Sweep {
+        let topo: Topology
+        do { topo = try TopologyCatalog.standard().load(topology) } catch { throw InputError("--topology: \(error)") }
+        var models: [any StrategyModel.Type]
+        if strategy == "all" {
+            models = CostModel.strategies.filter { attention == nil || $0.attention == attention }
+        } else {
+            models = try strategy.split(separator: ",").map { name in
+                guard let m = CostModel.strategy(named: String(name)) else {
+                    throw InputError("unknown --strategy \(name); known: \(CostModel.names)")
+                }
+                return m
+            }
+        }
+        let layouts: [LayoutKind]?
+        if layout == "auto" { layouts = nil } else {
+            layouts = try layout.split(separator: ",").map { text in
+                guard let l = LayoutKind(rawValue: String(text)) else {
+                    throw InputError("--layout \(text): expected auto or a list of contiguous, zigzag, striped")
+                }
+                return l
+            }
+        }
+        let pairs = models.compactMap { m -> (model: any StrategyModel.Type, layouts: [LayoutKind])? in
+            let chosen = layouts.map { $0.filter(m.layouts.contains) } ?? [preferredLayout(m, causal: causal)]
+            return chosen.isEmpty ? nil : (m, chosen)
+        }
+        guard !pairs.isEmpty else { throw InputError("no strategy among \(models.map { $0.name }) supports --layout \(layout)") }
+        let seqLens = try SizeList.parse(seqLen, option: "--seq-len").mapError { InputError($0.message) }.get()
+        let rankCounts = try SizeList.parse(ranks, option: "--ranks").mapError { InputError($0.message) }.get()
+        let workload = Workload(seqLen: seqLens[0], heads: heads, kvHeads: kvHeads, headDim: headDim, valueDim: valueDim,
+                                chunkSize: chunkSize, isCausal: causal, elementBytes: bytesPerElement,
+                                scanBlocks: scanBlocks)
+        if let reason = workload.shapeReason() { throw InputError(reason) }
+        if let bad = rankCounts.first(where: { topo.placementReason(ranks: $0) != nil }) {
+            throw InputError(topo.placementReason(ranks: bad)!)
+        }
+        return Sweep(workload: workload, topology: topo, strategies: pairs, seqLens: seqLens, ranks: rankCounts)
+    }
+
+    /// The readable table: one row per configuration, the slowest rank's times.
+    static func table(_ points: [SweepPoint], topology: Topology) -> String {
+        var t = TextTable(columns: ["strategy", "layout", "P", "N", "fwd sent", "fwd msgs", "bwd sent", "bwd msgs",
+                                    "comm", "exposed", "compute", "step", "memory"])
+        var notes = [String]()
+        for p in points {
+            switch p.result {
+            case .success(let m):
+                t.append([p.strategy, p.layout.rawValue, "\(p.ranks)", tokens(p.seqLen),
+                          formatBytes(Double(m.forward.bytesSent.max() ?? 0)), "\(m.forward.messagesSent.max() ?? 0)",
+                          formatBytes(Double(m.backward.bytesSent.max() ?? 0)), "\(m.backward.messagesSent.max() ?? 0)",
+                          formatSeconds(m.commSeconds.max() ?? 0), formatSeconds(m.exposedCommSeconds.max() ?? 0),
+                          formatSeconds(m.computeSeconds.max() ?? 0), formatSeconds(m.maxStepSeconds),
+                          formatBytes(Double(m.memoryBytes.max() ?? 0))])
+            case .failure(let e):
+                t.append([p.strategy, p.layout.rawValue, "\(p.ranks)", tokens(p.seqLen), "n/a", "", "", "", "", "", "", "", ""])
+                notes.append("\(p.strategy) P=\(p.ranks) N=\(p.seqLen): \(e.message)")
+            }
+        }
+        let w = points.compactMap { try? $0.result.get() }.first?.workload
+        var head = "topology \(topology.name): \(topology.description)\n"
+        if let w {
+            head += "H=\(w.heads) G=\(w.kvHeads) D=\(w.headDim)\(w.valueDim != w.headDim ? " Dv=\(w.valueDim)" : "") \(w.isCausal ? "causal" : "non-causal") (GLA: causal, C=\(w.chunkSize)), \(w.elementBytes) bytes per element; per rank, slowest rank's times, forward + backward\n"
+        }
+        return head + t.render() + notes.map { "n/a: \($0)\n" }.joined()
+    }
+
+    /// One CSV row per configuration (times in seconds, sizes in bytes; maxima over ranks).
+    static func csv(_ points: [SweepPoint]) -> String {
+        var out = "strategy,layout,ranks,seq_len,forward_bytes_sent,forward_messages_sent,backward_bytes_sent,backward_messages_sent,comm_seconds,exposed_comm_seconds,compute_seconds,forward_seconds,backward_seconds,step_seconds,memory_bytes,scan_blocks,unsupported\n"
+        for p in points {
+            switch p.result {
+            case .success(let m):
+                let cells: [String] = [
+                    p.strategy, p.layout.rawValue, "\(p.ranks)", "\(p.seqLen)",
+                    "\(m.forward.bytesSent.max() ?? 0)", "\(m.forward.messagesSent.max() ?? 0)",
+                    "\(m.backward.bytesSent.max() ?? 0)", "\(m.backward.messagesSent.max() ?? 0)",
+                    "\(m.commSeconds.max() ?? 0)", "\(m.exposedCommSeconds.max() ?? 0)", "\(m.computeSeconds.max() ?? 0)",
+                    "\(m.forward.maxSeconds)", "\(m.backward.maxSeconds)", "\(m.maxStepSeconds)",
+                    "\(m.memoryBytes.max() ?? 0)", m.scanBlocks.map { "\($0)" } ?? "", ""]
+                out += cells.joined(separator: ",") + "\n"
+            case .failure(let e):
+                out += "\(p.strategy),\(p.layout.rawValue),\(p.ranks),\(p.seqLen),,,,,,,,,,,,,\"\(e.message.replacingOccurrences(of: "\"", with: "'"))\"\n"
+            }
+        }
+        return out
+    }
+
+    /// Two panels: communication time and step time against the chosen axis, one line per
+    /// strategy (and per value of the other axis when it varies too).
+    static func figure(_ points: [SweepPoint], axis: PlotAxis, topology: Topology) -> String {
+        var order = [String](), comm = [String: [(x: Double, y: Double)]](), step = comm
+        let otherVaries = axis == .ranks ? Set(points.map(\.seqLen)).count > 1 : Set(points.map(\.ranks)).count > 1
+        let layoutsVary = Dictionary(grouping: points, by: \.strategy).mapValues { Set($0.map(\.layout)).count > 1 }
+        for p in points {
+            guard case .success(let m) = p.result else { continue }
+            var name = p.strategy + (layoutsVary[p.strategy] == true ? " (\(p.layout.rawValue))" : "")
+            if otherVaries { name += axis == .ranks ? " N=\(tokens(p.seqLen))" : " P=\(p.ranks)" }
+            if comm[name] == nil { order.append(name) }
+            let x = Double(axis == .ranks ? p.ranks : p.seqLen)
+            comm[name, default: []].append((x, m.commSeconds.max() ?? 0))
+            step[name, default: []].append((x, m.maxStepSeconds))
+        }
+        let xLabel = axis == .ranks ? "ranks P (GPUs)" : "sequence length N (tokens)"
+        let formatX: (Double) -> String = axis == .ranks ? { String(Int($0)) } : { tokens(Int($0)) }
+        let formatY: (Double) -> String = { formatSeconds($0) }
+        let panels = [
+            SVGPlot(title: "Communication per step on \(topology.name)", xLabel: xLabel,
+                    yLabel: "communication time per step (s, slowest rank)",
+                    series: order.map { .init(name: $0, points: comm[$0]!) }, xPowersOfTwo: true,
+                    formatX: formatX, formatY: formatY),
+            SVGPlot(title: "Step time (forward + backward)", xLabel: xLabel, yLabel: "step time (s, slowest rank)",
+                    series: order.map { .init(name: $0, points: step[$0]!) }, xPowersOfTwo: true,
+                    formatX: formatX, formatY: formatY),
+        ]
+        return svgFigure(panels)
+    }
+}
+
+/// Tokens for people: 8M, 128k, or the plain number.
+func tokens(_ n: Int) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 { return "\(n >> 20)M" }
+    if n >= 1 << 10 && n % (1 << 10) == 0 { return "\(n >> 10)k" }
+    return "\(n)"
+}
+
+extension AttentionKind: ExpressibleByArgument {}

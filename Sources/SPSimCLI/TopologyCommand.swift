@@ -1,0 +1,112 @@
+import ArgumentParser
+import CostModel
+import Foundation
+import Reports
+import SequenceParallel
+
+/// `spsim topology`: list, show and validate topology files.
+struct TopologyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology",
+        abstract: "List, show and validate the topology files the cost model reads.",
+        discussion: """
+            Topologies are found by name in $SPSIM_TOPOLOGIES, ./Topologies and the Topologies folder of the
+            source tree spsim was built in; a path to a .json file works everywhere a name does.
+            """,
+        subcommands: [List.self, Show.self, Validate.self])
+
+    /// `spsim topology list`.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List known topologies with a one-line description.")
+
+        func run() throws {
+            let catalog = TopologyCatalog.standard()
+            guard !catalog.directories.isEmpty else {
+                throw InputError("no Topologies folder found (looked in $SPSIM_TOPOLOGIES, ./Topologies and beside spsim)")
+            }
+            var table = TextTable(columns: ["name", "GPUs", "nodes × GPUs", "levels", "description"])
+            for (name, path) in catalog.entries() {
+                do {
+                    let t = try Topology.load(path: path)
+                    table.append([name, "\(t.capacity)", "\(t.nodeCount) × \(t.gpusPerNodeCount)",
+                                  t.levels.map(\.name).joined(separator: " / "), t.description])
+                } catch {
+                    table.append([name, "-", "-", "-", "INVALID: \(error)"])
+                }
+            }
+            print(table.render(), terminator: "")
+            printNote("from \(catalog.directories.joined(separator: ", "))")
+        }
+    }
+
+    /// `spsim topology show NAME`.
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one topology's numbers with their sources.")
+
+        @Argument(help: "A topology name or a JSON file.")
+        var topology: String
+
+        @Flag(help: "Print the file as JSON instead.")
+        var json = false
+
+        func run() throws {
+            let t: Topology
+            do { t = try TopologyCatalog.standard().load(topology) } catch { throw InputError("\(error)") }
+            if json { print(t.encodedJSON(), terminator: ""); return }
+            print(Self.describe(t), terminator: "")
+        }
+
+        static func describe(_ t: Topology) -> String {
+            var table = TextTable(columns: ["quantity", "value", "source"])
+            func row(_ name: String, _ s: Sourced, _ unit: String) {
+                table.append([name, format3(s.value) + (unit.isEmpty ? "" : " " + unit), s.source])
+            }
+            row("nodes", t.nodes, "")
+            row("GPUs per node", t.gpusPerNode, "")
+            for level in t.levels {
+                let at = "\(level.name) (\(level.scope.rawValue))"
+                row("\(at) bandwidth", level.bandwidthGBps, "GB/s per direction")
+                row("\(at) efficiency", level.efficiency, "")
+                row("\(at) latency", level.latencyMicroseconds, "µs")
+                if let nics = level.nicsPerNode { row("\(at) NICs per node", nics, "") }
+                if let r = level.rendezvous {
+                    row("\(at) rendezvous from", r.thresholdBytes, "bytes")
+                    row("\(at) rendezvous bandwidth", r.bandwidthGBps, "GB/s")
+                    row("\(at) rendezvous latency", r.latencyMicroseconds, "µs")
+                }
+            }
+            row("\(t.device.name) peak", t.device.peakTFLOPs, "TFLOP/s")
+            row("\(t.device.name) attention efficiency", t.device.attentionEfficiency, "")
+            row("collective launch", t.collectiveLaunchMicroseconds, "µs")
+            return "\(t.name): \(t.description)\nplacement: \(t.placement.rawValue), \(t.capacity) GPUs\n" + table.render()
+        }
+    }
+
+    /// `spsim topology validate FILE…`.
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check topology files strictly; exit 2 naming the file and key of the first problem in each.")
+
+        @Argument(help: "Topology names or JSON files (default: every known topology).")
+        var topologies: [String] = []
+
+        func run() throws {
+            let catalog = TopologyCatalog.standard()
+            let targets = topologies.isEmpty ? catalog.entries().map(\.path) : topologies
+            guard !targets.isEmpty else { throw InputError("no topology files to validate") }
+            var failures = [String]()
+            for target in targets {
+                do {
+                    let t = try catalog.load(target)
+                    print("ok: \(target) (\(t.name), \(t.capacity) GPUs)")
+                } catch {
+                    failures.append("\(error)")
+                }
+            }
+            guard failures.isEmpty else {
+                for f in failures.dropLast() { printError(f) }
+                throw InputError(failures.last!)
+            }
+        }
+    }
+}
