@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
         .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "TestSupport"]),
         .testTarget(name: "MPITests", dependencies: ["spsim", "TestSupport"]),
+        .testTarget(name: "CostModelTests", dependencies: ["CostModel", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

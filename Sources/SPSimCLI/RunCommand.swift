@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import CostModel
 import Kernels
 import MPI
 import Reports
@@ -38,6 +39,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
 
+    @Option(help: "Topology of the model's prediction shown beside the measurement (default: localhost if calibrated, else toy).")
+    var topology: String?
+
     /// Everything checked before the first message.
     struct Prepared {
         var problem: AttentionProblem
@@ -45,6 +49,7 @@ struct RunCommand: ParsableCommand {
         var strategy: any AttentionStrategy.Type
         var local: AttentionInputs
         var global: AttentionInputs?
+        var model: Prediction?
     }
 
     func run() throws {
@@ -73,7 +78,9 @@ struct RunCommand: ParsableCommand {
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions)
             ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: positions)
-        return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global)
+        let model = try predictRun(strategy: strategy, workload: Workload(problem, layout: layout.kind), ranks: world.size,
+                                   topology: topology)
+        return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
     }
 
     /// Verifies, saves and prints on rank 0; returns the exit status.
@@ -96,7 +103,8 @@ struct RunCommand: ParsableCommand {
             computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
             errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
             passed: passed,
-            traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic))
+            traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
+            model: prepared.model)
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0
     }
@@ -147,6 +155,8 @@ struct RunReport: Encodable {
     var tolerance: [String: Double]?
     var passed: Bool?
     var traffic: TrafficReport
+    /// The cost model's prediction for the same configuration (float32, as the run moves).
+    var model: Prediction?
 
     /// The same facts for people.
     var text: String {
@@ -163,6 +173,7 @@ struct RunReport: Encodable {
         lines.append("forward \(formatSeconds(forwardSeconds))" + (backwardSeconds.map { ", backward \(formatSeconds($0))" } ?? "")
             + " (median of \(`repeat`), slowest rank)")
         var out = lines.joined(separator: "\n") + "\n" + table.render()
+        if let model { out += modelComparison(model, measuredForward: forwardSeconds, measuredBackward: backwardSeconds) }
         if let errors {
             out += "verify: " + errors.keys.sorted().map { "\($0) \(String(format: "%.2e", errors[$0]!))" }.joined(separator: ", ")
             out += passed == true ? "  — passed\n" : "  — FAILED (tolerance 1e-4 outputs, 1e-3 gradients)\n"
