@@ -12,7 +12,7 @@ public struct SPSim: ParsableCommand {
             Run under `mpirun -np P spsim …` to use P ranks; without mpirun it is one rank.
             Exit status: 0 success, 1 a check failed, 2 bad input.
             """,
-        subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, StrategiesCommand.self])
+        subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, StrategiesCommand.self, CollectivesCommand.self])
 
     public init() {}
 }
