@@ -36,6 +36,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Timed repetitions of each pass; the median is reported.")
     var repeats: Int = 1
 
+    @Option(help: "Write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of the last repeat: one row per rank.")
+    var trace: String?
+
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
 
@@ -56,8 +59,15 @@ struct RunCommand: ParsableCommand {
         try withMPI(validate: prepare) { world, prepared in
             let result = try runAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                           inputs: prepared.local, backward: backward, repeats: repeats, world: world)
+            let phases = [("forward", result.forward.spans)] + (result.backward.map { [("backward", $0.spans)] } ?? [])
+            let events = trace != nil ? try gatherTrace(phases, world: world) : nil
             var status: Int32 = 0
-            if world.rank == 0 { status = try report(result, prepared) }
+            if world.rank == 0 {
+                if let trace, let events {
+                    try chromeTraceJSON(events, ranks: world.size).write(to: URL(fileURLWithPath: trace), options: .atomic)
+                }
+                status = try report(result, prepared)
+            }
             return try world.bcast([status], count: 1, root: 0)[0]
         }
     }
@@ -74,6 +84,7 @@ struct RunCommand: ParsableCommand {
             throw InputError(reason)
         }
         try validateSaveDirectory(save)
+        try validateTracePath(trace)
         let positions = layout.positions(rank: world.rank)
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions)

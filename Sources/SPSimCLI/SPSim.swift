@@ -12,8 +12,8 @@ public struct SPSim: ParsableCommand {
             Run under `mpirun -np P spsim …` to use P ranks; without mpirun it is one rank.
             Exit status: 0 success, 1 a check failed, 2 bad input.
             """,
-        subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, ModelCommand.self, TopologyCommand.self,
-                      CalibrateCommand.self])
+        subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, StrategiesCommand.self, CollectivesCommand.self,
+                      ModelCommand.self, TopologyCommand.self, CalibrateCommand.self])
 
     public init() {}
 }

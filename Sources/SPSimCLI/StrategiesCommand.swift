@@ -1,0 +1,37 @@
+import ArgumentParser
+import Reports
+import SequenceParallel
+
+/// `spsim strategies`: what can be run, with its layouts.
+struct StrategiesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strategies",
+        abstract: "List the sequence-parallel strategies and the layouts each accepts.")
+
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    struct Entry: Encodable {
+        var name: String
+        var attention: String
+        var layouts: [String]
+        var summary: String
+    }
+
+    static var entries: [Entry] {
+        AttentionStrategies.all.map {
+            Entry(name: $0.name, attention: "softmax", layouts: $0.layouts.map(\.rawValue), summary: $0.summary)
+        }
+    }
+
+    func run() throws {
+        if json {
+            struct Listing: Encodable { var strategies: [Entry] }
+            print(try jsonLine(Listing(strategies: Self.entries)))
+            return
+        }
+        var table = TextTable(columns: ["strategy", "attention", "layouts", "what it does"])
+        for e in Self.entries { table.append([e.name, e.attention, e.layouts.joined(separator: ","), e.summary]) }
+        print(table.render(), terminator: "")
+    }
+}
