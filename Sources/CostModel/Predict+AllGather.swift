@@ -12,7 +12,7 @@ import SequenceParallel
 /// The model of all-gather KV context parallelism.
 public enum AllGatherModel: StrategyModel {
     public static let name = "allgather"
-    public static let attention = AttentionKind.softmax
+    public static let attention = AttentionFamily.softmax
     public static let layouts = LayoutKind.allCases
 
     public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }

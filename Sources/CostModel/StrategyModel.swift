@@ -6,7 +6,7 @@ public protocol StrategyModel {
     /// The strategy's `--strategy` name.
     static var name: String { get }
     /// Softmax or GLA.
-    static var attention: AttentionKind { get }
+    static var attention: AttentionFamily { get }
     /// Layouts the strategy accepts.
     static var layouts: [LayoutKind] { get }
     /// Why the strategy cannot run `workload` on `ranks` ranks (beyond the layout), or nil.
@@ -19,7 +19,8 @@ public protocol StrategyModel {
 public enum CostModel {
     /// All strategy models, in the order tables list them.
     public static var strategies: [any StrategyModel.Type] {
-        [AllGatherModel.self]
+        [UlyssesModel.self, RingModel.self, AllGatherModel.self, ZeCOModel.self, LASP1Model.self, LASP2Model.self,
+         ExscanModel.self]
     }
 
     /// Every strategy's name, comma-separated.

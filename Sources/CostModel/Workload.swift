@@ -1,7 +1,7 @@
 import SequenceParallel
 
 /// Softmax attention or gated linear attention.
-public enum AttentionKind: String, Sendable, CaseIterable, Codable {
+public enum AttentionFamily: String, Sendable, CaseIterable, Codable {
     /// `softmax(q kᵀ / sqrt(D)) v`, H query heads over G KV heads of dim D.
     case softmax
     /// Gated linear attention: per head a `[Dk, Dv]` state carried along the sequence.
@@ -14,7 +14,7 @@ public enum AttentionKind: String, Sendable, CaseIterable, Codable {
 /// while training on GPUs moves bf16 (2 bytes); the log-sum-exp and GLA decays stay float32.
 public struct Workload: Sendable, Equatable, Codable {
     /// Softmax or GLA.
-    public var attention: AttentionKind
+    public var attention: AttentionFamily
     /// Global tokens N.
     public var seqLen: Int
     /// Query heads H (GLA: heads).
@@ -33,13 +33,14 @@ public struct Workload: Sendable, Equatable, Codable {
     public var layout: LayoutKind
     /// Bytes per element of q, k, v, o, states and gradients (b).
     public var elementBytes: Int
-    /// Bytes per element of the log-sum-exp and of GLA log-decays (float32: 4).
+    /// Bytes per element of what stays float32 in training: the log-sum-exp, GLA decays and
+    /// gate-gradient carries, ring attention's dK/dV accumulators (4).
     public var statsBytes: Int
     /// ZeCO's pipeline blocks K, or nil for the time-optimal K*.
     public var scanBlocks: Int?
 
     /// A workload; defaults are float32 everywhere (what `spsim run` moves).
-    public init(attention: AttentionKind = .softmax, seqLen: Int, heads: Int, kvHeads: Int? = nil, headDim: Int,
+    public init(attention: AttentionFamily = .softmax, seqLen: Int, heads: Int, kvHeads: Int? = nil, headDim: Int,
                 valueDim: Int? = nil, chunkSize: Int = 64, isCausal: Bool, layout: LayoutKind = .contiguous,
                 elementBytes: Int = 4, statsBytes: Int = 4, scanBlocks: Int? = nil) {
         self.attention = attention
@@ -73,8 +74,8 @@ public struct Workload: Sendable, Equatable, Codable {
         }
         if elementBytes < 1 || statsBytes < 1 { return "element sizes must be at least 1 byte" }
         if chunkSize < 1 { return "--chunk-size must be at least 1 (got \(chunkSize))" }
-        if let k = scanBlocks, k < 1 || k > headDim {
-            return "--scan-blocks must be between 1 and the key dim \(headDim) (got \(k)): the state's rows are split into K blocks"
+        if let k = scanBlocks, k < 1 || k > stateRows {
+            return "--scan-blocks \(k) must be between 1 and the state's H·Dk = \(heads)·\(headDim) = \(stateRows) rows"
         }
         return nil
     }
@@ -84,8 +85,13 @@ public struct Workload: Sendable, Equatable, Codable {
         SequenceLayout.make(layout, tokens: seqLen, ranks: ranks).mapError { CostModelError($0.message) }
     }
 
+    /// Rows of a GLA state, `H·Dk`: All-Scan splits them into K blocks.
+    public var stateRows: Int { heads * headDim }
     /// Bytes of one GLA state `[H, Dk, Dv]`.
     public var stateBytes: Int { heads * headDim * valueDim * elementBytes }
-    /// Bytes of one GLA decay vector `[H, Dk]` (log-space, float32).
+    /// Bytes of one GLA decay vector `[H, Dk]` (float32).
     public var decayBytes: Int { heads * headDim * statsBytes }
+    /// Bytes of one packed scan element: per state row its decay then its Dv entries,
+    /// `H·Dk·(Dv·b + s)` (also a state gradient with its gate-gradient carry).
+    public var packedStateBytes: Int { stateBytes + decayBytes }
 }

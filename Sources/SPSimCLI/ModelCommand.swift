@@ -24,7 +24,7 @@ struct ModelCommand: ParsableCommand {
     var strategy: String = "all"
 
     @Option(help: "Restrict 'all' to softmax or gla strategies.")
-    var attention: AttentionKind?
+    var attention: AttentionFamily?
 
     @Option(help: "Global sequence lengths N: a list or range (e.g. 1M or 128k..8M).")
     var seqLen: String = "1M"
@@ -245,4 +245,4 @@ func tokens(_ n: Int) -> String {
     return "\(n)"
 }
 
-extension AttentionKind: ExpressibleByArgument {}
+extension AttentionFamily: ExpressibleByArgument {}

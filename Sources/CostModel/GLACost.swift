@@ -1,0 +1,39 @@
+// What every GLA strategy shares in the model: local FLOPs, the read-out of the incoming
+// state, memory. Per token per head the intra-chunk part costs 2·C·(Dk + Dv) FLOPs and the
+// state update plus read-out 4·Dk·Dv (ALGORITHMS.md); the read-out half, 2·Dk·Dv, needs
+// the incoming state and so waits for the scan.
+import SequenceParallel
+
+/// Per-rank compute of a GLA layer, split at the point where the incoming state is needed.
+struct GLACost {
+    /// Forward seconds before the incoming state is needed, per rank.
+    let localForward: [Double]
+    /// Forward seconds of the read-out `(q ⊙ exp G) S_in`, per rank.
+    let readoutForward: [Double]
+    /// Backward seconds before the state gradient from later ranks is needed, per rank.
+    let localBackward: [Double]
+    /// Backward seconds applying that state gradient (dk, dv, dg shares), per rank.
+    let readoutBackward: [Double]
+
+    init(_ w: Workload, shape: RankShape, device: Device) {
+        let f = device.flopsPerSecond
+        let readoutPerToken = 2 * Double(w.heads * w.headDim * w.valueDim)
+        let total = shape.forwardFLOPs
+        readoutForward = shape.counts.map { Double($0) * readoutPerToken / f }
+        localForward = zip(total, readoutForward).map { $0 / f - $1 }
+        readoutBackward = readoutForward.map { 2 * $0 }
+        localBackward = zip(total, readoutBackward).map { backwardFLOPsFactor * $0 / f - $1 }
+    }
+
+    /// Seconds of combining `count` packed scan elements locally (2 FLOPs per state entry each).
+    static func combineSeconds(_ w: Workload, count: Int, device: Device) -> Double {
+        2 * Double(count) * Double(w.heads * w.headDim * w.valueDim) / device.flopsPerSecond
+    }
+
+    /// Peak bytes of a rank's GLA tensors with `n` tokens: q, k, g `[n, H, Dk]`, v, o
+    /// `[n, H, Dv]`, and backward do, dq, dk, dv, dg; plus `states` whole states.
+    static func memory(_ w: Workload, tokens n: Int, states: Int) -> Int {
+        let keyLike = n * w.heads * w.headDim * w.elementBytes, valueLike = n * w.heads * w.valueDim * w.elementBytes
+        return 2 * (3 * keyLike + 2 * valueLike) + states * w.packedStateBytes
+    }
+}

@@ -1,0 +1,133 @@
+// Model of `ring` (Liu et al. 2023; SequenceParallel/RingAttention.swift).
+//
+// Traffic, rank r, n_j tokens on rank j, one message per hop with K and V packed, one per
+// hop with dK and dV packed (s = accumulator bytes per element, float32):
+//   forward   P−1 messages, bytes Σ_{s=0}^{P−2} 2·n_{(r−s) mod P}·G·D·b = 2·(N − n_{(r+1) mod P})·G·D·b
+//   backward  K/V as forward, plus P accumulator messages carrying every block once:
+//             2P−1 messages, bytes 2·(N − n_{(r+1) mod P})·G·D·b + 2·N·G·D·s
+//   P = 1 sends nothing.
+// Time (double buffering): step s computes rank r's queries against the K/V of origin
+// (r − s) mod P while the next block travels, so a step lasts max(compute, transfer) of
+// the slowest rank; the last step has nothing to send. Causal contiguous: every step
+// s ≥ 1 has a rank with a full block (the last rank), the others idle — the imbalance.
+// Zigzag: every non-diagonal step is half a block on every rank. Striped: a causal diagonal
+// or a strictly lower triangle. Backward: K/V and the previous step's dK/dV accumulator
+// share the link; the last accumulator's hop home is exposed.
+import SequenceParallel
+
+/// The model of ring attention, every layout.
+public enum RingModel: StrategyModel {
+    public static let name = "ring"
+    public static let attention = AttentionFamily.softmax
+    public static let layouts = LayoutKind.allCases
+
+    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
+
+    public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
+        let p = shape.ranks, n = shape.counts
+        let gd = w.kvHeads * w.headDim
+        var forward = PhasePrediction(ranks: p), backward = PhasePrediction(ranks: p)
+        if p > 1 {
+            for r in 0..<p {
+                forward.bytesSent[r] = 2 * (w.seqLen - n[(r + 1) % p]) * gd * w.elementBytes
+                forward.messagesSent[r] = p - 1
+                backward.bytesSent[r] = forward.bytesSent[r] + 2 * w.seqLen * gd * w.statsBytes
+                backward.messagesSent[r] = 2 * p - 1
+            }
+        }
+
+        // Times with the largest block: per hop the K/V block and the accumulator.
+        let flops = 4 * Double(w.heads * w.headDim) / placement.topology.device.flopsPerSecond
+        let kvHop = p > 1 ? placement.ringHopSeconds(Double(2 * shape.maxCount * gd * w.elementBytes)) : 0
+        let accHop = p > 1 ? placement.ringHopSeconds(Double(2 * shape.maxCount * gd * w.statsBytes)) : 0
+        let steps = RingSteps(w, shape: shape)
+        // Critical path: each step as slow as its slowest rank or its transfer.
+        var fwdTime = 0.0, bwdTime = 0.0
+        for s in 0..<p {
+            let c = flops * steps.slowestPairs(step: s)
+            fwdTime += max(c, s < p - 1 ? kvHop : 0)
+            bwdTime += max(backwardFLOPsFactor * c, (s < p - 1 ? kvHop : 0) + (s >= 1 ? accHop : 0))
+        }
+        bwdTime += accHop
+        for r in 0..<p {
+            let compute = shape.forwardFLOPs[r] / placement.topology.device.flopsPerSecond
+            forward.computeSeconds[r] = compute
+            backward.computeSeconds[r] = backwardFLOPsFactor * compute
+            forward.commSeconds[r] = Double(p - 1) * kvHop
+            backward.commSeconds[r] = Double(p - 1) * kvHop + Double(p) * accHop
+            forward.exposedCommSeconds[r] = steps.exposed(rank: r, flops: flops, factor: 1) { s in s < p - 1 ? kvHop : 0 }
+            backward.exposedCommSeconds[r] = steps.exposed(rank: r, flops: flops, factor: backwardFLOPsFactor) { s in
+                (s < p - 1 ? kvHop : 0) + (s >= 1 ? accHop : 0)
+            } + accHop
+            forward.seconds[r] = fwdTime
+            backward.seconds[r] = bwdTime
+        }
+        let block = 2 * w.keyBytes(shape.maxCount)
+        let memory = n.map { nr in
+            w.softmaxBackwardBytes(nr) + 2 * block + 2 * (block / w.elementBytes) * w.statsBytes
+        }
+        return Prediction(strategy: name, topology: placement.topology.name, ranks: p, workload: w,
+                          forward: forward, backward: backward, memoryBytes: memory)
+    }
+}
+
+/// The (query, key) pairs of a ring step: rank r's queries against the block of origin
+/// (r − s) mod P, by layout (ALGORITHMS.md; SequenceParallel/BlockWork.swift's rules).
+struct RingSteps {
+    let w: Workload
+    let p: Int
+    let counts: [Int]
+    let maxCount: Int
+    /// Average tokens per rank (times use it for the other rank's block when N is uneven).
+    let mean: Double
+
+    init(_ w: Workload, shape: RankShape) {
+        self.w = w
+        p = shape.ranks
+        counts = shape.counts
+        maxCount = shape.maxCount
+        mean = Double(w.seqLen) / Double(shape.ranks)
+    }
+
+    /// Pairs of the diagonal step (a rank's queries against its own keys).
+    func diagonal(_ n: Double) -> Double { w.isCausal ? n * (n + 1) / 2 : n * n }
+
+    /// Pairs of an off-diagonal step whose origin is below (earlier than) the rank, or above.
+    func offDiagonal(_ n: Double, below: Bool) -> Double {
+        guard w.isCausal else { return n * n }
+        switch w.layout {
+        case .contiguous: return below ? n * n : 0
+        case .zigzag: return n * n / 2
+        case .striped: return below ? n * (n + 1) / 2 : n * (n - 1) / 2
+        }
+    }
+
+    /// The largest pairs of any rank at step s (the rank that sets the step's pace).
+    func slowestPairs(step s: Int) -> Double {
+        let n = Double(maxCount)
+        if s == 0 { return diagonal(n) }
+        // The last rank always has an origin below it for s ≥ 1.
+        return offDiagonal(n, below: true)
+    }
+
+    /// Σ over steps of the transfer `comm(s)` not hidden by rank r's own compute at step s:
+    /// steps 1…r see origins below r, steps r+1…P−1 origins above. O(1) per rank.
+    func exposed(rank r: Int, flops: Double, factor: Double, comm: (Int) -> Double) -> Double {
+        let n = Double(counts[r])
+        var total = max(0, comm(0) - factor * flops * diagonal(n))
+        guard p > 1 else { return total }
+        let below = factor * flops * offDiagonal(n, below: true), above = factor * flops * offDiagonal(n, below: false)
+        // comm(s) takes at most three values: s = 0, 1 ≤ s ≤ P−2, s = P−1.
+        let middle = comm(1 < p - 1 ? 1 : p - 1), last = comm(p - 1)
+        let belowSteps = r  // s = 1…r
+        let aboveSteps = p - 1 - r  // s = r+1…P−1
+        // Of those, the step s = P−1 is below when r = P−1, else above.
+        if r == p - 1 {
+            total += Double(max(0, belowSteps - 1)) * max(0, middle - below) + max(0, last - below)
+        } else {
+            total += Double(belowSteps) * max(0, middle - below)
+            total += Double(max(0, aboveSteps - 1)) * max(0, middle - above) + max(0, last - above)
+        }
+        return total
+    }
+}
