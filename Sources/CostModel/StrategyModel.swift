@@ -19,7 +19,7 @@ public protocol StrategyModel {
 public enum CostModel {
     /// All strategy models, in the order tables list them.
     public static var strategies: [any StrategyModel.Type] {
-        [UlyssesModel.self, RingModel.self, AllGatherModel.self, ZeCOModel.self, LASP1Model.self, LASP2Model.self,
+        [UlyssesModel.self, RingModel.self, TokenRingModel.self, AllGatherModel.self, ZeCOModel.self, LASP1Model.self, LASP2Model.self,
          ExscanModel.self]
     }
 
