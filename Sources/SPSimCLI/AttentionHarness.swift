@@ -12,6 +12,10 @@ struct PhaseTraffic: Codable, Equatable {
     var messagesReceived: [Int]
     /// `bytesSentTo[r][j]`: bytes rank r sent to rank j.
     var bytesSentTo: [[Int]]
+    /// Per rank: bytes sent to rank (r+1) mod P, the ring's next rank (0 with one rank).
+    var bytesSentToNext: [Int]
+    /// Per rank: bytes sent to every rank but (r+1) mod P (with P = 2 the next rank is the only other one).
+    var bytesSentToOthers: [Int]
 
     /// Gathers every rank's ledger (over the harness's own, unrecorded communicator).
     static func gather(_ ledger: TrafficLedger, world: Communicator) throws -> PhaseTraffic {
@@ -21,9 +25,12 @@ struct PhaseTraffic: Codable, Equatable {
         let all = try world.allgather(mine.map(Int64.init)).map(Int.init)
         let width = mine.count
         let rows = (0..<world.size).map { Array(all[$0 * width ..< ($0 + 1) * width]) }
+        let sentTo = rows.map { Array($0[4...]) }
+        let toNext = sentTo.indices.map { world.size > 1 ? sentTo[$0][($0 + 1) % world.size] : 0 }
         return PhaseTraffic(bytesSent: rows.map { $0[0] }, messagesSent: rows.map { $0[1] },
                             bytesReceived: rows.map { $0[2] }, messagesReceived: rows.map { $0[3] },
-                            bytesSentTo: rows.map { Array($0[4...]) })
+                            bytesSentTo: sentTo, bytesSentToNext: toNext,
+                            bytesSentToOthers: sentTo.indices.map { sentTo[$0].reduce(0, +) - toNext[$0] })
     }
 }
 
