@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+
+/// The ledger of a real run equals the cost model's prediction exactly (DESIGN.md §1):
+/// for every strategy at P = 2, 3, 4, 5, 8, `spsim run --backward --json` reports the
+/// measured `traffic` and the model's `model` side by side; bytes and messages sent per
+/// rank, forward and backward, must be equal.
+final class LedgerMatchesModelTests: XCTestCase {
+    static let ranks = [2, 3, 4, 5, 8]
+
+    /// One shape per rank count; odd and even P alternate between layouts and masks so the
+    /// five runs of a strategy cover uneven N, causal and non-causal, and its layouts.
+    static func arguments(_ strategy: String, ranks p: Int) -> [String] {
+        let uneven = ["--seq-len", "\(16 * p + 3)"], even = ["--seq-len", "\(16 * p)"]
+        let gqa = ["--heads", "4", "--kv-heads", "2", "--head-dim", "8"]
+        switch strategy {
+        case "allgather":
+            return uneven + gqa + (p % 2 == 0 ? ["--causal"] : [])
+        case "ring":
+            let layout = p == 8 ? ["--layout", "striped"] : p % 2 == 0 ? ["--layout", "zigzag"] : []
+            return (p % 2 == 0 ? even : uneven) + gqa + ["--causal"] + layout
+        case "token-ring":
+            return p % 2 == 0 ? even + gqa + ["--causal", "--layout", "zigzag"] : uneven + gqa
+        case "ulysses":
+            // H = 8, G = 2: KV heads replicated for P = 3, 5, 8; 8 heads on 3 and 5 ranks are uneven.
+            return uneven + ["--heads", "8", "--kv-heads", "2", "--head-dim", "8"] + (p % 2 == 0 ? ["--causal"] : [])
+        case "zeco", "lasp1", "lasp2", "exscan":
+            return ["--attention", "gla"] + uneven + ["--heads", "2", "--head-dim", "8", "--value-dim", "4"]
+                + (strategy == "zeco" && p == 8 ? ["--scan-blocks", "3"] : [])
+        default:
+            XCTFail("no ledger case for \(strategy)")
+            return []
+        }
+    }
+
+    func assertLedgerMatchesModel(_ strategy: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for p in Self.ranks {
+            let args = ["run", "--strategy", strategy] + Self.arguments(strategy, ranks: p) + ["--backward", "--json"]
+            let run = try SPSimProcess.run(args, ranks: p)
+            let context = "P=\(p) \(args.joined(separator: " "))\n\(run.stderr)"
+            XCTAssertEqual(run.status, 0, context, file: file, line: line)
+            guard run.status == 0 else { continue }
+            let json = try run.json(file: file, line: line)
+            let model = try XCTUnwrap(json["model"] as? [String: Any], "no model object: \(context)", file: file, line: line)
+            for phase in ["forward", "backward"] {
+                let predicted = try XCTUnwrap(model[phase] as? [String: Any], context, file: file, line: line)
+                for field in ["bytes_sent", "messages_sent"] {
+                    let measured = traffic(json, phase, field)
+                    let expected = predicted[field] as? [Int] ?? []
+                    print("\(strategy) P=\(p) \(phase) \(field): model \(expected), ledger \(measured)")
+                    XCTAssertEqual(measured.count, p, context, file: file, line: line)
+                    XCTAssertEqual(measured, expected, "\(phase) \(field) \(context)", file: file, line: line)
+                }
+            }
+        }
+    }
+
+    func testAllGather() throws { try assertLedgerMatchesModel("allgather") }
+    func testTokenRing() throws { try assertLedgerMatchesModel("token-ring") }
+}
