@@ -46,7 +46,7 @@ public struct SVGPlot {
     }
 
     /// Colours of the series, in order (Okabe–Ito, readable by colour-blind people), then repeated.
-    static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442",
+    static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255",
                           "#7F7F7F", "#8C564B"]
     /// Dash patterns cycled after the palette is used up.
     static let dashes = ["", "6,3", "2,3", "8,3,2,3"]

@@ -216,6 +216,7 @@ struct ModelCommand: ParsableCommand {
         for p in points {
             guard case .success(let m) = p.result else { continue }
             var name = p.strategy + (layoutsVary[p.strategy] == true ? " (\(p.layout.rawValue))" : "")
+                + (m.workload.attention == .gla ? " (GLA)" : "")
             if otherVaries { name += axis == .ranks ? " N=\(tokens(p.seqLen))" : " P=\(p.ranks)" }
             if comm[name] == nil { order.append(name) }
             let x = Double(axis == .ranks ? p.ranks : p.seqLen)
@@ -224,7 +225,7 @@ struct ModelCommand: ParsableCommand {
         }
         let xLabel = axis == .ranks ? "ranks P (GPUs)" : "sequence length N (tokens)"
         let formatX: (Double) -> String = axis == .ranks ? { String(Int($0)) } : { tokens(Int($0)) }
-        let formatY: (Double) -> String = { formatSeconds($0) }
+        let formatY: (Double) -> String = { $0 >= 1 && $0 == $0.rounded() ? "\(Int($0)) s" : formatSeconds($0) }
         let panels = [
             SVGPlot(title: "Communication per step on \(topology.name)", xLabel: xLabel,
                     yLabel: "communication time per step (s, slowest rank)",

@@ -39,7 +39,7 @@ final class ModelCommandTests: XCTestCase {
         XCTAssertTrue(svg.hasPrefix("<?xml"))
         XCTAssertTrue(svg.contains("ranks P (GPUs)"), "x axis label with unit")
         XCTAssertTrue(svg.contains("communication time per step (s"), "y axis label with unit")
-        for name in ["ring", "lasp2", "zeco"] { XCTAssertTrue(svg.contains(">\(name)<"), "legend entry \(name)") }
+        for name in ["ring", "lasp2 (GLA)", "zeco (GLA)"] { XCTAssertTrue(svg.contains(">\(name)<"), "legend entry \(name)") }
         XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 6, "three strategies × two panels")
         XCTAssertTrue(svg.contains(">256<"), "tick at 256 ranks")
     }
