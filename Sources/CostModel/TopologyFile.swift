@@ -76,7 +76,9 @@ extension Topology {
     /// The topology as a file, keys in the documented order, pretty-printed.
     public func encodedJSON() -> String {
         func num(_ s: Sourced) -> String {
-            let v = s.value == s.value.rounded() && abs(s.value) < 1e15 ? String(Int(s.value)) : String(s.value)
+            // Six significant digits: measured numbers carry no more, and the text then reads
+            // back to the same Double every time.
+            let v = s.value == s.value.rounded() && abs(s.value) < 1e15 ? String(Int(s.value)) : String(format: "%.6g", s.value)
             return "{\"value\": \(v), \"source\": \(quote(s.source))}"
         }
         var lines = ["{",
