@@ -54,7 +54,8 @@ struct VerifyCommand: ParsableCommand {
                 print(try jsonLine(Summary(ranks: world.size, cases: cases, failures: failures)))
             } else {
                 print(Self.table(cases), terminator: "")
-                print("\(cases.count - failures) passed, \(failures) failed (\(cases.filter { $0.skipped != nil }.count) not applicable) on \(world.size) rank\(world.size == 1 ? "" : "s")")
+                let skipped = cases.filter { $0.skipped != nil }.count
+                print("\(cases.count - failures - skipped) passed, \(failures) failed, \(skipped) not applicable on \(world.size) rank\(world.size == 1 ? "" : "s")")
             }
             return try world.bcast([failures == 0 ? 0 : 1], count: 1, root: 0)[0]
         }
