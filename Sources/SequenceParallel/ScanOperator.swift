@@ -69,6 +69,28 @@ public enum GLAScanOperator {
     }
 }
 
+extension GLAScanOperator {
+    /// One block of the forward state scan (ZeCO's All-Scan combine): the received rows of
+    /// `S_in` are stored into `incoming` (left as they are, zero, when nothing was received:
+    /// the identity), and when there is a successor the block's message
+    /// `Diag(decay) S_in + local` is written to `outgoing`. Rows `rows` of `[rows, valueDim]` states.
+    public static func forwardBlock(_ rows: Range<Int>, received: UnsafeBufferPointer<Float>?,
+                                    outgoing: UnsafeMutableBufferPointer<Float>?, decay: [Float], local: GLAState,
+                                    incoming: inout GLAState) {
+        let dv = local.valueDim
+        if let received {
+            incoming.storage.replaceSubrange(rows.lowerBound * dv ..< rows.upperBound * dv, with: received)
+        }
+        guard let outgoing else { return }
+        decay.withUnsafeBufferPointer { a in
+            local.storage.withUnsafeBufferPointer { b in
+                apply(rows: rows, decay: a.baseAddress!, own: b.baseAddress!, incoming: received?.baseAddress,
+                      into: outgoing.baseAddress!, valueDim: dv, stride: dv, offset: 0)
+            }
+        }
+    }
+}
+
 /// One operand of the GLA scan: a linear decay per state row and a state `[H, Dk, Dv]`.
 /// For rank p, `(a_p, B_p)`: `a_p = exp(Σ_t g_t)` over its tokens and `B_p` its final state
 /// from a zero start; the exclusive scan of these in rank order is every rank's incoming state.

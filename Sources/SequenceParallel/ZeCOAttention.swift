@@ -66,17 +66,8 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         var states = GLABoundaryStates(incoming: zero, local: zero)
         // Block of rows: S_in ← the received rows; the message is Diag(a_p) S_in + B_p.
         let combine: AllScan.Combine = { rows, incoming, outgoing in
-            if let incoming {
-                states.incoming.storage.replaceSubrange(rows.lowerBound * dv ..< rows.upperBound * dv, with: incoming)
-            }
-            guard let outgoing else { return }
-            decay.withUnsafeBufferPointer { a in
-                states.local.storage.withUnsafeBufferPointer { b in
-                    GLAScanOperator.apply(rows: rows, decay: a.baseAddress!, own: b.baseAddress!,
-                                          incoming: incoming?.baseAddress, into: outgoing.baseAddress!,
-                                          valueDim: dv, stride: dv, offset: 0)
-                }
-            }
+            GLAScanOperator.forwardBlock(rows, received: incoming, outgoing: outgoing, decay: decay, local: states.local,
+                                         incoming: &states.incoming)
         }
 
         var o = Tensor32(tokens: q.tokens, heads: heads, dim: dv)
