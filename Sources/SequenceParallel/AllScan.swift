@@ -61,7 +61,9 @@ public final class AllScan {
     public private(set) var nextBlock = 0
 
     /// Sets up the chain and posts the receive of every block from the predecessor.
-    /// Messages use tags `tag ..< tag + blocks`.
+    /// Block k uses tag `tag + k mod 32767` (MPI guarantees tags up to 32767; should two blocks
+    /// share a tag, MPI's in-order matching between one sender and one receiver still pairs
+    /// them correctly, since both sides go through the blocks in order).
     public init(communicator: Communicator, rows: Int, width: Int, blocks: Int, direction: ScanDirection,
                 tag: Int = 0) throws {
         precondition(rows >= 1 && width >= 1, "All-Scan: empty state")
@@ -84,7 +86,7 @@ public final class AllScan {
             for k in 0..<blocks {
                 let buffer = MessageBuffer<Float>(count: Self.rows(ofBlock: k, rows: rows, blocks: blocks).count * width,
                                                   repeating: 0)
-                receives.append((try communicator.irecv(into: buffer, from: predecessor, tag: tag + k), buffer))
+                receives.append((try communicator.irecv(into: buffer, from: predecessor, tag: messageTag(k)), buffer))
             }
         }
     }
@@ -96,6 +98,8 @@ public final class AllScan {
         let start = k * base + min(k, extra)
         return start ..< start + base + (k < extra ? 1 : 0)
     }
+
+    private func messageTag(_ k: Int) -> Int { tag + k % 32_767 }
 
     /// Whether every block has been combined and passed on.
     public var isComplete: Bool { nextBlock == blocks }
@@ -128,7 +132,7 @@ public final class AllScan {
         if let successor {
             let outgoing = MessageBuffer<Float>(count: range.count * width, repeating: 0)
             combine(range, incoming.map { UnsafeBufferPointer($0.buffer) }, outgoing.buffer)
-            sends.append(try communicator.isend(outgoing, to: successor, tag: tag + nextBlock))
+            sends.append(try communicator.isend(outgoing, to: successor, tag: messageTag(nextBlock)))
         } else {
             combine(range, incoming.map { UnsafeBufferPointer($0.buffer) }, nil)
         }

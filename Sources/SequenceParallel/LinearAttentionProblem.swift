@@ -13,6 +13,7 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
     /// Row blocks K of ZeCO's All-Scan, or nil for the default rule (`AllScan.defaultBlocks`).
     public var scanBlocks: Int?
 
+    /// A problem from its dimensions (checked by `validate()`).
     public init(seqLen: Int, heads: Int, keyDim: Int, valueDim: Int, scanBlocks: Int? = nil) {
         self.seqLen = seqLen
         self.heads = heads

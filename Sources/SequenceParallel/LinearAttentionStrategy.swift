@@ -42,6 +42,7 @@ public struct LinearAttentionOutput<Saved> {
     /// What the backward needs.
     public var saved: Saved
 
+    /// An output and its saved context.
     public init(o: Tensor32, saved: Saved) {
         self.o = o
         self.saved = saved
@@ -50,11 +51,16 @@ public struct LinearAttentionOutput<Saved> {
 
 /// A linear strategy's gradients on one rank: `dq`, `dk`, `dg [n, H, Dk]`, `dv [n, H, Dv]`.
 public struct LinearAttentionGradients: Sendable, Equatable {
+    /// ∂L/∂q, `[n, H, Dk]`.
     public var dq: Tensor32
+    /// ∂L/∂k, `[n, H, Dk]`.
     public var dk: Tensor32
+    /// ∂L/∂v, `[n, H, Dv]`.
     public var dv: Tensor32
+    /// ∂L/∂g, the log-gates' gradient, `[n, H, Dk]`.
     public var dg: Tensor32
 
+    /// Gradients from their parts.
     public init(dq: Tensor32, dk: Tensor32, dv: Tensor32, dg: Tensor32) {
         self.dq = dq
         self.dk = dk
@@ -71,7 +77,9 @@ public struct GLABoundaryStates: Sendable, Equatable {
     /// `B_p`, this rank's final state when it starts from zero.
     public var local: GLAState
 
+    /// Both states; they must have the same shape.
     public init(incoming: GLAState, local: GLAState) {
+        precondition(incoming.hasSameShape(as: local), "boundary states differ in shape")
         self.incoming = incoming
         self.local = local
     }
