@@ -20,6 +20,7 @@ extension RunCommand {
         try withMPI(validate: prepareLinear) { world, prepared in
             let result = try runLinearAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                                 inputs: prepared.local, backward: backward, repeats: repeats, world: world)
+            try writeTrace(forward: result.forward, backward: result.backward, world: world)
             var status: Int32 = 0
             if world.rank == 0 { status = try reportLinear(result, prepared) }
             return try world.bcast([status], count: 1, root: 0)[0]
@@ -42,6 +43,7 @@ extension RunCommand {
             throw InputError(reason)
         }
         try validateSaveDirectory(save)
+        try validateTracePath(trace)
         let positions = layout.positions(rank: world.rank)
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions)

@@ -57,16 +57,19 @@ struct RunCommand: ParsableCommand {
         try withMPI(validate: prepare) { world, prepared in
             let result = try runAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                           inputs: prepared.local, backward: backward, repeats: repeats, world: world)
-            let phases = [("forward", result.forward.spans)] + (result.backward.map { [("backward", $0.spans)] } ?? [])
-            let events = trace != nil ? try gatherTrace(phases, world: world) : nil
+            try writeTrace(forward: result.forward, backward: result.backward, world: world)
             var status: Int32 = 0
-            if world.rank == 0 {
-                if let trace, let events {
-                    try chromeTraceJSON(events, ranks: world.size).write(to: URL(fileURLWithPath: trace), options: .atomic)
-                }
-                status = try report(result, prepared)
-            }
+            if world.rank == 0 { status = try report(result, prepared) }
             return try world.bcast([status], count: 1, root: 0)[0]
+        }
+    }
+
+    /// With `--trace`, gathers every rank's spans (collective) and writes the file on rank 0.
+    func writeTrace(forward: PhaseMeasurement, backward: PhaseMeasurement?, world: Communicator) throws {
+        guard let trace else { return }
+        let phases = [("forward", forward.spans)] + (backward.map { [("backward", $0.spans)] } ?? [])
+        if let events = try gatherTrace(phases, world: world) {
+            try chromeTraceJSON(events, ranks: world.size).write(to: URL(fileURLWithPath: trace), options: .atomic)
         }
     }
 
