@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a small default problem: build, run and verify the strategies under
-# mpirun on 4 ranks, forward and backward, then the kernel benchmark.
+# mpirun on 4 ranks, forward and backward (softmax, then gated linear attention), the scan
+# collectives benchmark, then the verification matrix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
@@ -13,5 +14,12 @@ for strategy in $("$spsim" run --help | sed -n 's/.*The strategy: \(.*\)\./\1/p'
     mpirun --quiet -np "$ranks" "$spsim" run --strategy "$strategy" --seq-len 4096 --heads 8 --kv-heads 2 \
         --head-dim 64 --causal --backward --verify
 done
+for strategy in zeco lasp1 lasp2 exscan; do
+    echo "== GLA $strategy, $ranks ranks, N=2048 H=4 Dk=Dv=64, forward + backward, verified"
+    mpirun --quiet -np "$ranks" "$spsim" run --attention gla --strategy "$strategy" --seq-len 2048 --heads 4 \
+        --head-dim 64 --backward --verify
+done
+echo "== the scan collectives of linear attention side by side, $ranks ranks"
+mpirun --quiet -np "$ranks" "$spsim" bench --max-bytes 4194304
 echo "== every strategy over the built-in verification matrix on 3 ranks"
 mpirun --quiet -np 3 "$spsim" verify | tail -n 1

@@ -185,6 +185,14 @@ int cmpi_wait(cmpi_request request) {
     return rc;
 }
 
+int cmpi_test(cmpi_request request, int *flag) {
+    if (!request) { *flag = 1; return MPI_SUCCESS; }
+    int rc = MPI_Test(&request->request, flag, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) *flag = 0;
+    else if (*flag) free(request);
+    return rc;
+}
+
 int cmpi_waitall(int count, cmpi_request *requests) {
     int rc = MPI_SUCCESS;
     for (int i = 0; i < count; i++) {

@@ -339,6 +339,18 @@ public final class Request {
         try check(cmpi_wait(h), "MPI_Wait")
     }
 
+    /// Whether the operation has completed, without blocking (`MPI_Test`). Once it returns
+    /// true the request is finished, as after `wait()`; testing again returns true.
+    public func test() throws -> Bool {
+        guard let h = handle else { return true }
+        var flag: Int32 = 0
+        try check(cmpi_test(h, &flag), "MPI_Test")
+        guard flag != 0 else { return false }
+        handle = nil
+        buffer = nil
+        return true
+    }
+
     deinit {
         // A request dropped without a wait would leave MPI writing into freed memory.
         if let h = handle { _ = cmpi_wait(h) }

@@ -95,9 +95,7 @@ struct AttentionRunResult {
 /// Runs `strategy` on this rank's `inputs`, forward and optionally backward, `repeats` times each.
 func runAttention(_ strategy: any AttentionStrategy.Type, problem: AttentionProblem, layout: SequenceLayout,
                   inputs: AttentionInputs, backward: Bool, repeats: Int, world: Communicator) throws -> AttentionRunResult {
-    let ledger = TrafficLedger()
-    let timeline = Timeline(clock: MPIEnvironment.wallTime)
-    let context = RankContext(communicator: try world.dup(recordingInto: ledger), layout: layout, timeline: timeline)
+    let (context, ledger, timeline) = try strategyContext(world: world, layout: layout)
     let instance = try strategy.init(problem: problem, context: context)
 
     let (out, forward) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
@@ -114,11 +112,25 @@ func runAttention(_ strategy: any AttentionStrategy.Type, problem: AttentionProb
         locals["dk"] = grads.dk
         locals["dv"] = grads.dv
     }
+    return AttentionRunResult(forward: forward, backward: backwardMeasurement,
+                              outputs: try gatherOutputs(locals, layout: layout, world: world))
+}
+
+/// A strategy's rank context: a duplicate of `world` recording into a fresh ledger, and a timeline.
+func strategyContext(world: Communicator, layout: SequenceLayout) throws -> (RankContext, TrafficLedger, Timeline) {
+    let ledger = TrafficLedger()
+    let timeline = Timeline(clock: MPIEnvironment.wallTime)
+    let context = RankContext(communicator: try world.dup(recordingInto: ledger), layout: layout, timeline: timeline)
+    return (context, ledger, timeline)
+}
+
+/// Every rank's `locals`, gathered on rank 0 in global token order, by name (empty elsewhere).
+func gatherOutputs(_ locals: [String: Tensor32], layout: SequenceLayout, world: Communicator) throws -> [String: Tensor32] {
     var outputs = [String: Tensor32]()
     for name in locals.keys.sorted() {
         if let global = try gatherGlobal(locals[name]!, layout: layout, world: world) { outputs[name] = global }
     }
-    return AttentionRunResult(forward: forward, backward: backwardMeasurement, outputs: outputs)
+    return outputs
 }
 
 /// Tolerances of `--verify` (DESIGN.md §7): max relative error against the float64 reference.

@@ -32,12 +32,7 @@ struct ProblemOptions: ParsableArguments {
     /// The problem these options describe, dimensions not given taken from `shapes`
     /// (the `--inputs` files' shapes: q then k) or from the defaults.
     func problem(inputShapes shapes: (q: [Int], k: [Int])? = nil) throws(InputError) -> AttentionProblem {
-        func pick(_ given: Int?, _ fromFile: Int?, _ fallback: Int, _ flag: String) throws(InputError) -> Int {
-            if let given, let fromFile, given != fromFile {
-                throw InputError("\(flag) \(given) disagrees with the --inputs files, whose shape gives \(fromFile)")
-            }
-            return given ?? fromFile ?? fallback
-        }
+        let pick = Self.pick
         let h = try pick(heads, shapes?.q[1], 8, "--heads")
         let problem = AttentionProblem(
             seqLen: try pick(seqLen, shapes?.q[0], 1024, "--seq-len"),
@@ -47,6 +42,15 @@ struct ProblemOptions: ParsableArguments {
             isCausal: causal)
         try problem.validate()
         return problem
+    }
+
+    /// A dimension: the flag's value, else the `--inputs` files' value, else `fallback`;
+    /// a flag that disagrees with the files is bad input.
+    static func pick(_ given: Int?, _ fromFile: Int?, _ fallback: Int, _ flag: String) throws(InputError) -> Int {
+        if let given, let fromFile, given != fromFile {
+            throw InputError("\(flag) \(given) disagrees with the --inputs files, whose shape gives \(fromFile)")
+        }
+        return given ?? fromFile ?? fallback
     }
 }
 

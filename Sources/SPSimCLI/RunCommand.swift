@@ -18,16 +18,18 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var problemOptions: ProblemOptions
 
-    @Option(help: "The strategy: \(AttentionStrategies.names).")
-    var strategy: String = "allgather"
+    @OptionGroup var linearOptions: LinearAttentionOptions
 
-    @Flag(help: "Also run the backward pass (dq, dk, dv).")
+    @Option(help: "The strategy: \(AttentionStrategies.names).")
+    var strategy: String?
+
+    @Flag(help: "Also run the backward pass (dq, dk, dv; and dg for GLA).")
     var backward = false
 
-    @Option(help: "Read q.npy k.npy v.npy (and do.npy) from this directory instead of generating inputs.")
+    @Option(help: "Read q.npy k.npy v.npy (and g.npy for GLA, do.npy) from this directory instead of generating inputs.")
     var inputs: String?
 
-    @Option(help: "Write o.npy lse.npy (and dq.npy dk.npy dv.npy) here, in global token order.")
+    @Option(help: "Write o.npy lse.npy (GLA: o.npy) and with --backward dq.npy dk.npy dv.npy (GLA: and dg.npy) here, in global token order.")
     var save: String?
 
     @Flag(help: "Compare every output with the float64 reference; exit 1 beyond tolerance.")
@@ -56,19 +58,23 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        if linearOptions.attention == .gla { return try runLinear() }
         try withMPI(validate: prepare) { world, prepared in
             let result = try runAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                           inputs: prepared.local, backward: backward, repeats: repeats, world: world)
-            let phases = [("forward", result.forward.spans)] + (result.backward.map { [("backward", $0.spans)] } ?? [])
-            let events = trace != nil ? try gatherTrace(phases, world: world) : nil
+            try writeTrace(forward: result.forward, backward: result.backward, world: world)
             var status: Int32 = 0
-            if world.rank == 0 {
-                if let trace, let events {
-                    try chromeTraceJSON(events, ranks: world.size).write(to: URL(fileURLWithPath: trace), options: .atomic)
-                }
-                status = try report(result, prepared)
-            }
+            if world.rank == 0 { status = try report(result, prepared) }
             return try world.bcast([status], count: 1, root: 0)[0]
+        }
+    }
+
+    /// With `--trace`, gathers every rank's spans (collective) and writes the file on rank 0.
+    func writeTrace(forward: PhaseMeasurement, backward: PhaseMeasurement?, world: Communicator) throws {
+        guard let trace else { return }
+        let phases = [("forward", forward.spans)] + (backward.map { [("backward", $0.spans)] } ?? [])
+        if let events = try gatherTrace(phases, world: world) {
+            try chromeTraceJSON(events, ranks: world.size).write(to: URL(fileURLWithPath: trace), options: .atomic)
         }
     }
 
@@ -76,8 +82,10 @@ struct RunCommand: ParsableCommand {
         guard repeats >= 1 else { throw InputError("--repeat must be at least 1 (got \(repeats))") }
         let files = try inputs.map(InputFiles.read)
         let problem = try problemOptions.problem(inputShapes: files.map { ($0.q.shape, $0.k.shape) })
-        guard let type = AttentionStrategies.named(strategy) else {
-            throw InputError("unknown --strategy \(strategy); known: \(AttentionStrategies.names)")
+        let name = strategy ?? AllGatherAttention.name
+        guard let type = AttentionStrategies.named(name) else {
+            let linear = LinearAttentionStrategies.named(name) == nil ? "" : " (\(name) is a GLA strategy: add --attention gla)"
+            throw InputError("unknown --strategy \(name); known: \(AttentionStrategies.names)\(linear)")
         }
         let layout = try SequenceLayout.make(problemOptions.layout, tokens: problem.seqLen, ranks: world.size).get()
         if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
@@ -89,7 +97,7 @@ struct RunCommand: ParsableCommand {
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions)
             ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: positions)
-        let model = try predictRun(strategy: strategy, workload: Workload(problem, layout: layout.kind), ranks: world.size,
+        let model = try predictRun(strategy: name, workload: Workload(problem, layout: layout.kind), ranks: world.size,
                                    topology: topology)
         return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
     }
@@ -107,7 +115,7 @@ struct RunCommand: ParsableCommand {
         if let save { try saveOutputs(result.outputs, to: save) }
 
         let summary = RunReport(
-            strategy: strategy, attention: "softmax", ranks: prepared.layout.ranks, seqLen: problem.seqLen,
+            strategy: prepared.strategy.name, attention: "softmax", ranks: prepared.layout.ranks, seqLen: problem.seqLen,
             heads: problem.heads, kvHeads: problem.kvHeads, headDim: problem.headDim, causal: problem.isCausal,
             layout: prepared.layout.kind.rawValue, seed: problemOptions.seed, repeat: repeats,
             forwardSeconds: result.forward.seconds, backwardSeconds: result.backward?.seconds,
@@ -171,24 +179,35 @@ struct RunReport: Encodable {
 
     /// The same facts for people.
     var text: String {
-        var lines = ["\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"): N=\(seqLen) H=\(heads) G=\(kvHeads) D=\(headDim) \(causal ? "causal" : "non-causal") \(layout)"]
-        var table = TextTable(columns: ["rank", "fwd compute", "bwd compute", "fwd sent", "fwd msgs", "bwd sent", "bwd msgs"])
-        for r in 0..<ranks {
-            table.append([
-                "\(r)", formatSeconds(computeSeconds[r]), backwardComputeSeconds.map { formatSeconds($0[r]) } ?? "-",
-                formatBytes(Double(traffic.forward.bytesSent[r])), "\(traffic.forward.messagesSent[r])",
-                traffic.backward.map { formatBytes(Double($0.bytesSent[r])) } ?? "-",
-                traffic.backward.map { "\($0.messagesSent[r])" } ?? "-",
-            ])
-        }
-        lines.append("forward \(formatSeconds(forwardSeconds))" + (backwardSeconds.map { ", backward \(formatSeconds($0))" } ?? "")
-            + " (median of \(`repeat`), slowest rank)")
-        var out = lines.joined(separator: "\n") + "\n" + table.render()
-        if let model { out += modelComparison(model, measuredForward: forwardSeconds, measuredBackward: backwardSeconds) }
-        if let errors {
-            out += "verify: " + errors.keys.sorted().map { "\($0) \(String(format: "%.2e", errors[$0]!))" }.joined(separator: ", ")
-            out += passed == true ? "  — passed\n" : "  — FAILED (tolerance 1e-4 outputs, 1e-3 gradients)\n"
-        }
-        return out
+        runSummaryText(
+            title: "\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"): N=\(seqLen) H=\(heads) G=\(kvHeads) D=\(headDim) \(causal ? "causal" : "non-causal") \(layout)",
+            computeSeconds: computeSeconds, backwardComputeSeconds: backwardComputeSeconds, forwardSeconds: forwardSeconds,
+            backwardSeconds: backwardSeconds, repeats: `repeat`, traffic: traffic, errors: errors, passed: passed)
+            + (model.map { modelComparison($0, measuredForward: forwardSeconds, measuredBackward: backwardSeconds) } ?? "")
     }
+}
+
+/// The text `spsim run` prints for people: a title, the phases' times, per-rank compute and
+/// traffic, and the verification line.
+func runSummaryText(title: String, computeSeconds: [Double], backwardComputeSeconds: [Double]?, forwardSeconds: Double,
+                    backwardSeconds: Double?, repeats: Int, traffic: TrafficReport, errors: [String: Double]?,
+                    passed: Bool?) -> String {
+    var lines = [title]
+    var table = TextTable(columns: ["rank", "fwd compute", "bwd compute", "fwd sent", "fwd msgs", "bwd sent", "bwd msgs"])
+    for r in computeSeconds.indices {
+        table.append([
+            "\(r)", formatSeconds(computeSeconds[r]), backwardComputeSeconds.map { formatSeconds($0[r]) } ?? "-",
+            formatBytes(Double(traffic.forward.bytesSent[r])), "\(traffic.forward.messagesSent[r])",
+            traffic.backward.map { formatBytes(Double($0.bytesSent[r])) } ?? "-",
+            traffic.backward.map { "\($0.messagesSent[r])" } ?? "-",
+        ])
+    }
+    lines.append("forward \(formatSeconds(forwardSeconds))" + (backwardSeconds.map { ", backward \(formatSeconds($0))" } ?? "")
+        + " (median of \(repeats), slowest rank)")
+    var out = lines.joined(separator: "\n") + "\n" + table.render()
+    if let errors {
+        out += "verify: " + errors.keys.sorted().map { "\($0) \(String(format: "%.2e", errors[$0]!))" }.joined(separator: ", ")
+        out += passed == true ? "  — passed\n" : "  — FAILED (tolerance 1e-4 outputs, 1e-3 gradients)\n"
+    }
+    return out
 }

@@ -21,6 +21,8 @@ struct StrategiesCommand: ParsableCommand {
     static var entries: [Entry] {
         AttentionStrategies.all.map {
             Entry(name: $0.name, attention: "softmax", layouts: $0.layouts.map(\.rawValue), summary: $0.summary)
+        } + LinearAttentionStrategies.all.map {
+            Entry(name: $0.name, attention: "gla", layouts: [LayoutKind.contiguous.rawValue], summary: $0.summary)
         }
     }
 

@@ -13,6 +13,8 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
             Shapes scale with the rank count P: MHA and GQA with N = 16·P, and an uneven N = 16·P + 3 with one
             KV head. Every layout a strategy supports, causal and not, forward and backward.
+            Gated linear attention strategies (zeco, lasp1, lasp2, exscan) over N = 16·P, an uneven
+            N = 16·P + 3 (zeco with K = 3), and fast-decay gates (g down to −50).
             Exits 1 on any mismatch. Example: mpirun -np 3 spsim verify
             """)
 
@@ -34,7 +36,8 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        try withMPI(validate: { _ in try selectedStrategies() }) { world, types in
+        try withMPI(validate: { _ in try selectedStrategies() }) { world, selection in
+            let (types, linearTypes) = selection
             var cases = [Case]()
             for type in types {
                 for (shapeName, problem) in Self.shapes(ranks: world.size) {
@@ -47,6 +50,11 @@ struct VerifyCommand: ParsableCommand {
                     }
                 }
             }
+            for type in linearTypes {
+                for (shapeName, problem, gateScale) in Self.linearShapes(ranks: world.size) {
+                    cases.append(try checkLinear(type, shapeName, problem, gateScale: gateScale, world: world))
+                }
+            }
             guard world.rank == 0 else { return try world.bcast([0], count: 1, root: 0)[0] }
             let failures = cases.filter { !$0.passed }.count
             if json {
@@ -54,20 +62,26 @@ struct VerifyCommand: ParsableCommand {
                 print(try jsonLine(Summary(ranks: world.size, cases: cases, failures: failures)))
             } else {
                 print(Self.table(cases), terminator: "")
-                print("\(cases.count - failures) passed, \(failures) failed (\(cases.filter { $0.skipped != nil }.count) not applicable) on \(world.size) rank\(world.size == 1 ? "" : "s")")
+                let skipped = cases.filter { $0.skipped != nil }.count
+                print("\(cases.count - failures - skipped) passed, \(failures) failed, \(skipped) not applicable on \(world.size) rank\(world.size == 1 ? "" : "s")")
             }
             return try world.bcast([failures == 0 ? 0 : 1], count: 1, root: 0)[0]
         }
     }
 
-    func selectedStrategies() throws -> [any AttentionStrategy.Type] {
-        if strategy == "all" { return AttentionStrategies.all }
-        return try strategy.split(separator: ",").map { name in
-            guard let type = AttentionStrategies.named(String(name)) else {
-                throw InputError("unknown --strategy \(name); known: \(AttentionStrategies.names)")
+    func selectedStrategies() throws -> ([any AttentionStrategy.Type], [any LinearAttentionStrategy.Type]) {
+        if strategy == "all" { return (AttentionStrategies.all, LinearAttentionStrategies.all) }
+        var softmax = [any AttentionStrategy.Type](), linear = [any LinearAttentionStrategy.Type]()
+        for name in strategy.split(separator: ",").map(String.init) {
+            if let type = AttentionStrategies.named(name) {
+                softmax.append(type)
+            } else if let type = LinearAttentionStrategies.named(name) {
+                linear.append(type)
+            } else {
+                throw InputError("unknown --strategy \(name); known: \(AttentionStrategies.names), \(LinearAttentionStrategies.names)")
             }
-            return type
         }
+        return (softmax, linear)
     }
 
     /// The built-in shapes for `ranks` ranks.
@@ -104,62 +118,12 @@ struct VerifyCommand: ParsableCommand {
     }
 
     static func table(_ cases: [Case]) -> String {
-        var table = TextTable(columns: ["strategy", "shape", "layout", "causal", "o", "lse", "dq", "dk", "dv", "result"])
+        var table = TextTable(columns: ["strategy", "shape", "layout", "causal", "o", "lse", "dq", "dk", "dv", "dg", "result"])
         for c in cases {
             let e = { (name: String) in c.errors?[name].map { String(format: "%.1e", $0) } ?? "-" }
-            table.append([c.strategy, c.shape, c.layout, c.causal ? "yes" : "no", e("o"), e("lse"), e("dq"), e("dk"), e("dv"),
+            table.append([c.strategy, c.shape, c.layout, c.causal ? "yes" : "no", e("o"), e("lse"), e("dq"), e("dk"), e("dv"), e("dg"),
                           c.skipped != nil ? "n/a" : (c.passed ? "ok" : "FAIL")])
         }
         return table.render()
-    }
-}
-
-/// `spsim bench`: micro-benchmarks.
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Micro-benchmarks: the attention kernel against OpenBLAS sgemm on this machine.")
-
-    @Flag(help: "Benchmark the attention block kernel beside cblas_sgemm (one process, no MPI).")
-    var kernels = false
-
-    @Option(help: "Tokens of the kernel benchmark.")
-    var tokens: Int = 2048
-
-    @Option(help: "Heads of the kernel benchmark.")
-    var heads: Int = 8
-
-    @Option(help: "Head dimension of the kernel benchmark.")
-    var headDim: Int = 64
-
-    @Option(name: .customLong("repeat"), help: "Repetitions; the median is reported.")
-    var repeats: Int = 5
-
-    @Flag(help: "Print one JSON object on stdout.")
-    var json = false
-
-    func validate() throws {
-        guard kernels else { throw ValidationError("choose a benchmark: --kernels") }
-        guard tokens >= 1, heads >= 1, headDim >= 1, repeats >= 1 else {
-            throw ValidationError("--tokens, --heads, --head-dim and --repeat must be at least 1")
-        }
-    }
-
-    func run() throws {
-        let r = benchmarkKernels(tokens: tokens, heads: heads, dim: headDim, repeats: repeats)
-        struct Report: Encodable {
-            var tokens, heads, headDim: Int
-            var sgemmGflops, attentionForwardGflops, attentionBackwardGflops, ratio: Double
-        }
-        let report = Report(tokens: tokens, heads: heads, headDim: headDim, sgemmGflops: r.sgemmGFLOPs,
-                            attentionForwardGflops: r.attentionForwardGFLOPs,
-                            attentionBackwardGflops: r.attentionBackwardGFLOPs, ratio: r.ratio)
-        if json { print(try jsonLine(report)); return }
-        var table = TextTable(columns: ["kernel", "GFLOP/s"])
-        table.append(["cblas_sgemm", format3(r.sgemmGFLOPs)])
-        table.append(["attention forward N=\(tokens) H=\(heads) D=\(headDim)", format3(r.attentionForwardGFLOPs)])
-        table.append(["attention backward", format3(r.attentionBackwardGFLOPs)])
-        print(table.render(), terminator: "")
-        print("attention forward / sgemm = \(String(format: "%.2f", r.ratio))")
     }
 }

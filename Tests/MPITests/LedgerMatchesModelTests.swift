@@ -55,6 +55,35 @@ final class LedgerMatchesModelTests: XCTestCase {
         }
     }
 
-    func testAllGather() throws { try assertLedgerMatchesModel("allgather") }
-    func testTokenRing() throws { try assertLedgerMatchesModel("token-ring") }
+    /// The strategies this build of spsim has (`spsim strategies --json`).
+    static func listedStrategies() throws -> [String] {
+        let run = try SPSimProcess.run(["strategies", "--json"])
+        let list = try XCTUnwrap(try run.json()["strategies"] as? [[String: Any]], run.stderr)
+        return list.compactMap { $0["name"] as? String }
+    }
+
+    /// The strategies the cost model knows (`spsim model --format json`).
+    static func modelledStrategies() throws -> Set<String> {
+        let run = try SPSimProcess.run(["model", "--topology", "toy", "--seq-len", "64", "--ranks", "2", "--format", "json"])
+        let list = try XCTUnwrap(try run.json()["predictions"] as? [[String: Any]], run.stderr)
+        return Set(list.compactMap { $0["strategy"] as? String })
+    }
+
+    /// Every strategy the code has must have a model: a new strategy without one fails here.
+    func testEveryStrategyHasAModel() throws {
+        let listed = try Self.listedStrategies(), modelled = try Self.modelledStrategies()
+        XCTAssertFalse(listed.isEmpty)
+        for name in listed { XCTAssertTrue(modelled.contains(name), "strategy \(name) has no cost model") }
+    }
+
+    /// Every strategy the code has, at P = 2, 3, 4, 5, 8: ledger = model, exactly.
+    func testEveryStrategysLedgerEqualsTheModel() throws {
+        let listed = try Self.listedStrategies()
+        print("strategies: \(listed)")
+        for name in listed { try assertLedgerMatchesModel(name) }
+        // The seeds' strategies must all be here once merged; at least these exist now.
+        for required in ["allgather", "token-ring", "zeco", "lasp1", "lasp2", "exscan"] {
+            XCTAssertTrue(listed.contains(required), "\(required) missing from spsim strategies")
+        }
+    }
 }

@@ -83,6 +83,9 @@ int cmpi_irecv(void *buf, int64_t count, cmpi_dtype type, int source, int tag, c
 int cmpi_wait(cmpi_request request);
 /** Waits for and frees `count` requests. */
 int cmpi_waitall(int count, cmpi_request *requests);
+/** Tests one request without blocking (MPI_Test); when it has completed, sets *flag to 1 and
+    frees it (the handle must not be used again), else sets *flag to 0. */
+int cmpi_test(cmpi_request request, int *flag);
 
 int cmpi_barrier(cmpi_comm comm);
 int cmpi_bcast(void *buf, int64_t count, cmpi_dtype type, int root, cmpi_comm comm);

@@ -1,0 +1,79 @@
+// LASP-2 — "LASP-2: Rethinking Sequence Parallelism for Linear Attention and Its Hybrid"
+// (Sun et al., arXiv 2502.07563), §3.1–3.2: one all-gather of every rank's memory state
+// instead of a chain, the prefix combined locally.
+//
+// forward on rank p (a_p = exp(Σ_t g_t) per state row):
+//   o, B_p ← GLA(q, k, v, g) from a zero state         the local work
+//   {(a_j, B_j)} ← all-gather((a_p, B_p))               one collective, packed rows [a, B]
+//   S_in ← state of (a_0, B_0) ⊕ … ⊕ (a_{p−1}, B_{p−1}) local prefix combine (0 on rank 0)
+//   o += (q ⊙ exp(G)) S_in
+//
+// backward on rank p:
+//   dq, dk, dv, dG, dB_p ← GLA backward from S_in with no later gradient
+//   {(a_j, dB_j)} ← all-gather((a_p, dB_p))
+//   dS_out ← state of (a_{P−1}, dB_{P−1}) ⊕ … ⊕ (a_{p+1}, dB_{p+1})   local suffix combine
+//   dk, dv, dG += dS_out's share
+//   dg ← Σ_{t' ≥ t} dG_t' + c,   c = rowDot(dS_out, S_out),  S_out = Diag(a_p) S_in + B_p
+//
+// The gate-gradient carry c (the sum of dG over every later token) needs no message: it
+// equals rowDot(dS_out, S_out), the derivative of the loss with respect to a shift of every
+// later log-gate, which is the final-state term a rank's own autograd adds to its dg (the
+// kernels' tests check this identity). The forward keeps S_in and B_p. No overlap: the
+// all-gather is blocking.
+//
+// Traffic (b = 4 bytes; logical all-gather schedule, the packed element to every other rank):
+//   forward:  every rank sends (P−1)·H·Dk·(Dv+1)·b bytes in P−1 messages.
+//   backward: the same.
+import Kernels
+import MPI
+
+/// LASP-2: all-gather of every rank's (decay, state), local prefix combine; backward
+/// all-gathers state gradients and combines the suffix.
+public final class LASP2Attention: LinearAttentionStrategy {
+    public typealias Saved = GLABoundaryStates
+    public static let name = "lasp2"
+    public static let summary = "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)"
+
+    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
+        layoutReason(layout)
+    }
+
+    private let problem: LinearAttentionProblem
+    private let context: RankContext
+
+    public init(problem: LinearAttentionProblem, context: RankContext) {
+        self.problem = problem
+        self.context = context
+    }
+
+    public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
+        var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }
+        let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
+        let all = try context.communicate("all-gather states") { try context.communicator.allgather(element.packed) }
+        let incoming = context.compute("prefix combine") { fold(all, order: Array(0 ..< context.rank)) }
+        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: incoming) }
+        return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
+    }
+
+    public func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
+        -> LinearAttentionGradients {
+        let grads = context.compute("local GLA backward") {
+            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
+        }
+        let decay = context.compute("decay") { glaRowDecay(g) }
+        let element = GLAScanElement(decay: decay, state: grads.initialState)
+        let all = try context.communicate("all-gather state gradients") {
+            try context.communicator.allgather(element.packed)
+        }
+        return context.compute("suffix combine") {
+            let later = fold(all, order: Array((context.rank + 1 ..< context.size).reversed()))
+            let carry = later.rowDot(saved.outgoing(decay: decay))
+            return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
+        }
+    }
+
+    private func fold(_ elements: [Float], order: [Int]) -> GLAState {
+        GLAScanElement.foldedState(elements, order: order, heads: problem.heads, keyDim: problem.keyDim,
+                                   valueDim: problem.valueDim)
+    }
+}

@@ -1,0 +1,47 @@
+/// A gated linear attention (GLA) problem: one GLA layer over a sequence of N tokens
+/// (DESIGN.md §3). Per head, `S_t = Diag(exp(g_t)) S_{t−1} + k_tᵀ v_t`, `o_t = q_t S_t`;
+/// the state is `[heads, keyDim, valueDim]`, causal by construction.
+public struct LinearAttentionProblem: Sendable, Equatable, Codable {
+    /// Global tokens N.
+    public var seqLen: Int
+    /// Heads H (q, k, v and g all have H heads).
+    public var heads: Int
+    /// Key dimension Dk: channels of q, k and g per head, rows of the state per head.
+    public var keyDim: Int
+    /// Value dimension Dv: channels of v and o per head, columns of the state.
+    public var valueDim: Int
+    /// Row blocks K of ZeCO's All-Scan, or nil for the default rule (`AllScan.defaultBlocks`).
+    public var scanBlocks: Int?
+
+    /// A problem from its dimensions (checked by `validate()`).
+    public init(seqLen: Int, heads: Int, keyDim: Int, valueDim: Int, scanBlocks: Int? = nil) {
+        self.seqLen = seqLen
+        self.heads = heads
+        self.keyDim = keyDim
+        self.valueDim = valueDim
+        self.scanBlocks = scanBlocks
+    }
+
+    /// Rows of the state, `heads · keyDim`: the unit the scan operator and All-Scan's
+    /// blocks work on (row `(h, c)` is `valueDim` floats with one decay).
+    public var stateRows: Int { heads * keyDim }
+
+    /// Bytes of one float32 state, `heads · keyDim · valueDim · 4`.
+    public var stateBytes: Int { stateRows * valueDim * MemoryLayout<Float>.stride }
+
+    /// The All-Scan block count on `ranks` ranks: `scanBlocks` when given, else the default rule.
+    public func resolvedScanBlocks(ranks: Int) -> Int {
+        scanBlocks ?? AllScan.defaultBlocks(ranks: ranks, rows: stateRows, stateBytes: stateBytes)
+    }
+
+    /// Checks the shape alone (no rank count involved).
+    public func validate() throws(InputError) {
+        if seqLen < 1 { throw InputError("--seq-len must be at least 1 (got \(seqLen))") }
+        if heads < 1 { throw InputError("--heads must be at least 1 (got \(heads))") }
+        if keyDim < 1 { throw InputError("--head-dim must be at least 1 (got \(keyDim))") }
+        if valueDim < 1 { throw InputError("--value-dim must be at least 1 (got \(valueDim))") }
+        if let k = scanBlocks, k < 1 || k > stateRows {
+            throw InputError("--scan-blocks \(k) must be between 1 and the state's H·Dk = \(heads)·\(keyDim) = \(stateRows) rows")
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import Kernels
+import MPI
+
+/// A sequence-parallel gated linear attention schedule, forward and backward.
+///
+/// Every rank holds a contiguous slice of the sequence, ranks in token order (a scan needs
+/// the chunks in rank order; uneven N is fine): `q`, `k`, `g [n, H, Dk]`, `v [n, H, Dv]`,
+/// `o [n, H, Dv]`. The forward returns `o` and `saved`, what the backward needs from it (as a
+/// training framework's autograd context keeps tensors between the passes).
+public protocol LinearAttentionStrategy: AnyObject {
+    /// What the forward keeps for the backward.
+    associatedtype Saved
+
+    /// The `--strategy` name.
+    static var name: String { get }
+    /// One line for help and tables.
+    static var summary: String { get }
+    /// Why the strategy cannot run `problem` on `ranks` ranks with `layout`, or nil.
+    static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String?
+
+    init(problem: LinearAttentionProblem, context: RankContext) throws
+
+    /// This rank's output rows and what the backward needs.
+    func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved>
+    /// This rank's gradients, given the forward's `saved` and the output gradient.
+    func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
+        -> LinearAttentionGradients
+}
+
+extension LinearAttentionStrategy {
+    /// The check every linear strategy shares: contiguous layout only.
+    public static func layoutReason(_ layout: LayoutKind) -> String? {
+        layout == .contiguous ? nil
+            : "--strategy \(name) scans states in rank order and needs --layout contiguous, not \(layout.rawValue)"
+    }
+}
+
+/// A linear strategy's forward result on one rank.
+public struct LinearAttentionOutput<Saved> {
+    /// This rank's output rows, `[n, H, Dv]`.
+    public var o: Tensor32
+    /// What the backward needs.
+    public var saved: Saved
+
+    /// An output and its saved context.
+    public init(o: Tensor32, saved: Saved) {
+        self.o = o
+        self.saved = saved
+    }
+}
+
+/// A linear strategy's gradients on one rank: `dq`, `dk`, `dg [n, H, Dk]`, `dv [n, H, Dv]`.
+public struct LinearAttentionGradients: Sendable, Equatable {
+    /// ∂L/∂q, `[n, H, Dk]`.
+    public var dq: Tensor32
+    /// ∂L/∂k, `[n, H, Dk]`.
+    public var dk: Tensor32
+    /// ∂L/∂v, `[n, H, Dv]`.
+    public var dv: Tensor32
+    /// ∂L/∂g, the log-gates' gradient, `[n, H, Dk]`.
+    public var dg: Tensor32
+
+    /// Gradients from their parts.
+    public init(dq: Tensor32, dk: Tensor32, dv: Tensor32, dg: Tensor32) {
+        self.dq = dq
+        self.dk = dk
+        self.dv = dv
+        self.dg = dg
+    }
+}
+
+/// The states a scan-based forward keeps for its backward: this rank's incoming state
+/// `S_in` (the exclusive scan) and its local state `B_p` (final state from a zero start).
+public struct GLABoundaryStates: Sendable, Equatable {
+    /// `S_in`, the state entering this rank's first token.
+    public var incoming: GLAState
+    /// `B_p`, this rank's final state when it starts from zero.
+    public var local: GLAState
+
+    /// Both states; they must have the same shape.
+    public init(incoming: GLAState, local: GLAState) {
+        precondition(incoming.hasSameShape(as: local), "boundary states differ in shape")
+        self.incoming = incoming
+        self.local = local
+    }
+
+    /// `S_out = Diag(decay) S_in + B_p`, the state leaving this rank's last token.
+    public func outgoing(decay: [Float]) -> GLAState {
+        var out = local
+        incoming.storage.withUnsafeBufferPointer { s in
+            local.storage.withUnsafeBufferPointer { b in
+                decay.withUnsafeBufferPointer { a in
+                    out.storage.withUnsafeMutableBufferPointer { o in
+                        GLAScanOperator.apply(rows: 0..<local.rowCount, decay: a.baseAddress!, own: b.baseAddress!,
+                                              incoming: s.baseAddress!, into: o.baseAddress!,
+                                              valueDim: local.valueDim, stride: local.valueDim, offset: 0)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// The end of every split backward: adds the gradient arriving from later ranks, then forms
+/// `dg` as the reverse cumulative sum of `dG` plus `carry` (the sum of dG over every later token).
+func finishGLABackward(_ grads: GLAGradients, k: Tensor32, v: Tensor32, g: Tensor32,
+                       finalStateGradient: GLAState, carry: [Float]) -> LinearAttentionGradients {
+    var grads = grads
+    glaAddFinalStateGradient(&grads, k: k, v: v, g: g, finalStateGradient: finalStateGradient)
+    return LinearAttentionGradients(dq: grads.dq, dk: grads.dk, dv: grads.dv,
+                                    dg: glaGateGradient(dG: grads.dG, carry: carry))
+}
+
+/// Every gated linear attention strategy spsim knows, by `--strategy` name.
+public enum LinearAttentionStrategies {
+    /// All linear strategies, in the order tables list them.
+    public static var all: [any LinearAttentionStrategy.Type] {
+        [ZeCOAttention.self, LASP1Attention.self, LASP2Attention.self, ExscanAttention.self]
+    }
+
+    /// Every linear strategy's name, comma-separated, for help and error messages.
+    public static var names: String { all.map { $0.name }.joined(separator: ", ") }
+
+    /// The linear strategy called `name`, or nil.
+    public static func named(_ name: String) -> (any LinearAttentionStrategy.Type)? {
+        all.first { $0.name == name }
+    }
+}
+
+// MARK: - Heads as pieces of local work
+
+extension Tensor {
+    /// Overwrites heads `range` of every token with `part` (`[tokens, range.count, dim]`).
+    mutating func replaceHeads(_ range: Range<Int>, with part: Tensor) {
+        precondition(part.tokens == tokens && part.heads == range.count && part.dim == dim, "replaceHeads: shape mismatch")
+        let width = range.count * dim
+        storage.withUnsafeMutableBufferPointer { out in
+            part.storage.withUnsafeBufferPointer { src in
+                for t in 0..<tokens {
+                    (out.baseAddress! + (t &* heads &+ range.lowerBound) &* dim)
+                        .update(from: src.baseAddress! + t &* width, count: width)
+                }
+            }
+        }
+    }
+}
+
+extension GLAState {
+    /// The state of head `h` alone, `[1, keyDim, valueDim]`.
+    func head(_ h: Int) -> GLAState {
+        let size = keyDim * valueDim
+        return GLAState(heads: 1, keyDim: keyDim, valueDim: valueDim, storage: Array(storage[h * size ..< (h + 1) * size]))
+    }
+
+    /// Overwrites head `h` with `part` (`[1, keyDim, valueDim]`).
+    mutating func replaceHead(_ h: Int, with part: GLAState) {
+        let size = keyDim * valueDim
+        precondition(part.storage.count == size, "replaceHead: shape mismatch")
+        storage.replaceSubrange(h * size ..< (h + 1) * size, with: part.storage)
+    }
+}
+
+/// Σ over tokens of `t` for every (head, channel), summed in Double: `[heads · dim]` values.
+/// With `t = dG` this is a block's contribution to the gate-gradient carry.
+func tokenSums(_ t: Tensor32) -> [Float] {
+    let width = t.tokenStride
+    var sums = [Double](repeating: 0, count: width)
+    t.storage.withUnsafeBufferPointer { x in
+        for token in 0..<t.tokens {
+            let base = token &* width
+            for i in 0..<width { sums[i] += Double(x[base &+ i]) }
+        }
+    }
+    return sums.map { Float($0) }
+}
