@@ -62,6 +62,7 @@ def main():
     rng = np.random.default_rng(2024)
     passed = failed = 0
     with tempfile.TemporaryDirectory() as work:
+        env["OMPI_MCA_orte_tmpdir_base"] = work  # a session directory of its own
         for p in args.ranks:
             n, h, g, d = 24 * p, 4, 2, 16
             inputs = os.path.join(work, f"in{p}")

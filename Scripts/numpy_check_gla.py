@@ -103,7 +103,8 @@ def main():
                            "--attention", "gla", "--strategy", strategy, "--inputs", inputs, "--save", out,
                            "--backward"]
                 run = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     stdin=subprocess.DEVNULL, timeout=180)
+                                     stdin=subprocess.DEVNULL, timeout=180,
+                                     env=dict(os.environ, OMPI_MCA_orte_tmpdir_base=tmp))
                 if run.returncode != 0:
                     print(f"FAIL {strategy} {name}: exit {run.returncode}\n{run.stderr}")
                     failed += 1

@@ -11,8 +11,9 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Check every strategy against the float64 reference over a built-in matrix of problems.",
         discussion: """
-            Shapes scale with the rank count P: MHA and GQA with N = 16·P, and an uneven N = 16·P + 3 with one
-            KV head. Every layout a strategy supports, causal and not, forward and backward.
+            Shapes scale with the rank count P: MHA and GQA (8 heads) with N = 16·P, and an uneven N = 16·P + 3
+            with 7 heads sharing one KV head (uneven head splits for head-parallel strategies). Every layout a
+            strategy supports, causal and not, forward and backward.
             Gated linear attention strategies (zeco, lasp1, lasp2, exscan) over N = 16·P, an uneven
             N = 16·P + 3 (zeco with K = 3), and fast-decay gates (g down to −50).
             Exits 1 on any mismatch. Example: mpirun -np 3 spsim verify
@@ -86,9 +87,9 @@ struct VerifyCommand: ParsableCommand {
 
     /// The built-in shapes for `ranks` ranks.
     static func shapes(ranks p: Int) -> [(String, AttentionProblem)] {
-        [("mha N=\(16 * p) H=4 D=16", AttentionProblem(seqLen: 16 * p, heads: 4, kvHeads: 4, headDim: 16, isCausal: false)),
-         ("gqa N=\(16 * p) H=4 G=2 D=16", AttentionProblem(seqLen: 16 * p, heads: 4, kvHeads: 2, headDim: 16, isCausal: false)),
-         ("uneven N=\(16 * p + 3) H=4 G=1 D=8", AttentionProblem(seqLen: 16 * p + 3, heads: 4, kvHeads: 1, headDim: 8, isCausal: false))]
+        [("mha N=\(16 * p) H=8 D=16", AttentionProblem(seqLen: 16 * p, heads: 8, kvHeads: 8, headDim: 16, isCausal: false)),
+         ("gqa N=\(16 * p) H=8 G=2 D=16", AttentionProblem(seqLen: 16 * p, heads: 8, kvHeads: 2, headDim: 16, isCausal: false)),
+         ("uneven N=\(16 * p + 3) H=7 G=1 D=8", AttentionProblem(seqLen: 16 * p + 3, heads: 7, kvHeads: 1, headDim: 8, isCausal: false))]
     }
 
     func check(_ type: any AttentionStrategy.Type, _ shape: String, _ problem: AttentionProblem, _ kind: LayoutKind,

@@ -76,7 +76,9 @@ extension AttentionProblem {
 /// Every softmax attention strategy spsim knows, by `--strategy` name.
 public enum AttentionStrategies {
     /// All strategies, in the order tables list them.
-    public static var all: [any AttentionStrategy.Type] { [AllGatherAttention.self, TokenRingAttention.self] }
+    public static var all: [any AttentionStrategy.Type] {
+        [AllGatherAttention.self, UlyssesAttention.self, RingAttention.self, TokenRingAttention.self]
+    }
 
     /// Every strategy's name, comma-separated, for help and error messages.
     public static var names: String { all.map { $0.name }.joined(separator: ", ") }

@@ -55,12 +55,13 @@ struct SPSimProcess {
         env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
         env["OPENBLAS_NUM_THREADS"] = "1"
         env["SWIFT_BACKTRACE"] = "enable=no"
-        for (k, v) in extra { env[k] = v }
-        process.environment = env
-
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spsim-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
+        // A session directory of its own: concurrent mpiruns sharing /tmp/ompi.* race on its cleanup.
+        env["OMPI_MCA_orte_tmpdir_base"] = dir.path
+        for (k, v) in extra { env[k] = v }
+        process.environment = env
         let out = dir.appendingPathComponent("stdout"), err = dir.appendingPathComponent("stderr")
         FileManager.default.createFile(atPath: out.path, contents: nil)
         FileManager.default.createFile(atPath: err.path, contents: nil)
