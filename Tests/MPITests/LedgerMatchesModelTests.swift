@@ -81,8 +81,8 @@ final class LedgerMatchesModelTests: XCTestCase {
         let listed = try Self.listedStrategies()
         print("strategies: \(listed)")
         for name in listed { try assertLedgerMatchesModel(name) }
-        // The seeds' strategies must all be here once merged; at least these exist now.
-        for required in ["allgather", "token-ring", "zeco", "lasp1", "lasp2", "exscan"] {
+        // Every seed strategy is there.
+        for required in ["allgather", "ulysses", "ring", "token-ring", "zeco", "lasp1", "lasp2", "exscan"] {
             XCTAssertTrue(listed.contains(required), "\(required) missing from spsim strategies")
         }
     }
