@@ -9,12 +9,13 @@ source Scripts/env.sh
 swift build -c release
 spsim=".build/release/spsim"
 ranks=${RANKS:-4}
-for strategy in $("$spsim" run --help | sed -n 's/.*The strategy: \(.*\)\./\1/p' | tr -d ','); do
-    echo "== $strategy, $ranks ranks, N=4096 H=8 G=2 D=64 causal, forward + backward, verified"
-    mpirun --quiet -np "$ranks" "$spsim" run --strategy "$strategy" --seq-len 4096 --heads 8 --kv-heads 2 \
-        --head-dim 64 --causal --backward --verify
+strategies() { "$spsim" strategies | awk -v kind="$1" 'NR > 2 && $2 == kind { print $1 }'; }
+for strategy in $(strategies softmax); do
+    echo "== $strategy, $ranks ranks, N=2048 H=8 G=2 D=64 causal zigzag, forward + backward, verified"
+    mpirun --quiet -np "$ranks" "$spsim" run --strategy "$strategy" --seq-len 2048 --heads 8 --kv-heads 2 \
+        --head-dim 64 --causal --layout zigzag --backward --verify
 done
-for strategy in zeco lasp1 lasp2 exscan; do
+for strategy in $(strategies gla); do
     echo "== GLA $strategy, $ranks ranks, N=2048 H=4 Dk=Dv=64, forward + backward, verified"
     mpirun --quiet -np "$ranks" "$spsim" run --attention gla --strategy "$strategy" --seq-len 2048 --heads 4 \
         --head-dim 64 --backward --verify
