@@ -24,5 +24,5 @@ echo "== the scan collectives of linear attention side by side, $ranks ranks"
 mpirun --quiet -np "$ranks" "$spsim" bench --max-bytes 4194304
 echo "== every strategy over the built-in verification matrix on 3 ranks"
 mpirun --quiet -np 3 "$spsim" verify | tail -n 1
-echo "== the cost model: every strategy on 8M tokens, 8 to 256 H100 GPUs (no MPI; docs/scaling.md explains it)"
+echo "== the cost model: every strategy on 8M tokens, 8 to 256 H100 GPUs (no MPI; the README section "How communication scales" explains it)"
 "$spsim" model --topology h100x32-ndr --seq-len 8M --ranks 8..256 --heads 64 --kv-heads 8 --head-dim 128 --causal
