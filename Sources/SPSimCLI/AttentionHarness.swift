@@ -84,17 +84,17 @@ func gatherGlobal(_ local: Tensor32, layout: SequenceLayout, world: Communicator
     return global
 }
 
-/// The outcome of a softmax attention run, gathered on every rank (tensors on rank 0 only).
-struct AttentionRunResult {
+/// The outcome of a run, gathered on every rank (tensors on rank 0 only).
+struct RunResult {
     var forward: PhaseMeasurement
     var backward: PhaseMeasurement?
-    /// Global `o`, `lse`, and with backward `dq`, `dk`, `dv`, by name (rank 0 only).
+    /// Global outputs and gradients by name (`o`, `lse`, `dq`, … ; GLA: `o`, `dq`, …, `dg`), rank 0 only.
     var outputs: [String: Tensor32]
 }
 
 /// Runs `strategy` on this rank's `inputs`, forward and optionally backward, `repeats` times each.
 func runAttention(_ strategy: any AttentionStrategy.Type, problem: AttentionProblem, layout: SequenceLayout,
-                  inputs: AttentionInputs, backward: Bool, repeats: Int, world: Communicator) throws -> AttentionRunResult {
+                  inputs: AttentionInputs, backward: Bool, repeats: Int, world: Communicator) throws -> RunResult {
     let (context, ledger, timeline) = try strategyContext(world: world, layout: layout)
     let instance = try strategy.init(problem: problem, context: context)
 
@@ -112,7 +112,7 @@ func runAttention(_ strategy: any AttentionStrategy.Type, problem: AttentionProb
         locals["dk"] = grads.dk
         locals["dv"] = grads.dv
     }
-    return AttentionRunResult(forward: forward, backward: backwardMeasurement,
+    return RunResult(forward: forward, backward: backwardMeasurement,
                               outputs: try gatherOutputs(locals, layout: layout, world: world))
 }
 

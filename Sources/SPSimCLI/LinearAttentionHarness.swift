@@ -2,26 +2,18 @@ import Kernels
 import MPI
 import SequenceParallel
 
-/// The outcome of a linear attention run, gathered on every rank (tensors on rank 0 only).
-struct LinearAttentionRunResult {
-    var forward: PhaseMeasurement
-    var backward: PhaseMeasurement?
-    /// Global `o`, and with backward `dq`, `dk`, `dv`, `dg`, by name (rank 0 only).
-    var outputs: [String: Tensor32]
-}
-
 /// Runs the linear `strategy` on this rank's `inputs`, forward and optionally backward,
 /// `repeats` times each (the same phases, ledger and gathering as softmax runs).
 func runLinearAttention(_ strategy: any LinearAttentionStrategy.Type, problem: LinearAttentionProblem,
                         layout: SequenceLayout, inputs: GLAInputs, backward: Bool, repeats: Int,
-                        world: Communicator) throws -> LinearAttentionRunResult {
+                        world: Communicator) throws -> RunResult {
     try runLinear(strategy, problem: problem, layout: layout, inputs: inputs, backward: backward, repeats: repeats,
                   world: world)
 }
 
 private func runLinear<S: LinearAttentionStrategy>(_ strategy: S.Type, problem: LinearAttentionProblem,
                                                    layout: SequenceLayout, inputs: GLAInputs, backward: Bool,
-                                                   repeats: Int, world: Communicator) throws -> LinearAttentionRunResult {
+                                                   repeats: Int, world: Communicator) throws -> RunResult {
     let (context, ledger, timeline) = try strategyContext(world: world, layout: layout)
     let instance = try S(problem: problem, context: context)
     let (out, forward) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
@@ -39,7 +31,7 @@ private func runLinear<S: LinearAttentionStrategy>(_ strategy: S.Type, problem: 
         locals["dv"] = grads.dv
         locals["dg"] = grads.dg
     }
-    return LinearAttentionRunResult(forward: forward, backward: backwardMeasurement,
+    return RunResult(forward: forward, backward: backwardMeasurement,
                                     outputs: try gatherOutputs(locals, layout: layout, world: world))
 }
 

@@ -24,7 +24,16 @@ extension RunCommand {
                                                 inputs: prepared.local, backward: backward, repeats: repeats, world: world)
             try writeTrace(forward: result.forward, backward: result.backward, world: world)
             var status: Int32 = 0
-            if world.rank == 0 { status = try reportLinear(result, prepared) }
+            if world.rank == 0 {
+                let p = prepared.problem
+                let blocks = prepared.strategy == ZeCOAttention.self ? p.resolvedScanBlocks(ranks: world.size) : nil
+                status = try report(result, strategy: prepared.strategy.name, shape: GLAShape(p, scanBlocks: blocks),
+                                    layout: prepared.layout, model: prepared.model) {
+                    let whole = prepared.global
+                        ?? GLAInputs.generated(p, seed: problemOptions.seed, positions: Array(0..<p.seqLen))
+                    return glaReferenceOutputs(whole, backward: backward)
+                }
+            }
             return try world.bcast([status], count: 1, root: 0)[0]
         }
     }
@@ -56,73 +65,5 @@ extension RunCommand {
             scanBlocks: type == ZeCOAttention.self ? problem.resolvedScanBlocks(ranks: world.size) : nil)
         let model = try predictRun(strategy: name, workload: workload, ranks: world.size, topology: topology)
         return LinearPrepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
-    }
-
-    /// Verifies, saves and prints on rank 0; returns the exit status.
-    func reportLinear(_ result: LinearAttentionRunResult, _ prepared: LinearPrepared) throws -> Int32 {
-        let problem = prepared.problem
-        var errors: [String: Double]?
-        if verify {
-            let whole = prepared.global
-                ?? GLAInputs.generated(problem, seed: problemOptions.seed, positions: Array(0..<problem.seqLen))
-            errors = relativeErrors(result.outputs, against: glaReferenceOutputs(whole, backward: backward))
-        }
-        let passed = errors.map { $0.allSatisfy { $0.value <= Tolerance.limit(for: $0.key) } }
-        if let save { try saveOutputs(result.outputs, to: save) }
-
-        let ranks = prepared.layout.ranks
-        let summary = LinearRunReport(
-            strategy: prepared.strategy.name, attention: AttentionKind.gla.rawValue, ranks: ranks,
-            seqLen: problem.seqLen, heads: problem.heads, headDim: problem.keyDim, valueDim: problem.valueDim,
-            scanBlocks: prepared.strategy == ZeCOAttention.self ? problem.resolvedScanBlocks(ranks: ranks) : nil,
-            stateBytes: problem.stateBytes, layout: prepared.layout.kind.rawValue, seed: problemOptions.seed,
-            repeat: repeats, forwardSeconds: result.forward.seconds, backwardSeconds: result.backward?.seconds,
-            computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
-            errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
-            passed: passed,
-            traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
-            model: prepared.model)
-        if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
-        return passed == false ? 1 : 0
-    }
-}
-
-/// The `--json` object of `spsim run --attention gla` (field names carry units).
-struct LinearRunReport: Encodable {
-    var strategy: String
-    var attention: String
-    var ranks: Int
-    var seqLen: Int
-    var heads: Int
-    /// Dk.
-    var headDim: Int
-    /// Dv.
-    var valueDim: Int
-    /// ZeCO's All-Scan blocks K (nil for the other strategies).
-    var scanBlocks: Int?
-    /// One state, H·Dk·Dv·4 bytes.
-    var stateBytes: Int
-    var layout: String
-    var seed: UInt64
-    var `repeat`: Int
-    var forwardSeconds: Double
-    var backwardSeconds: Double?
-    var computeSeconds: [Double]
-    var backwardComputeSeconds: [Double]?
-    var errors: [String: Double]?
-    var tolerance: [String: Double]?
-    var passed: Bool?
-    var traffic: TrafficReport
-    /// The cost model's prediction for the same configuration (float32, as the run moves).
-    var model: Prediction?
-
-    /// The same facts for people.
-    var text: String {
-        runSummaryText(
-            title: "\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"): GLA N=\(seqLen) H=\(heads) Dk=\(headDim) Dv=\(valueDim)"
-                + (scanBlocks.map { " K=\($0)" } ?? "") + " \(layout)",
-            computeSeconds: computeSeconds, backwardComputeSeconds: backwardComputeSeconds, forwardSeconds: forwardSeconds,
-            backwardSeconds: backwardSeconds, repeats: `repeat`, traffic: traffic, errors: errors, passed: passed)
-            + (model.map { modelComparison($0, measuredForward: forwardSeconds, measuredBackward: backwardSeconds) } ?? "")
     }
 }

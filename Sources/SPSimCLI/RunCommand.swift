@@ -64,7 +64,15 @@ struct RunCommand: ParsableCommand {
                                           inputs: prepared.local, backward: backward, repeats: repeats, world: world)
             try writeTrace(forward: result.forward, backward: result.backward, world: world)
             var status: Int32 = 0
-            if world.rank == 0 { status = try report(result, prepared) }
+            if world.rank == 0 {
+                let p = prepared.problem
+                status = try report(result, strategy: prepared.strategy.name, shape: SoftmaxShape(p), layout: prepared.layout,
+                                    model: prepared.model) {
+                    let whole = prepared.global
+                        ?? AttentionInputs.generated(p, seed: problemOptions.seed, positions: Array(0..<p.seqLen))
+                    return attentionReferenceOutputs(p, inputs: whole, backward: backward)
+                }
+            }
             return try world.bcast([status], count: 1, root: 0)[0]
         }
     }
@@ -102,28 +110,19 @@ struct RunCommand: ParsableCommand {
         return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
     }
 
-    /// Verifies, saves and prints on rank 0; returns the exit status.
-    func report(_ result: AttentionRunResult, _ prepared: Prepared) throws -> Int32 {
-        let problem = prepared.problem
-        var errors: [String: Double]?
-        if verify {
-            let whole = prepared.global
-                ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: Array(0..<problem.seqLen))
-            errors = relativeErrors(result.outputs, against: attentionReferenceOutputs(problem, inputs: whole, backward: backward))
-        }
+    /// Verifies (`--verify`), saves (`--save`) and prints the report, on rank 0; returns the exit status.
+    func report<Shape: RunShape>(_ result: RunResult, strategy: String, shape: Shape, layout: SequenceLayout,
+                                 model: Prediction?, reference: () -> [String: Tensor64]) throws -> Int32 {
+        let errors = verify ? relativeErrors(result.outputs, against: reference()) : nil
         let passed = errors.map { $0.allSatisfy { $0.value <= Tolerance.limit(for: $0.key) } }
         if let save { try saveOutputs(result.outputs, to: save) }
-
         let summary = RunReport(
-            strategy: prepared.strategy.name, attention: "softmax", ranks: prepared.layout.ranks, seqLen: problem.seqLen,
-            heads: problem.heads, kvHeads: problem.kvHeads, headDim: problem.headDim, causal: problem.isCausal,
-            layout: prepared.layout.kind.rawValue, seed: problemOptions.seed, repeat: repeats,
-            forwardSeconds: result.forward.seconds, backwardSeconds: result.backward?.seconds,
+            strategy: strategy, shape: shape, ranks: layout.ranks, layout: layout.kind.rawValue, seed: problemOptions.seed,
+            repeat: repeats, forwardSeconds: result.forward.seconds, backwardSeconds: result.backward?.seconds,
             computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
             errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
-            passed: passed,
-            traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
-            model: prepared.model)
+            passed: passed, traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
+            model: model)
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0
     }
@@ -150,40 +149,6 @@ struct TrafficReport: Encodable {
         self.backward = backward
         bytesSent = zip(forward.bytesSent, backward?.bytesSent ?? forward.bytesSent.map { _ in 0 }).map(+)
         messagesSent = zip(forward.messagesSent, backward?.messagesSent ?? forward.messagesSent.map { _ in 0 }).map(+)
-    }
-}
-
-/// The `--json` object of `spsim run` (field names carry units).
-struct RunReport: Encodable {
-    var strategy: String
-    var attention: String
-    var ranks: Int
-    var seqLen: Int
-    var heads: Int
-    var kvHeads: Int
-    var headDim: Int
-    var causal: Bool
-    var layout: String
-    var seed: UInt64
-    var `repeat`: Int
-    var forwardSeconds: Double
-    var backwardSeconds: Double?
-    var computeSeconds: [Double]
-    var backwardComputeSeconds: [Double]?
-    var errors: [String: Double]?
-    var tolerance: [String: Double]?
-    var passed: Bool?
-    var traffic: TrafficReport
-    /// The cost model's prediction for the same configuration (float32, as the run moves).
-    var model: Prediction?
-
-    /// The same facts for people.
-    var text: String {
-        runSummaryText(
-            title: "\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"): N=\(seqLen) H=\(heads) G=\(kvHeads) D=\(headDim) \(causal ? "causal" : "non-causal") \(layout)",
-            computeSeconds: computeSeconds, backwardComputeSeconds: backwardComputeSeconds, forwardSeconds: forwardSeconds,
-            backwardSeconds: backwardSeconds, repeats: `repeat`, traffic: traffic, errors: errors, passed: passed)
-            + (model.map { modelComparison($0, measuredForward: forwardSeconds, measuredBackward: backwardSeconds) } ?? "")
     }
 }
 
