@@ -20,7 +20,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var linearOptions: LinearAttentionOptions
 
-    @Option(help: "The strategy: \(AttentionStrategies.names).")
+    @Option(help: "The strategy (see `spsim strategies`): softmax \(AttentionStrategies.names) (default allgather); with --attention gla \(LinearAttentionStrategies.names) (default zeco).")
     var strategy: String?
 
     @Flag(help: "Also run the backward pass (dq, dk, dv; and dg for GLA).")
