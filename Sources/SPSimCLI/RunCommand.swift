@@ -75,7 +75,10 @@ struct RunCommand: ParsableCommand {
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem
-                status = try report(result, strategy: prepared.strategy.name, shape: SoftmaxShape(p), layout: prepared.layout,
+                let degree = prepared.strategy == USPAttention.self
+                    ? USPAttention.degree(p, layout: prepared.layout.kind, ranks: world.size) : nil
+                status = try report(result, strategy: prepared.strategy.name, shape: SoftmaxShape(p, ulyssesDegree: degree),
+                                    layout: prepared.layout,
                                     model: prepared.model) {
                     let whole = prepared.global
                         ?? AttentionInputs.generated(p, seed: problemOptions.seed, positions: Array(0..<p.seqLen))

@@ -11,6 +11,14 @@ final class USPTests: XCTestCase {
             try assertVerifyMatrix(strategy: "usp", ranks: p) { n, _, layout in
                 layout != "striped" && layoutFits(layout, n: n, p: p)
             }
+            // The default degree: U = 2 where the groups' tokens are ring blocks, else U = 1.
+            let run = try SPSimProcess.run(["run", "--strategy", "usp", "--seq-len", "\(16 * p)", "--heads", "8", "--json"], ranks: p)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertEqual(try run.json()["ulysses_degree"] as? Int, 2)
+            let uneven = try SPSimProcess.run(["run", "--strategy", "usp", "--seq-len", "\(16 * p + 3)", "--heads", "8", "--json"],
+                                              ranks: p)
+            XCTAssertEqual(uneven.status, 0, uneven.stderr)
+            XCTAssertEqual(try uneven.json()["ulysses_degree"] as? Int, p == 4 ? 2 : 1)  // groups [34, 33] fit; P = 8's do not
         }
     }
 
@@ -71,6 +79,7 @@ final class USPTests: XCTestCase {
         XCTAssertEqual(sentToMatrix(json, "backward"), backwardTo)
         XCTAssertEqual(traffic(json, "forward", "bytes_sent"), forwardTo.map { $0.reduce(0, +) })
         XCTAssertEqual(traffic(json, "backward", "bytes_sent"), backwardTo.map { $0.reduce(0, +) })
+        XCTAssertEqual(json["ulysses_degree"] as? Int, u)
         XCTAssertEqual(traffic(json, "forward", "messages_sent"), [3, 3, 3, 3])   // 2(U−1) + (R−1)
         XCTAssertEqual(traffic(json, "backward", "messages_sent"), [5, 5, 5, 5])  // 2(U−1) + (2R−1)
     }
