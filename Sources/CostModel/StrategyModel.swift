@@ -20,7 +20,7 @@ public enum CostModel {
     /// All strategy models, in the order tables list them.
     public static var strategies: [any StrategyModel.Type] {
         [UlyssesModel.self, RingModel.self, TokenRingModel.self, AllGatherModel.self, ZeCOModel.self, LASP1Model.self, LASP2Model.self,
-         ExscanModel.self]
+         ExscanModel.self, USPModel.self]
     }
 
     /// Every strategy's name, comma-separated.

@@ -38,11 +38,13 @@ public struct Workload: Sendable, Equatable, Codable {
     public var statsBytes: Int
     /// ZeCO's pipeline blocks K, or nil for the time-optimal K*.
     public var scanBlocks: Int?
+    /// USP's Ulysses degree U, or nil for the model's default (`USPModel`).
+    public var ulyssesDegree: Int?
 
     /// A workload; defaults are float32 everywhere (what `spsim run` moves).
     public init(attention: AttentionFamily = .softmax, seqLen: Int, heads: Int, kvHeads: Int? = nil, headDim: Int,
                 valueDim: Int? = nil, chunkSize: Int = 64, isCausal: Bool, layout: LayoutKind = .contiguous,
-                elementBytes: Int = 4, statsBytes: Int = 4, scanBlocks: Int? = nil) {
+                elementBytes: Int = 4, statsBytes: Int = 4, scanBlocks: Int? = nil, ulyssesDegree: Int? = nil) {
         self.attention = attention
         self.seqLen = seqLen
         self.heads = heads
@@ -55,12 +57,13 @@ public struct Workload: Sendable, Equatable, Codable {
         self.elementBytes = elementBytes
         self.statsBytes = statsBytes
         self.scanBlocks = scanBlocks
+        self.ulyssesDegree = ulyssesDegree
     }
 
     /// The workload of a softmax `AttentionProblem` with `layout`, float32.
     public init(_ problem: AttentionProblem, layout: LayoutKind) {
         self.init(seqLen: problem.seqLen, heads: problem.heads, kvHeads: problem.kvHeads, headDim: problem.headDim,
-                  isCausal: problem.isCausal, layout: layout)
+                  isCausal: problem.isCausal, layout: layout, ulyssesDegree: problem.ulyssesDegree)
     }
 
     /// Why the shape itself is impossible, or nil.

@@ -47,6 +47,15 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Topology of the model's prediction shown beside the measurement (default: localhost if calibrated, else toy).")
     var topology: String?
 
+    @Option(help: "--strategy usp: ranks per Ulysses group U, U | P and U ≤ H (default: the largest U ≤ sqrt(P) that fits).")
+    var ulyssesDegree: Int?
+
+    func validate() throws {
+        if ulyssesDegree != nil && linearOptions.attention == .gla {
+            throw ValidationError("--ulysses-degree applies to --strategy usp (softmax attention) only")
+        }
+    }
+
     /// Everything checked before the first message.
     struct Prepared {
         var problem: AttentionProblem
@@ -66,7 +75,10 @@ struct RunCommand: ParsableCommand {
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem
-                status = try report(result, strategy: prepared.strategy.name, shape: SoftmaxShape(p), layout: prepared.layout,
+                let degree = prepared.strategy == USPAttention.self
+                    ? USPAttention.degree(p, layout: prepared.layout.kind, ranks: world.size) : nil
+                status = try report(result, strategy: prepared.strategy.name, shape: SoftmaxShape(p, ulyssesDegree: degree),
+                                    layout: prepared.layout,
                                     model: prepared.model) {
                     let whole = prepared.global
                         ?? AttentionInputs.generated(p, seed: problemOptions.seed, positions: Array(0..<p.seqLen))
@@ -89,11 +101,17 @@ struct RunCommand: ParsableCommand {
     func prepare(_ world: Communicator) throws -> Prepared {
         guard repeats >= 1 else { throw InputError("--repeat must be at least 1 (got \(repeats))") }
         let files = try inputs.map(InputFiles.read)
-        let problem = try problemOptions.problem(inputShapes: files.map { ($0.q.shape, $0.k.shape) })
+        var problem = try problemOptions.problem(inputShapes: files.map { ($0.q.shape, $0.k.shape) })
         let name = strategy ?? AllGatherAttention.name
         guard let type = AttentionStrategies.named(name) else {
             let linear = LinearAttentionStrategies.named(name) == nil ? "" : " (\(name) is a GLA strategy: add --attention gla)"
             throw InputError("unknown --strategy \(name); known: \(AttentionStrategies.names)\(linear)")
+        }
+        if let ulyssesDegree {
+            guard type == USPAttention.self else {
+                throw InputError("--ulysses-degree sets USP's Ulysses group size; --strategy \(name) has none")
+            }
+            problem.ulyssesDegree = ulyssesDegree
         }
         let layout = try SequenceLayout.make(problemOptions.layout, tokens: problem.seqLen, ranks: world.size).get()
         if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
@@ -105,8 +123,11 @@ struct RunCommand: ParsableCommand {
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions)
             ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: positions)
-        let model = try predictRun(strategy: name, workload: Workload(problem, layout: layout.kind), ranks: world.size,
-                                   topology: topology)
+        var workload = Workload(problem, layout: layout.kind)
+        if type == USPAttention.self {
+            workload.ulyssesDegree = USPAttention.degree(problem, layout: layout.kind, ranks: world.size)
+        }
+        let model = try predictRun(strategy: name, workload: workload, ranks: world.size, topology: topology)
         return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
     }
 

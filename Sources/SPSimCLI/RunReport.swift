@@ -7,18 +7,22 @@ protocol RunShape: Encodable {
     func title(strategy: String, ranks: Int, layout: String) -> String
 }
 
-/// Softmax attention: `attention`, `seq_len`, `heads`, `kv_heads`, `head_dim`, `causal`.
+/// Softmax attention: `attention`, `seq_len`, `heads`, `kv_heads`, `head_dim`, `causal`,
+/// and for USP the Ulysses degree it ran with, `ulysses_degree`.
 struct SoftmaxShape: RunShape {
     let attention = "softmax"
     var seqLen, heads, kvHeads, headDim: Int
     var causal: Bool
+    var ulyssesDegree: Int?
 
-    init(_ p: AttentionProblem) {
+    init(_ p: AttentionProblem, ulyssesDegree: Int? = nil) {
         (seqLen, heads, kvHeads, headDim, causal) = (p.seqLen, p.heads, p.kvHeads, p.headDim, p.isCausal)
+        self.ulyssesDegree = ulyssesDegree
     }
 
     func title(strategy: String, ranks: Int, layout: String) -> String {
-        "\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"): N=\(seqLen) H=\(heads) G=\(kvHeads) D=\(headDim) \(causal ? "causal" : "non-causal") \(layout)"
+        "\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"): N=\(seqLen) H=\(heads) G=\(kvHeads) D=\(headDim) \(causal ? "causal" : "non-causal")"
+            + (ulyssesDegree.map { " U=\($0)" } ?? "") + " \(layout)"
     }
 }
 

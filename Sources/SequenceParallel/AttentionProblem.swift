@@ -10,13 +10,17 @@ public struct AttentionProblem: Sendable, Equatable, Codable {
     public var headDim: Int
     /// Whether query i sees only keys j ≤ i.
     public var isCausal: Bool
+    /// USP's Ulysses degree U (`--ulysses-degree`), or nil for `USPAttention`'s default;
+    /// other strategies ignore it.
+    public var ulyssesDegree: Int?
 
-    public init(seqLen: Int, heads: Int, kvHeads: Int, headDim: Int, isCausal: Bool) {
+    public init(seqLen: Int, heads: Int, kvHeads: Int, headDim: Int, isCausal: Bool, ulyssesDegree: Int? = nil) {
         self.seqLen = seqLen
         self.heads = heads
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.isCausal = isCausal
+        self.ulyssesDegree = ulyssesDegree
     }
 
     /// Checks the shape alone (no rank count involved).

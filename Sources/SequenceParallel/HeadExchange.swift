@@ -9,6 +9,9 @@
 // sequence layout. Heads → sequence is the inverse: rank j sends rank s the rows of s's
 // positions; rank s adds each block into the heads j held, so heads held by several
 // ranks (replicated KV heads) come back summed, and heads held once are written once.
+// More generally the head-layout row of each local token is given explicitly (`rows`), and
+// the all-to-all may run over a sub-communicator: USP exchanges inside groups of U ranks,
+// each group's tokens in the order of its ring block.
 import Kernels
 import MPI
 
@@ -35,19 +38,34 @@ public struct HeadExchange: Sendable {
         func width(_ j: Int) -> Int { ranges[j].count * dim }
     }
 
-    /// How tokens are spread in sequence layout.
-    public let layout: SequenceLayout
+    /// Rows of the head-layout tensors: every token of the exchange.
+    public let tokens: Int
     /// The tensors exchanged together, in packing order.
     public let parts: [Part]
-    private let positions: [[Int]]
+    /// For each rank, the head-layout row of each of its local tokens (local order).
+    public let rows: [[Int]]
 
-    /// An exchange of `parts` over `layout` (one range per rank in each part).
+    /// An exchange of `parts` over `layout` (one range per rank in each part): head-layout
+    /// rows are global positions, so head-layout tensors are in global token order.
     public init(layout: SequenceLayout, parts: [Part]) {
-        precondition(parts.allSatisfy { $0.ranges.count == layout.ranks }, "one head range per rank")
-        self.layout = layout
-        self.parts = parts
-        positions = (0..<layout.ranks).map { layout.positions(rank: $0) }
+        self.init(rows: (0..<layout.ranks).map { layout.positions(rank: $0) }, parts: parts)
     }
+
+    /// An exchange among `rows.count` ranks where rank j's local token i becomes row
+    /// `rows[j][i]` of the head-layout tensors; the rows of all ranks must be a permutation
+    /// of `0 ..< Σ rows[j].count` (USP: the tokens of one Ulysses group, in ring order).
+    public init(rows: [[Int]], parts: [Part]) {
+        precondition(parts.allSatisfy { $0.ranges.count == rows.count }, "one head range per rank")
+        let tokens = rows.reduce(0) { $0 + $1.count }
+        precondition(Set(rows.joined()) == Set(0..<tokens), "rows must be a permutation of the tokens")
+        self.tokens = tokens
+        self.parts = parts
+        self.rows = rows
+    }
+
+    /// Ranks taking part.
+    public var ranks: Int { rows.count }
+    private func count(rank r: Int) -> Int { rows[r].count }
 
     private func perToken(_ j: Int) -> Int { parts.reduce(0) { $0 + $1.width(j) } }
 
@@ -55,20 +73,20 @@ public struct HeadExchange: Sendable {
 
     /// Floats rank `r` sends to each rank, and receives from each, going sequence → heads.
     public func sequenceToHeadsCounts(rank r: Int) -> (send: [Int], receive: [Int]) {
-        let p = layout.ranks, mine = perToken(r)
-        return ((0..<p).map { layout.count(rank: r) * perToken($0) }, (0..<p).map { layout.count(rank: $0) * mine })
+        let p = ranks, mine = perToken(r)
+        return ((0..<p).map { count(rank: r) * perToken($0) }, (0..<p).map { count(rank: $0) * mine })
     }
 
     /// Rank `r`'s send buffer: for each destination j, each tensor's local tokens
     /// restricted to the heads j holds. `tensors[i]` is `[n_r, parts[i].heads, parts[i].dim]`.
     public func packSequenceToHeads(_ tensors: [Tensor32], rank r: Int) -> [Float] {
-        let n = layout.count(rank: r)
+        let n = count(rank: r)
         precondition(tensors.count == parts.count && zip(tensors, parts).allSatisfy {
             $0.shape == [n, $1.heads, $1.dim]
         }, "packSequenceToHeads: tensors do not match the parts")
         var out = [Float]()
         out.reserveCapacity(sequenceToHeadsCounts(rank: r).send.reduce(0, +))
-        for j in 0..<layout.ranks {
+        for j in 0..<ranks {
             for (t, part) in zip(tensors, parts) {
                 let width = part.width(j), first = part.ranges[j].lowerBound * part.dim, stride = t.tokenStride
                 t.storage.withUnsafeBufferPointer { src in
@@ -85,15 +103,15 @@ public struct HeadExchange: Sendable {
     /// Rank `r`'s head-layout tensors from its receive buffer (blocks in source order):
     /// tensor i is `[N, parts[i].ranges[r].count, parts[i].dim]` in global token order.
     public func unpackSequenceToHeads(_ data: [Float], rank r: Int) -> [Tensor32] {
-        var out = parts.map { Tensor32(tokens: layout.tokens, heads: $0.ranges[r].count, dim: $0.dim) }
+        var out = parts.map { Tensor32(tokens: tokens, heads: $0.ranges[r].count, dim: $0.dim) }
         precondition(data.count == sequenceToHeadsCounts(rank: r).receive.reduce(0, +), "unpackSequenceToHeads: wrong size")
         var offset = 0
         data.withUnsafeBufferPointer { src in
-            for s in 0..<layout.ranks {
+            for s in 0..<ranks {
                 for i in parts.indices {
                     let width = parts[i].width(r)
                     out[i].storage.withUnsafeMutableBufferPointer { dst in
-                        for position in positions[s] {
+                        for position in rows[s] {
                             (dst.baseAddress! + position &* width).update(from: src.baseAddress! + offset, count: width)
                             offset &+= width
                         }
@@ -108,8 +126,8 @@ public struct HeadExchange: Sendable {
 
     /// Floats rank `r` sends to each rank, and receives from each, going heads → sequence.
     public func headsToSequenceCounts(rank r: Int) -> (send: [Int], receive: [Int]) {
-        let p = layout.ranks, mine = perToken(r), n = layout.count(rank: r)
-        return ((0..<p).map { layout.count(rank: $0) * mine }, (0..<p).map { n * perToken($0) })
+        let p = ranks, mine = perToken(r), n = count(rank: r)
+        return ((0..<p).map { count(rank: $0) * mine }, (0..<p).map { n * perToken($0) })
     }
 
     /// Rank `r`'s send buffer: for each destination s, each head-layout tensor's rows at
@@ -117,15 +135,15 @@ public struct HeadExchange: Sendable {
     /// `[N, parts[i].ranges[r].count, parts[i].dim]` in global token order.
     public func packHeadsToSequence(_ tensors: [Tensor32], rank r: Int) -> [Float] {
         precondition(tensors.count == parts.count && zip(tensors, parts).allSatisfy {
-            $0.shape == [layout.tokens, $1.ranges[r].count, $1.dim]
+            $0.shape == [tokens, $1.ranges[r].count, $1.dim]
         }, "packHeadsToSequence: tensors do not match the parts")
         var out = [Float]()
         out.reserveCapacity(headsToSequenceCounts(rank: r).send.reduce(0, +))
-        for s in 0..<layout.ranks {
+        for s in 0..<ranks {
             for (t, part) in zip(tensors, parts) {
                 let width = part.width(r)
                 t.storage.withUnsafeBufferPointer { src in
-                    for position in positions[s] {
+                    for position in rows[s] {
                         let start = position &* width
                         out.append(contentsOf: UnsafeBufferPointer(rebasing: src[start ..< start &+ width]))
                     }
@@ -139,12 +157,12 @@ public struct HeadExchange: Sendable {
     /// order) from its receive buffer: each source's block is added into the heads that
     /// source held, so replicated heads are summed over their holders.
     public func unpackHeadsToSequence(_ data: [Float], rank r: Int) -> [Tensor32] {
-        let n = layout.count(rank: r)
+        let n = count(rank: r)
         var out = parts.map { Tensor32(tokens: n, heads: $0.heads, dim: $0.dim) }
         precondition(data.count == headsToSequenceCounts(rank: r).receive.reduce(0, +), "unpackHeadsToSequence: wrong size")
         var offset = 0
         data.withUnsafeBufferPointer { src in
-            for j in 0..<layout.ranks {
+            for j in 0..<ranks {
                 for i in parts.indices {
                     let width = parts[i].width(j), first = parts[i].ranges[j].lowerBound * parts[i].dim
                     let stride = parts[i].heads * parts[i].dim
@@ -164,21 +182,27 @@ public struct HeadExchange: Sendable {
     // MARK: Over MPI
 
     /// Sequence → heads for this rank: one `MPI_Alltoallv` carrying every part.
-    public func sequenceToHeads(_ tensors: [Tensor32], context: RankContext, name: String) throws -> [Tensor32] {
-        let r = context.rank, counts = sequenceToHeadsCounts(rank: r)
+    /// `communicator` (default: the context's) must have the exchange's ranks, in order.
+    public func sequenceToHeads(_ tensors: [Tensor32], context: RankContext, over communicator: Communicator? = nil,
+                                name: String) throws -> [Tensor32] {
+        let communicator = communicator ?? context.communicator
+        let r = communicator.rank, counts = sequenceToHeadsCounts(rank: r)
         let packed = context.compute("pack \(name)") { packSequenceToHeads(tensors, rank: r) }
         let received = try context.communicate("all-to-all \(name)") {
-            try context.communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
+            try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
         return context.compute("unpack \(name)") { unpackSequenceToHeads(received, rank: r) }
     }
 
     /// Heads → sequence for this rank: one `MPI_Alltoallv` carrying every part.
-    public func headsToSequence(_ tensors: [Tensor32], context: RankContext, name: String) throws -> [Tensor32] {
-        let r = context.rank, counts = headsToSequenceCounts(rank: r)
+    /// `communicator` (default: the context's) must have the exchange's ranks, in order.
+    public func headsToSequence(_ tensors: [Tensor32], context: RankContext, over communicator: Communicator? = nil,
+                                name: String) throws -> [Tensor32] {
+        let communicator = communicator ?? context.communicator
+        let r = communicator.rank, counts = headsToSequenceCounts(rank: r)
         let packed = context.compute("pack \(name)") { packHeadsToSequence(tensors, rank: r) }
         let received = try context.communicate("all-to-all \(name)") {
-            try context.communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
+            try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
         return context.compute("unpack \(name)") { unpackHeadsToSequence(received, rank: r) }
     }

@@ -77,7 +77,7 @@ extension AttentionProblem {
 public enum AttentionStrategies {
     /// All strategies, in the order tables list them.
     public static var all: [any AttentionStrategy.Type] {
-        [AllGatherAttention.self, UlyssesAttention.self, RingAttention.self, TokenRingAttention.self]
+        [AllGatherAttention.self, UlyssesAttention.self, RingAttention.self, TokenRingAttention.self, USPAttention.self]
     }
 
     /// Every strategy's name, comma-separated, for help and error messages.

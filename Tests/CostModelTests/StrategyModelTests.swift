@@ -98,6 +98,45 @@ final class StrategyModelTests: XCTestCase {
         XCTAssertNotNil(CostModel.unsupportedReason(UlyssesModel.self, w, ranks: 8, topology: Toys.uniform))
     }
 
+    // MARK: usp
+
+    func testUSPTwoByTwo() throws {
+        // P = 4, U = 2, R = 2, N = 800 (n = 200, M = 400), H = G = 2, D = 4: c_u = g_u = 1.
+        // Forward per rank: q k v 200·3·16 = 9600 B to the partner, K/V 2·400·16 = 12800 B
+        // to the ring neighbour, o lse 200·(16 + 4) = 4000 B to the partner.
+        let w = Workload(seqLen: 800, heads: 2, kvHeads: 2, headDim: 4, isCausal: false, ulyssesDegree: 2)
+        let m = try predict(USPModel.self, w, ranks: 4)
+        expect("forward bytes", expected: Array(repeating: 9600 + 12800 + 4000, count: 4), actual: m.forward.bytesSent)
+        expect("forward messages 2(U−1) + R−1", expected: [3, 3, 3, 3], actual: m.forward.messagesSent)
+        // Backward: q o do lse k v 200·(52 + 32) = 16800, K/V 12800 + accumulators 2·800·16 = 25600,
+        // dq dk dv 200·3·16 = 9600.
+        expect("backward bytes", expected: Array(repeating: 16800 + 38400 + 9600, count: 4), actual: m.backward.bytesSent)
+        expect("backward messages 2(U−1) + 2R−1", expected: [5, 5, 5, 5], actual: m.backward.messagesSent)
+        // a2a 1 + 9.6 µs; ring: max(2.56 µs block (4·1·4·400²), 13.8 µs hop) + 2.56; a2a back 1 + 4 µs.
+        expect("forward time", expected: 31.96 * us, actual: m.forward.maxSeconds, relative: 1e-9)
+    }
+
+    func testUSPDegenerateEndsAreRingAndUlysses() throws {
+        for (layout, causal) in [(LayoutKind.contiguous, false), (.zigzag, true)] {
+            var w = Workload(seqLen: 960, heads: 8, kvHeads: 2, headDim: 4, isCausal: causal, layout: layout)
+            w.ulyssesDegree = 1
+            let ring = try predict(RingModel.self, w, ranks: 4), asRing = try predict(USPModel.self, w, ranks: 4)
+            XCTAssertEqual(asRing.forward.bytesSent, ring.forward.bytesSent)
+            XCTAssertEqual(asRing.backward.bytesSent, ring.backward.bytesSent)
+            XCTAssertEqual(asRing.backward.messagesSent, ring.backward.messagesSent)
+            w.ulyssesDegree = 4
+            let ulysses = try predict(UlyssesModel.self, w, ranks: 4), asUlysses = try predict(USPModel.self, w, ranks: 4)
+            XCTAssertEqual(asUlysses.forward.bytesSent, ulysses.forward.bytesSent)
+            XCTAssertEqual(asUlysses.backward.bytesSent, ulysses.backward.bytesSent)
+            XCTAssertEqual(asUlysses.forward.messagesSent, ulysses.forward.messagesSent)
+        }
+        // Default degree at P = 8, H = 8: U = 2 (U² ≤ P), so 2(U−1) + (R−1) = 5 messages.
+        let m = try predict(USPModel.self, Workload(seqLen: 128, heads: 8, headDim: 4, isCausal: false), ranks: 8)
+        expect("default U = 2", expected: Array(repeating: 5, count: 8), actual: m.forward.messagesSent)
+        XCTAssertNotNil(CostModel.unsupportedReason(USPModel.self, Workload(seqLen: 128, heads: 2, headDim: 4, isCausal: false,
+                                                                            ulyssesDegree: 4), ranks: 4, topology: Toys.uniform))
+    }
+
     // MARK: token-ring
 
     func testTokenRingNonCausal() throws {

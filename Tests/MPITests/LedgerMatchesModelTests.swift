@@ -24,6 +24,11 @@ final class LedgerMatchesModelTests: XCTestCase {
         case "ulysses":
             // H = 8, G = 2: KV heads replicated for P = 3, 5, 8; 8 heads on 3 and 5 ranks are uneven.
             return uneven + ["--heads", "8", "--kv-heads", "2", "--head-dim", "8"] + (p % 2 == 0 ? ["--causal"] : [])
+        case "usp":
+            // U = P (2, 5: uneven heads, replicated KV heads), U = 1 (3), 2 × 2 with uneven N (4), 4 × 2 zigzag (8).
+            let degree = [2: 2, 3: 1, 4: 2, 5: 5, 8: 4][p] ?? 1
+            return (p == 8 ? even + ["--layout", "zigzag"] : uneven) + ["--heads", "8", "--kv-heads", "2", "--head-dim", "8"]
+                + ["--ulysses-degree", "\(degree)"] + (p % 2 == 0 ? ["--causal"] : [])
         case "zeco", "lasp1", "lasp2", "exscan":
             return ["--attention", "gla"] + uneven + ["--heads", "2", "--head-dim", "8", "--value-dim", "4"]
                 + (strategy == "zeco" && p == 8 ? ["--scan-blocks", "3"] : [])

@@ -93,6 +93,47 @@ final class HeadExchangeTests: XCTestCase {
         }
     }
 
+    /// USP's group exchange: explicit rows put a group's tokens in the order of its ring
+    /// block (here zigzag N = 64 on P = 8, groups of U = 2 whose tokens are block g of
+    /// zigzag over R = 4), both ways, uneven heads and replicated KV heads included.
+    func testExplicitRowsPutAGroupInRingBlockOrder() throws {
+        let global = try SequenceLayout.make(.zigzag, tokens: 64, ranks: 8).get()
+        let ring = try SequenceLayout.make(.zigzag, tokens: 64, ranks: 4).get()
+        let u = 2, split = HeadPartition(heads: 3, kvHeads: 1, ranks: u)
+        let parts = [HeadExchange.Part(heads: 3, dim: 2, ranges: split.queryHeadRanges),
+                     HeadExchange.Part(heads: 1, dim: 2, ranges: split.kvHeadRanges)]
+        for g in 0..<4 {
+            let order = ring.positions(rank: g)
+            let members = (0..<u).map { global.positions(rank: g * u + $0) }
+            let exchange = HeadExchange(rows: members.map { $0.map { order.firstIndex(of: $0)! } }, parts: parts)
+            XCTAssertEqual(exchange.tokens, order.count)
+            let local = members.map { positions in
+                parts.enumerated().map { i, part in encoded(positions, heads: part.heads, dim: part.dim, tensor: i) }
+            }
+            let counts = (0..<u).map { exchange.sequenceToHeadsCounts(rank: $0) }
+            let received = route((0..<u).map { exchange.packSequenceToHeads(local[$0], rank: $0) }, sendCounts: counts.map(\.send))
+            var headLayout = [[Tensor32]]()
+            for m in 0..<u {
+                let got = exchange.unpackSequenceToHeads(received[m], rank: m)
+                for (i, part) in parts.enumerated() {
+                    XCTAssertEqual(got[i], encoded(order, heads: part.heads, dim: part.dim, tensor: i).heads(part.ranges[m]),
+                                   "group \(g) tensor \(i) on member \(m)")
+                }
+                headLayout.append(got)
+            }
+            let backCounts = (0..<u).map { exchange.headsToSequenceCounts(rank: $0) }
+            let returned = route((0..<u).map { exchange.packHeadsToSequence(headLayout[$0], rank: $0) },
+                                 sendCounts: backCounts.map(\.send))
+            for m in 0..<u {
+                let got = exchange.unpackHeadsToSequence(returned[m], rank: m)
+                XCTAssertEqual(got[0], local[m][0], "group \(g) queries back on member \(m)")
+                var kv = local[m][1]  // the one KV head is held by both members: summed twice
+                for i in kv.storage.indices { kv.storage[i] *= 2 }
+                XCTAssertEqual(got[1], kv, "group \(g) KV back on member \(m)")
+            }
+        }
+    }
+
     /// The counts behind the traffic formulas of UlyssesAttention's header.
     func testCountsFollowTheDocumentedFormula() {
         let layout = try! SequenceLayout.make(.contiguous, tokens: 29, ranks: 3).get()
