@@ -31,7 +31,7 @@ public struct HeadPartition: Sendable, Equatable {
     public static func unsupportedReason(heads: Int, ranks: Int, strategy: String) -> String? {
         guard ranks > heads else { return nil }
         return "--strategy \(strategy) splits the \(heads) query heads over the ranks and needs P ≤ H, but P = \(ranks) > H = \(heads); "
-            + "use --strategy ring or token-ring (sequence-parallel over any number of ranks)"
+            + "use --strategy ring or token-ring (sequence-parallel over any number of ranks), or usp (Ulysses inside groups of U ≤ H ranks, ring across them)"
     }
 
     /// Query heads per KV head (H/G).

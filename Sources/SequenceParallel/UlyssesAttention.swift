@@ -18,7 +18,7 @@
 // H not divisible by P: the first H mod P ranks hold one more query head (alltoallv).
 // G < P (or groups straddling ranks): each rank receives exactly the KV heads its query
 // heads use, so a KV head may go to several ranks; their gradients are summed on the way
-// back. P > H is refused (use ring or token-ring). Any layout works: the head-layout
+// back. P > H is refused (use ring, token-ring or usp). Any layout works: the head-layout
 // tensors are put in global token order on arrival, and the mask uses global positions;
 // causal load balance is free (every rank sees the whole sequence for its heads).
 //
