@@ -153,8 +153,8 @@ final class LinearAttentionTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let script = root.appendingPathComponent("Scripts/numpy_check_gla.py").path
-        let run = try runProcess("/usr/bin/env", ["python3", script, "--spsim", SPSimProcess.executable, "--ranks", "3"],
-                                 timeoutSeconds: 600)
+        let run = try SPSimProcess.program("/usr/bin/env", ["python3", script, "--spsim", SPSimProcess.executable,
+                                                            "--ranks", "3"], timeoutSeconds: 600)
         XCTAssertEqual(run.status, 0, run.stdout + run.stderr)
         XCTAssertTrue(run.stdout.contains("60 passed, 0 failed"), run.stdout + run.stderr)
     }
@@ -211,46 +211,5 @@ final class LinearAttentionTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spsim-gla-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
-    }
-
-    /// Runs a non-MPI process (which may itself call mpirun) with the environment SPSimProcess
-    /// uses, output to files, killed after the timeout.
-    private func runProcess(_ executable: String, _ arguments: [String], timeoutSeconds: Int)
-        throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment.filter {
-            !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") && !$0.key.hasPrefix("PMI_")
-        }
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
-        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
-        env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
-        env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
-        env["OPENBLAS_NUM_THREADS"] = "1"
-        env["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = env
-        let dir = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let out = URL(fileURLWithPath: "\(dir)/stdout"), err = URL(fileURLWithPath: "\(dir)/stderr")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: out), errHandle = try FileHandle(forWritingTo: err)
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(Double(timeoutSeconds))
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            process.terminate()
-            Thread.sleep(forTimeInterval: 1)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        process.waitUntilExit()
-        try outHandle.close()
-        try errHandle.close()
-        return (process.terminationStatus, String(decoding: try Data(contentsOf: out), as: UTF8.self),
-                String(decoding: try Data(contentsOf: err), as: UTF8.self))
     }
 }

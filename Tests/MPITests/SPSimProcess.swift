@@ -38,14 +38,21 @@ struct SPSimProcess {
     /// Runs `spsim arguments…`, under `mpirun -np ranks` when `ranks` is given.
     static func run(_ arguments: [String], ranks: Int? = nil, timeoutSeconds: Int = 120,
                     environment extra: [String: String] = [:]) throws -> Outcome {
-        let process = Process()
         if let ranks {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["mpirun", "--timeout", "\(timeoutSeconds)", "-np", "\(ranks)", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
+            return try program("/usr/bin/env", ["mpirun", "--timeout", "\(timeoutSeconds)", "-np", "\(ranks)", executable]
+                                   + arguments, timeoutSeconds: timeoutSeconds, environment: extra)
         }
+        return try program(executable, arguments, timeoutSeconds: timeoutSeconds, environment: extra)
+    }
+
+    /// Runs any program (a script that itself calls mpirun, say) the same safe way: scrubbed
+    /// MPI environment, its own Open MPI session directory, output to files, killed after
+    /// `timeoutSeconds` (plus a grace period for mpirun's own timeout to act first).
+    static func program(_ path: String, _ arguments: [String], timeoutSeconds: Int,
+                        environment extra: [String: String] = [:]) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") && !$0.key.hasPrefix("PMI_")
         }
