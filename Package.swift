@@ -2,6 +2,11 @@
 // spsim — a distributed sequence-parallel training simulator in Swift on MPI.
 import PackageDescription
 
+/// `SPSIM_SMPI=1` builds for SimGrid SMPI instead of Open MPI: `CMPI` compiles against
+/// `smpi/mpi.h` and links `simgrid`, and the `SPSimSMPI` shared library (run by `smpirun`)
+/// is added. Use a separate scratch path (`--scratch-path .build-smpi`). No Swift file differs.
+let smpi = Context.environment["SPSIM_SMPI"].map { !$0.isEmpty && $0 != "0" } ?? false
+
 let package = Package(
     name: "spsim",
     products: [
@@ -20,7 +25,9 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]),
 
         // A small MPI-neutral C ABI; its .c file is the only code that includes mpi.h.
-        .target(name: "CMPI", dependencies: ["COpenMPI"]),
+        .target(
+            name: "CMPI", dependencies: [smpi ? "CSimGrid" : "COpenMPI"],
+            cSettings: smpi ? [.define("CMPI_SMPI")] : []),
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Kernels", dependencies: ["COpenBLAS"]),
         .target(name: "SequenceParallel", dependencies: ["MPI", "Kernels"]),
@@ -43,3 +50,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+if smpi {
+    package.products.append(.library(name: "SPSimSMPI", type: .dynamic, targets: ["SPSimSMPI"]))
+    package.targets += [
+        .systemLibrary(name: "CSimGrid", providers: [.apt(["libsimgrid-dev"])]),
+        .target(name: "SPSimSMPI", dependencies: ["SPSimCLI"]),
+    ]
+}

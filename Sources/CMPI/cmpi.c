@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef CMPI_SMPI
+#include <smpi/mpi.h>
+#else
 #include <mpi.h>
+#endif
 
 struct cmpi_comm_s {
     MPI_Comm comm;
@@ -76,6 +80,14 @@ int cmpi_initialized(int *flag) { return MPI_Initialized(flag); }
 int cmpi_finalize(void) { return MPI_Finalize(); }
 int cmpi_abort(cmpi_comm comm, int code) { return MPI_Abort(comm ? comm->comm : MPI_COMM_WORLD, code); }
 double cmpi_wtime(void) { return MPI_Wtime(); }
+
+void cmpi_execute_flops(double flops) {
+#ifdef CMPI_SMPI
+    smpi_execute_flops(flops);
+#else
+    (void)flops;
+#endif
+}
 
 void cmpi_error_string(int code, char *buffer, int capacity) {
     char text[MPI_MAX_ERROR_STRING];

@@ -13,7 +13,7 @@ struct TopologyCommand: ParsableCommand {
             Topologies are found by name in $SPSIM_TOPOLOGIES, ./Topologies and the Topologies folder of the
             source tree spsim was built in; a path to a .json file works everywhere a name does.
             """,
-        subcommands: [List.self, Show.self, Validate.self])
+        subcommands: [List.self, Show.self, Validate.self, Export.self])
 
     /// `spsim topology list`.
     struct List: ParsableCommand {
@@ -79,6 +79,44 @@ struct TopologyCommand: ParsableCommand {
             row("\(t.device.name) attention efficiency", t.device.attentionEfficiency, "")
             row("collective launch", t.collectiveLaunchMicroseconds, "µs")
             return "\(t.name): \(t.description)\nplacement: \(t.placement.rawValue), \(t.capacity) GPUs\n" + table.render()
+        }
+    }
+
+    /// `spsim topology export NAME --platform FILE.xml --hostfile FILE`.
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a topology as a SimGrid platform and hostfile, for smpirun.",
+            discussion: """
+                One cluster of hosts per node (speed = device peak × attention efficiency, private links of the node \
+                level), a NIC link per node and a backbone of the cluster level between nodes. The hostfile lists the \
+                hosts in the topology's placement order. Rendezvous regimes and collective launch cost are not exported.
+                """)
+
+        @Argument(help: "A topology name or a JSON file.")
+        var topology: String
+
+        @Option(help: "Where to write the SimGrid platform XML.")
+        var platform: String
+
+        @Option(help: "Where to write the hostfile (one host per rank, placement order).")
+        var hostfile: String
+
+        @Option(help: "Ranks to list in the hostfile (default: every GPU of the topology).")
+        var ranks: Int?
+
+        func run() throws {
+            let t: Topology
+            do { t = try TopologyCatalog.standard().load(topology) } catch { throw InputError("\(error)") }
+            if let ranks, ranks < 1 || ranks > t.capacity {
+                throw InputError("--ranks \(ranks) must be between 1 and the topology's \(t.capacity) GPUs")
+            }
+            do {
+                try SimGridPlatform.xml(t).write(toFile: platform, atomically: true, encoding: .utf8)
+                try SimGridPlatform.hostfile(t, ranks: ranks).write(toFile: hostfile, atomically: true, encoding: .utf8)
+            } catch {
+                throw InputError("cannot write \(platform) / \(hostfile): \(error.localizedDescription)")
+            }
+            printNote("\(t.name): \(t.nodeCount) × \(t.gpusPerNodeCount) hosts → \(platform), \(hostfile)")
         }
     }
 

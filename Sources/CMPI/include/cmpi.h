@@ -55,6 +55,8 @@ int cmpi_finalize(void);
 int cmpi_abort(cmpi_comm comm, int code);
 /** Wall-clock seconds (MPI_Wtime). Under SMPI this is the simulated clock. */
 double cmpi_wtime(void);
+/** Advances the simulated clock by `flops` floating-point operations under SMPI; a no-op on a real MPI. */
+void cmpi_execute_flops(double flops);
 /** A short text for an MPI error code, written to `buffer` (NUL-terminated). */
 void cmpi_error_string(int code, char *buffer, int capacity);
 
