@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs what spsim needs and is missing: Open MPI, OpenBLAS, pkg-config (Debian packages)
+# Installs what spsim needs and is missing: Open MPI, OpenBLAS, pkg-config, SimGrid (SMPI) (Debian packages)
 # and numpy (for the cross-check against an independent implementation).
 set -euo pipefail
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev pkg-config python3-pip)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev pkg-config python3-pip libsimgrid-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -22,6 +22,8 @@ done
 if [ $# -eq 0 ]; then
     set -- --strategy ring --seq-len 256 --heads 4 --head-dim 16 --causal --layout zigzag --backward --verify --json
 fi
+# The model's prediction beside the simulated run uses the same topology, unless one is given.
+case " $* " in *" --topology "*) ;; *) set -- "$@" --topology "$topology" ;; esac
 if ! command -v smpirun >/dev/null || ! dpkg-query -W -f='${Status}' libsimgrid-dev 2>/dev/null | grep -q "install ok installed"; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
@@ -31,7 +33,7 @@ export OPENBLAS_NUM_THREADS=1
 lib=.build-smpi/release/libSPSimSMPI.so
 if [ "$build" -eq 1 ]; then
     SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI >&2
-    swift build -c release --product spsim >&2
+    swift build -c release >&2
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

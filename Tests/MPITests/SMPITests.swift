@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+
+/// The SMPI build: the same Swift code, compiled against SimGrid's `smpi/mpi.h`, run by
+/// `smpirun` on a platform `spsim topology export` wrote — more simulated ranks than cores.
+///
+/// Nothing is built here: `Scripts/test.sh` builds `libSPSimSMPI.so` (SPSIM_SMPI=1, scratch
+/// path `.build-smpi`) before `swift test` and passes its path in `SPSIM_SMPI_LIB`. Without
+/// it these tests fail (not skip) with a message saying so.
+final class SMPITests: XCTestCase {
+    /// The SMPI library, or a failure naming how to get it.
+    private func library(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let path = try XCTUnwrap(
+            ProcessInfo.processInfo.environment["SPSIM_SMPI_LIB"].flatMap { $0.isEmpty ? nil : $0 },
+            "SPSIM_SMPI_LIB is not set: run the suite with Scripts/test.sh, which builds the SMPI library "
+                + "(SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI) and sets it",
+            file: file, line: line)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path),
+                      "SPSIM_SMPI_LIB=\(path) does not exist: run Scripts/test.sh", file: file, line: line)
+        return path
+    }
+
+    /// Exports `topology` for `ranks` ranks and runs `spsim run arguments… --backward --verify --json`
+    /// under `smpirun`; asserts exit 0 and a passing verification, and returns the JSON.
+    @discardableResult
+    private func simulate(_ arguments: [String], ranks: Int, topology: String = "toy",
+                          file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let lib = try library(file: file, line: line)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spsim-smpi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let platform = dir.appendingPathComponent("platform.xml").path, hostfile = dir.appendingPathComponent("hosts").path
+        let export = try SPSimProcess.run(["topology", "export", topology, "--platform", platform, "--hostfile", hostfile,
+                                           "--ranks", "\(ranks)"])
+        XCTAssertEqual(export.status, 0, export.stderr, file: file, line: line)
+        let run = try SPSimProcess.program(
+            "/usr/bin/env",
+            ["smpirun", "-platform", platform, "-hostfile", hostfile, "-np", "\(ranks)",
+             "--cfg=smpi/display-timing:no", "--log=root.thres:critical", lib, "run"]
+                + arguments + ["--backward", "--verify", "--json"],
+            timeoutSeconds: 120)
+        let context = "smpirun -np \(ranks) \(arguments.joined(separator: " "))\n\(run.stderr)"
+        XCTAssertEqual(run.status, 0, context, file: file, line: line)
+        guard run.status == 0 else { return [:] }
+        let json = try run.json(file: file, line: line)
+        XCTAssertEqual(json["ranks"] as? Int, ranks, context, file: file, line: line)
+        XCTAssertEqual(json["passed"] as? Bool, true, context, file: file, line: line)
+        let errors = try XCTUnwrap(json["errors"] as? [String: Double], context, file: file, line: line)
+        XCTAssertFalse(errors.isEmpty, context, file: file, line: line)
+        for (name, error) in errors {
+            XCTAssertLessThanOrEqual(error, ["o", "lse"].contains(name) ? 1e-4 : 1e-3, "\(name) \(context)",
+                                     file: file, line: line)
+        }
+        return json
+    }
+
+    private let ring = ["--strategy", "ring", "--seq-len", "256", "--heads", "4", "--head-dim", "16", "--causal",
+                        "--layout", "zigzag"]
+    private let zeco = ["--attention", "gla", "--strategy", "zeco", "--seq-len", "256", "--heads", "4", "--head-dim", "16",
+                        "--causal"]
+
+    func testRingVerifiesOn16SimulatedRanks() throws {
+        let json = try simulate(ring, ranks: 16)
+        // Every rank sends to its successor only, forward and backward.
+        XCTAssertEqual(traffic(json, "forward", "bytes_sent_to_others"), Array(repeating: 0, count: 16))
+        XCTAssertTrue(traffic(json, "forward", "bytes_sent_to_next").allSatisfy { $0 > 0 })
+    }
+
+    func testZecoVerifiesOn16SimulatedRanks() throws {
+        try simulate(zeco, ranks: 16)
+    }
+
+    /// A multi-node platform (zone routes through NICs and a backbone): 16 ranks on two
+    /// 8-GPU nodes of h100x4-ndr, with traffic crossing the node boundary.
+    func testUlyssesVerifiesAcrossSimulatedNodes() throws {
+        try simulate(["--strategy", "ulysses", "--seq-len", "128", "--heads", "16", "--head-dim", "8", "--causal"],
+                     ranks: 16, topology: "h100x4-ndr")
+    }
+
+    /// The ledger is the code's, not the transport's: the same problem on 4 ranks records
+    /// the identical traffic under SMPI and under Open MPI.
+    func testLedgerIsIdenticalUnderSMPIAndOpenMPI() throws {
+        for arguments in [ring, zeco] {
+            let simulated = try simulate(arguments, ranks: 4)
+            let real = try assertVerifies(arguments, ranks: 4,
+                                          outputs: arguments.contains("gla") ? LinearAttentionTests.outputs
+                                                                             : ["o", "lse", "dq", "dk", "dv"])
+            let a = try XCTUnwrap(simulated["traffic"] as? [String: Any], arguments.joined(separator: " "))
+            let b = try XCTUnwrap(real["traffic"] as? [String: Any], arguments.joined(separator: " "))
+            XCTAssertFalse(a.isEmpty)
+            XCTAssertEqual(a as NSDictionary, b as NSDictionary, "ledger differs for \(arguments.joined(separator: " "))")
+        }
+    }
+
+    /// `spsim topology export` refuses more ranks than the topology has GPUs, with one error line and exit 2.
+    func testExportRefusesMoreRanksThanTheTopologyHolds() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spsim-export-\(UUID().uuidString)")
+        let run = try SPSimProcess.run(["topology", "export", "hgx-h100", "--platform", dir.path + ".xml",
+                                        "--hostfile", dir.path + ".hosts", "--ranks", "9"])
+        XCTAssertEqual(run.status, 2, run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("error: --ranks 9 must be between 1 and the topology's 8 GPUs"), run.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path + ".xml"))
+    }
+}
