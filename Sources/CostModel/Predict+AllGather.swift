@@ -7,7 +7,7 @@
 // Time: no overlap. Forward: ring all-gather of the largest m_r, then local attention.
 // Backward: all-gather, attention backward, then the reduce-scatter, which waits for the
 // slowest rank. Memory: the gathered K, V (2·N·G·D·b) and, backward, the full dK, dV.
-import SequenceParallel
+import SPCore
 
 /// The model of all-gather KV context parallelism.
 public enum AllGatherModel: StrategyModel {

@@ -6,7 +6,7 @@
 //   backward  rank p sends p·m' in p messages (to ranks p−1 … 0), the scan reversed.
 // Time: local work, then the library's scan, modelled as recursive doubling
 // ⌈log2 P⌉·(α + m'·β) at the level each round's pairs cross, then the read-out. No overlap.
-import SequenceParallel
+import SPCore
 
 /// The model of `MPI_Exscan` on packed (decay, state) elements.
 public enum ExscanModel: StrategyModel {

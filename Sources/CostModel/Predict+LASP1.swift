@@ -6,7 +6,7 @@
 // Time: a blocking chain. Rank p starts its local work when its predecessor's state has
 // arrived: start_p = start_{p−1} + C_{p−1} + hop(p−1 → p); the backward runs the chain
 // in reverse. Nothing overlaps, and the last rank waits for every other's work.
-import SequenceParallel
+import SPCore
 
 /// The model of LASP-1's serial chain.
 public enum LASP1Model: StrategyModel {

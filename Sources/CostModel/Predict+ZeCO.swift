@@ -14,7 +14,7 @@
 // K* = sqrt((P−2)·m·β/α) (clamped to [1, H·Dk]). After its last block a rank waits for its
 // own last send and adds the incoming state's read-out. The backward is the same chain in
 // reverse rank order on m'. Exposed communication is what is left beyond the compute.
-import SequenceParallel
+import SPCore
 
 /// The model of ZeCO's pipelined All-Scan.
 public enum ZeCOModel: StrategyModel {

@@ -12,9 +12,9 @@ import MPI
 
 /// All-gather K and V, then local attention (Llama 3 context parallelism).
 public final class AllGatherAttention: AttentionStrategy {
-    public static let name = "allgather"
-    public static let summary = "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)"
-    public static let layouts: [LayoutKind] = LayoutKind.allCases
+    public static let descriptor = StrategyDescriptor(
+        name: "allgather", attention: .softmax, layouts: LayoutKind.allCases,
+        summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         layoutReason(layout)

@@ -1,7 +1,7 @@
 // MPI_Exscan — the MPI library's own exclusive scan (MPI 4.0 §6.11.2) with the GLA scan
 // operator registered as a non-commutative user-defined operation: what a scan collective
 // achieves without ZeCO's pipelining, typically recursive doubling, ⌈log2 P⌉ rounds of the
-// whole packed state (ALGORITHMS.md, "Collective costs"). A baseline for All-Scan.
+// whole packed state (docs/algorithms.md, collective costs). A baseline for All-Scan.
 //
 // forward on rank p (a_p = exp(Σ_t g_t) per state row):
 //   o, B_p ← GLA(q, k, v, g) from a zero state
@@ -29,8 +29,9 @@ import MPI
 /// `MPI_Exscan` with the GLA scan operator as a non-commutative user op, forward and backward.
 public final class ExscanAttention: LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
-    public static let name = "exscan"
-    public static let summary = "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks"
+    public static let descriptor = StrategyDescriptor(
+        name: "exscan", attention: .gla, layouts: [.contiguous],
+        summary: "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks")
 
     public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         layoutReason(layout)

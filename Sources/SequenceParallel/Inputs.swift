@@ -2,7 +2,7 @@ import Kernels
 
 /// Deterministic inputs: every element is a pure function of (seed, tensor name, global
 /// token, head, channel), so each rank makes its own slice and the reference makes the
-/// whole, with no communication (DESIGN.md §4).
+/// whole, with no communication (docs/design.md, inputs and files).
 public struct InputGenerator: Sendable {
     public var seed: UInt64
 

@@ -25,8 +25,9 @@ import MPI
 /// LASP-1: a blocking chain of whole states in rank order (backward in reverse order).
 public final class LASP1Attention: LinearAttentionStrategy {
     public typealias Saved = GLAState
-    public static let name = "lasp1"
-    public static let summary = "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline"
+    public static let descriptor = StrategyDescriptor(
+        name: "lasp1", attention: .gla, layouts: [.contiguous],
+        summary: "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline")
 
     public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         layoutReason(layout)

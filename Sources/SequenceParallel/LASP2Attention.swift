@@ -31,8 +31,9 @@ import MPI
 /// all-gathers state gradients and combines the suffix.
 public final class LASP2Attention: LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
-    public static let name = "lasp2"
-    public static let summary = "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)"
+    public static let descriptor = StrategyDescriptor(
+        name: "lasp2", attention: .gla, layouts: [.contiguous],
+        summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)")
 
     public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         layoutReason(layout)

@@ -1,22 +1,28 @@
 import Kernels
 import MPI
 
+extension LinearAttentionProblem {
+    /// The All-Scan block count on `ranks` ranks: `scanBlocks` when given, else the default rule.
+    public func resolvedScanBlocks(ranks: Int) -> Int {
+        scanBlocks ?? AllScan.defaultBlocks(ranks: ranks, rows: stateRows, stateBytes: stateBytes)
+    }
+}
+
 /// A sequence-parallel gated linear attention schedule, forward and backward.
 ///
 /// Every rank holds a contiguous slice of the sequence, ranks in token order (a scan needs
 /// the chunks in rank order; uneven N is fine): `q`, `k`, `g [n, H, Dk]`, `v [n, H, Dv]`,
 /// `o [n, H, Dv]`. The forward returns `o` and `saved`, what the backward needs from it (as a
 /// training framework's autograd context keeps tensors between the passes).
-public protocol LinearAttentionStrategy: AnyObject {
+public protocol LinearAttentionStrategy: SequenceParallelStrategy {
     /// What the forward keeps for the backward.
     associatedtype Saved
 
-    /// The `--strategy` name.
-    static var name: String { get }
-    /// One line for help and tables.
-    static var summary: String { get }
     /// Why the strategy cannot run `problem` on `ranks` ranks with `layout`, or nil.
     static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String?
+    /// The values of the descriptor's `options` this strategy runs `problem` with (defaults
+    /// resolved); empty for a strategy without options.
+    static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int]
 
     init(problem: LinearAttentionProblem, context: RankContext) throws
 
@@ -28,10 +34,9 @@ public protocol LinearAttentionStrategy: AnyObject {
 }
 
 extension LinearAttentionStrategy {
-    /// The check every linear strategy shares: contiguous layout only.
-    public static func layoutReason(_ layout: LayoutKind) -> String? {
-        layout == .contiguous ? nil
-            : "--strategy \(name) scans states in rank order and needs --layout contiguous, not \(layout.rawValue)"
+    public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)
+        -> [StrategyOption: Int] {
+        [:]
     }
 }
 
@@ -110,22 +115,6 @@ func finishGLABackward(_ grads: GLAGradients, k: Tensor32, v: Tensor32, g: Tenso
     glaAddFinalStateGradient(&grads, k: k, v: v, g: g, finalStateGradient: finalStateGradient)
     return LinearAttentionGradients(dq: grads.dq, dk: grads.dk, dv: grads.dv,
                                     dg: glaGateGradient(dG: grads.dG, carry: carry))
-}
-
-/// Every gated linear attention strategy spsim knows, by `--strategy` name.
-public enum LinearAttentionStrategies {
-    /// All linear strategies, in the order tables list them.
-    public static var all: [any LinearAttentionStrategy.Type] {
-        [ZeCOAttention.self, LASP1Attention.self, LASP2Attention.self, ExscanAttention.self]
-    }
-
-    /// Every linear strategy's name, comma-separated, for help and error messages.
-    public static var names: String { all.map { $0.name }.joined(separator: ", ") }
-
-    /// The linear strategy called `name`, or nil.
-    public static func named(_ name: String) -> (any LinearAttentionStrategy.Type)? {
-        all.first { $0.name == name }
-    }
 }
 
 // MARK: - Heads as pieces of local work

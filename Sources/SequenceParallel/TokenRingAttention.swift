@@ -73,9 +73,9 @@ import MPI
 /// TokenRing: K/V stay; Q circulates one hop per step and each partial `(o, lse)` returns
 /// straight to the Q's owner on a second communicator, so both link directions carry data.
 public final class TokenRingAttention: AttentionStrategy {
-    public static let name = "token-ring"
-    public static let summary = "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)"
-    public static let layouts: [LayoutKind] = LayoutKind.allCases
+    public static let descriptor = StrategyDescriptor(
+        name: "token-ring", attention: .softmax, layouts: LayoutKind.allCases,
+        summary: "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if let reason = layoutReason(layout) { return reason }

@@ -19,7 +19,7 @@
 //   reverse All-Scan, the remaining blocks
 //   dk, dv, dG += dS_out's share;  dg ← Σ_{t' ≥ t} dG_t' + c
 //
-// c is the gate-gradient carry, the sum of dG over every later token (ALGORITHMS.md): rank p
+// c is the gate-gradient carry, the sum of dG over every later token (docs/algorithms.md, gated linear attention): rank p
 // adds its own tokens' total, σ_p plus the final-state term −rowDot(dS_out, B_p) that
 // dS_out's share removes from dG. Both the carry and the state gradient are row-separable, so
 // the carry rides in the same row blocks, one float per row. Overlap: a block is passed on
@@ -37,11 +37,17 @@ import MPI
 /// local work, forward and backward.
 public final class ZeCOAttention: LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
-    public static let name = "zeco"
-    public static let summary = "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)"
+    public static let descriptor = StrategyDescriptor(
+        name: "zeco", attention: .gla, layouts: [.contiguous], options: [.scanBlocks],
+        summary: "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)")
 
     public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         layoutReason(layout)
+    }
+
+    public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)
+        -> [StrategyOption: Int] {
+        [.scanBlocks: problem.resolvedScanBlocks(ranks: ranks)]
     }
 
     private let problem: LinearAttentionProblem

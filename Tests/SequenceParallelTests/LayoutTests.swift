@@ -5,7 +5,7 @@ import XCTest
 @testable import SequenceParallel
 
 final class LayoutTests: XCTestCase {
-    /// Every layout is a partition of 0..<N, and each rank's positions are what DESIGN.md §3 says.
+    /// Every layout is a partition of 0..<N, and each rank's positions are what docs/design.md (exact semantics) says.
     func testLayoutsPartitionTheSequence() throws {
         withEvery([1, 2, 3, 4, 5, 8], [16, 40, 80]) { p, n in
             for kind in LayoutKind.allCases {
