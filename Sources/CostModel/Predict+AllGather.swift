@@ -15,8 +15,6 @@ public enum AllGatherModel: StrategyModel {
     public static let attention = AttentionFamily.softmax
     public static let layouts = LayoutKind.allCases
 
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
-
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks
         let kv = shape.counts.map { 2 * w.keyBytes($0) }

@@ -14,8 +14,6 @@ public enum ExscanModel: StrategyModel {
     public static let attention = AttentionFamily.gla
     public static let layouts: [LayoutKind] = [.contiguous]
 
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
-
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks
         let cost = GLACost(w, shape: shape, device: placement.topology.device)

@@ -21,8 +21,6 @@ public enum RingModel: StrategyModel {
     public static let attention = AttentionFamily.softmax
     public static let layouts = LayoutKind.allCases
 
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
-
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks, n = shape.counts
         let gd = w.kvHeads * w.headDim

@@ -22,8 +22,6 @@ public enum ZeCOModel: StrategyModel {
     public static let attention = AttentionFamily.gla
     public static let layouts: [LayoutKind] = [.contiguous]
 
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
-
     /// The K used: the workload's, else the time-optimal one on this placement.
     public static func blocks(_ w: Workload, on placement: Placement) -> Int {
         w.scanBlocks ?? placement.optimalSegments(bytes: Double(w.stateBytes), maxSegments: w.stateRows)

@@ -23,6 +23,11 @@ public protocol StrategyModel {
     static func predict(_ workload: Workload, shape: RankShape, on placement: Placement) -> Prediction
 }
 
+extension StrategyModel {
+    /// By default a model refuses nothing beyond its layouts.
+    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
+}
+
 /// Every strategy the model knows, and the checked entry point.
 public enum CostModel {
     /// All strategy models, in the order tables list them.

@@ -27,25 +27,18 @@ import Kernels
 import MPI
 
 /// `MPI_Exscan` with the GLA scan operator as a non-commutative user op, forward and backward.
-public final class ExscanAttention: LinearAttentionStrategy {
+public final class ExscanAttention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
     public static let descriptor = StrategyDescriptor(
         name: "exscan", attention: .gla, layouts: [.contiguous],
         summary: "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks")
 
-    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
-
-    private let problem: LinearAttentionProblem
-    private let context: RankContext
     /// The same ranks in reverse order, for the backward scan.
     private let reversed: Communicator
 
-    public init(problem: LinearAttentionProblem, context: RankContext) throws {
-        self.problem = problem
-        self.context = context
+    public required init(problem: LinearAttentionProblem, context: RankContext) throws {
         reversed = try context.communicator.split(color: 0, key: context.size - 1 - context.rank)!
+        try super.init(problem: problem, context: context)
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {

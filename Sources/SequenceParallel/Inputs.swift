@@ -51,20 +51,4 @@ public struct InputGenerator: Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-
-    /// A tensor whose element (token, head, channel) is exactly
-    /// `(token · heads + head) · dim + channel`: a misplaced element is caught exactly.
-    public static func encoded(positions: [Int], heads: Int, dim: Int) -> Tensor32 {
-        var t = Tensor32(tokens: positions.count, heads: heads, dim: dim)
-        var i = 0
-        for p in positions {
-            for h in 0..<heads {
-                for c in 0..<dim {
-                    t.storage[i] = Float((p * heads + h) * dim + c)
-                    i += 1
-                }
-            }
-        }
-        return t
-    }
 }

@@ -34,6 +34,12 @@ public protocol LinearAttentionStrategy: SequenceParallelStrategy {
 }
 
 extension LinearAttentionStrategy {
+    /// The default refusal rule: the descriptor's layouts only.
+    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
+        layoutReason(layout)
+    }
+
+    /// No options by default.
     public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)
         -> [StrategyOption: Int] {
         [:]
@@ -48,10 +54,7 @@ public struct LinearAttentionOutput<Saved> {
     public var saved: Saved
 
     /// An output and its saved context.
-    public init(o: Tensor32, saved: Saved) {
-        self.o = o
-        self.saved = saved
-    }
+    public init(o: Tensor32, saved: Saved) { (self.o, self.saved) = (o, saved) }
 }
 
 /// A linear strategy's gradients on one rank: `dq`, `dk`, `dg [n, H, Dk]`, `dv [n, H, Dv]`.
@@ -67,10 +70,7 @@ public struct LinearAttentionGradients: Sendable, Equatable {
 
     /// Gradients from their parts.
     public init(dq: Tensor32, dk: Tensor32, dv: Tensor32, dg: Tensor32) {
-        self.dq = dq
-        self.dk = dk
-        self.dv = dv
-        self.dg = dg
+        (self.dq, self.dk, self.dv, self.dg) = (dq, dk, dv, dg)
     }
 }
 
@@ -119,22 +119,6 @@ func finishGLABackward(_ grads: GLAGradients, k: Tensor32, v: Tensor32, g: Tenso
 
 // MARK: - Heads as pieces of local work
 
-extension Tensor {
-    /// Overwrites heads `range` of every token with `part` (`[tokens, range.count, dim]`).
-    mutating func replaceHeads(_ range: Range<Int>, with part: Tensor) {
-        precondition(part.tokens == tokens && part.heads == range.count && part.dim == dim, "replaceHeads: shape mismatch")
-        let width = range.count * dim
-        storage.withUnsafeMutableBufferPointer { out in
-            part.storage.withUnsafeBufferPointer { src in
-                for t in 0..<tokens {
-                    (out.baseAddress! + (t &* heads &+ range.lowerBound) &* dim)
-                        .update(from: src.baseAddress! + t &* width, count: width)
-                }
-            }
-        }
-    }
-}
-
 extension GLAState {
     /// The state of head `h` alone, `[1, keyDim, valueDim]`.
     func head(_ h: Int) -> GLAState {
@@ -148,18 +132,4 @@ extension GLAState {
         precondition(part.storage.count == size, "replaceHead: shape mismatch")
         storage.replaceSubrange(h * size ..< (h + 1) * size, with: part.storage)
     }
-}
-
-/// Σ over tokens of `t` for every (head, channel), summed in Double: `[heads · dim]` values.
-/// With `t = dG` this is a block's contribution to the gate-gradient carry.
-func tokenSums(_ t: Tensor32) -> [Float] {
-    let width = t.tokenStride
-    var sums = [Double](repeating: 0, count: width)
-    t.storage.withUnsafeBufferPointer { x in
-        for token in 0..<t.tokens {
-            let base = token &* width
-            for i in 0..<width { sums[i] += Double(x[base &+ i]) }
-        }
-    }
-    return sums.map { Float($0) }
 }

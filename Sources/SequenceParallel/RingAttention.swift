@@ -48,10 +48,6 @@ public final class RingAttention: AttentionStrategy {
         name: "ring", attention: .softmax, layouts: LayoutKind.allCases,
         summary: "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)")
 
-    public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
-
     /// Message tags: K/V blocks and dK/dV accumulators travel between the same neighbours.
     private enum Tag { static let keysValues = 0, gradients = 1 }
 

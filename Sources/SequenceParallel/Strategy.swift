@@ -12,9 +12,7 @@ public final class RankContext {
     public let timeline: Timeline
 
     public init(communicator: Communicator, layout: SequenceLayout, timeline: Timeline) {
-        self.communicator = communicator
-        self.layout = layout
-        self.timeline = timeline
+        (self.communicator, self.layout, self.timeline) = (communicator, layout, timeline)
     }
 
     /// This rank.
@@ -55,6 +53,19 @@ public protocol AttentionStrategy: SequenceParallelStrategy {
         -> AttentionGradients
 }
 
+/// What a strategy instance starts from: its problem and this rank's context. A strategy
+/// that needs nothing else inherits its initializer from it.
+public class StrategyInstance<Problem> {
+    let problem: Problem
+    let context: RankContext
+
+    /// Keeps the problem and the context.
+    /// - Throws: nothing here; subclasses that set up communicators may throw MPI errors.
+    public required init(problem: Problem, context: RankContext) throws {
+        (self.problem, self.context) = (problem, context)
+    }
+}
+
 /// What both strategy protocols share: the descriptor the registry (`Strategies`) lists.
 public protocol SequenceParallelStrategy: AnyObject {
     /// Name, attention kind, layouts, options and summary.
@@ -73,6 +84,12 @@ extension SequenceParallelStrategy {
 }
 
 extension AttentionStrategy {
+    /// The default refusal rule: the descriptor's layouts only.
+    public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
+        layoutReason(layout)
+    }
+
+    /// No options by default.
     public static func resolvedOptions(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int] {
         [:]
     }

@@ -41,10 +41,6 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         name: "zeco", attention: .gla, layouts: [.contiguous], options: [.scanBlocks],
         summary: "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)")
 
-    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
-
     public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)
         -> [StrategyOption: Int] {
         [.scanBlocks: problem.resolvedScanBlocks(ranks: ranks)]
@@ -82,7 +78,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
                 let one = h ..< h + 1
                 return glaForward(q: q.heads(one), k: k.heads(one), v: v.heads(one), g: g.heads(one))
             }
-            o.replaceHeads(h ..< h + 1, with: part.o)
+            o.setHeads(h ..< h + 1, from: part.o)
             states.local.replaceHead(h, with: part.finalState)
             try context.communicate("all-scan") { try scan.advance(readyRows: (h + 1) * dk, combine: combine) }
         }
@@ -140,12 +136,12 @@ public final class ZeCOAttention: LinearAttentionStrategy {
                                    initialState: saved.incoming.head(h))
             }
             let one = h ..< h + 1
-            local.dq.replaceHeads(one, with: part.dq)
-            local.dk.replaceHeads(one, with: part.dk)
-            local.dv.replaceHeads(one, with: part.dv)
-            local.dG.replaceHeads(one, with: part.dG)
+            local.dq.setHeads(one, from: part.dq)
+            local.dk.setHeads(one, from: part.dk)
+            local.dv.setHeads(one, from: part.dv)
+            local.dG.setHeads(one, from: part.dG)
             local.initialState.replaceHead(h, with: part.initialState)
-            ownTotal.replaceSubrange(h * dk ..< (h + 1) * dk, with: tokenSums(part.dG))
+            ownTotal.replaceSubrange(h * dk ..< (h + 1) * dk, with: part.dG.sumOverTokens())
             try context.communicate("all-scan") { try scan.advance(readyRows: (h + 1) * dk, combine: combine) }
         }
         try context.communicate("all-scan") { try scan.finish(combine: combine) }
