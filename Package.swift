@@ -30,8 +30,10 @@ let package = Package(
             cSettings: smpi ? [.define("CMPI_SMPI")] : []),
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Kernels", dependencies: ["COpenBLAS"]),
-        .target(name: "SequenceParallel", dependencies: ["MPI", "Kernels"]),
-        .target(name: "CostModel", dependencies: ["SequenceParallel"]),
+        // The shared vocabulary without MPI: layouts, problems, head split, causal block rules, strategy descriptors.
+        .target(name: "SPCore"),
+        .target(name: "SequenceParallel", dependencies: ["SPCore", "MPI", "Kernels"]),
+        .target(name: "CostModel", dependencies: ["SPCore"]),
         .target(name: "Reports", dependencies: ["Kernels"]),
         .target(
             name: "SPSimCLI",
@@ -44,9 +46,10 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
-        .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "TestSupport"]),
-        .testTarget(name: "MPITests", dependencies: ["spsim", "TestSupport"]),
-        .testTarget(name: "CostModelTests", dependencies: ["CostModel", "TestSupport"]),
+        .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "CostModel", "TestSupport"]),
+        // The `spsim` binary as a user runs it: mpirun P = 1…8, smpirun, model and topology commands.
+        .testTarget(name: "EndToEndTests", dependencies: ["spsim", "TestSupport"]),
+        .testTarget(name: "CostModelTests", dependencies: ["CostModel", "SPCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,7 +3,7 @@
 
 Writes q, k, v, do with numpy, runs `mpirun -np P spsim run --inputs DIR --save OUT --backward`
 for every softmax strategy, layout and causal setting it supports, and compares o, lse, dq, dk,
-dv with a float64 numpy implementation of DESIGN.md §3 (written here, independently of the
+dv with a float64 numpy implementation of the exact semantics in docs/design.md (written here, independently of the
 Swift reference). Prints one line per case and `N passed, M failed`; exits 1 on any failure.
 """
 import argparse

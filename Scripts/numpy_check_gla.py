@@ -13,6 +13,7 @@ Prints one line per check and `N passed, M failed`; exits 1 on any failure.
 Usage: python3 Scripts/numpy_check_gla.py [--spsim PATH] [--ranks 3] [--mpirun mpirun]
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,6 @@ import tempfile
 
 import numpy as np
 
-STRATEGIES = ["zeco", "lasp1", "lasp2", "exscan"]
 OUTPUT_TOLERANCE = 1e-4
 GRADIENT_TOLERANCE = 1e-3
 
@@ -86,6 +86,10 @@ def main():
     parser.add_argument("--mpirun", default="mpirun")
     args = parser.parse_args()
 
+    # Every GLA strategy the registry lists (`spsim strategies --json`).
+    listing = json.loads(subprocess.run([args.spsim, "strategies", "--json"], check=True,
+                                        stdout=subprocess.PIPE, text=True).stdout)
+    strategies = [s["name"] for s in listing["strategies"] if s["attention"] == "gla"]
     rng = np.random.default_rng(20250701)
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="spsim-numpy-") as tmp:
@@ -97,7 +101,7 @@ def main():
             q64, k64, v64, g64, do64 = (x.astype(np.float64) for x in (q, k, v, g, do))
             expected = {"o": forward(q64, k64, v64, g64)[0]}
             expected.update(zip(("dq", "dk", "dv", "dg"), backward(q64, k64, v64, g64, do64)))
-            for strategy in STRATEGIES:
+            for strategy in strategies:
                 out = os.path.join(tmp, f"out{index}-{strategy}")
                 command = [args.mpirun, "--timeout", "120", "-np", str(args.ranks), args.spsim, "run",
                            "--attention", "gla", "--strategy", strategy, "--inputs", inputs, "--save", out,

@@ -23,6 +23,13 @@ public struct PiecewiseFit: Sendable, Equatable {
 
 /// Fitting latency and bandwidth to measurements (`spsim calibrate`).
 public enum Calibration {
+    /// The largest `|model(m) − t| / t` over the samples with `t > 0`: how far the fit is
+    /// from its worst point (0 for an exact fit; 0.5 means some size is off by half).
+    public static func worstRelativeResidual(_ samples: [(bytes: Int, seconds: Double)],
+                                             model: (Int) -> Double) -> Double {
+        samples.filter { $0.seconds > 0 }.map { abs(model($0.bytes) - $0.seconds) / $0.seconds }.max() ?? 0
+    }
+
     /// Weighted least squares of `t = α + m·β` minimizing relative residuals (weights 1/t²),
     /// so microsecond and millisecond points count alike. α is clamped at zero; nil when
     /// the points cannot determine a positive bandwidth.

@@ -16,7 +16,7 @@
 //
 // Across nodes the β of an all-to-all is split: the (g−1)·m bytes to peers on the node
 // go over the node level while the (P−g)·m bytes to other nodes share the NICs; the
-// slower of the two sets the time (ALGORITHMS.md: bus bandwidth ≈ B_nic·(P−1)/(P−g)).
+// slower of the two sets the time (docs/algorithms.md, collective costs: bus bandwidth ≈ B_nic·(P−1)/(P−g)).
 
 extension Placement {
     /// Seconds of an all-to-all in which every rank sends `bytesPerPeer` to each other rank.
@@ -106,7 +106,7 @@ extension Placement {
 
     /// The K in `1...maxSegments` that minimizes `pipelinedChainSeconds`: near
     /// `K* = sqrt((Σβ·m − β_max·m) / α_max)`, which on a uniform chain is
-    /// `sqrt((P−2)·m·β/α)` (ALGORITHMS.md).
+    /// `sqrt((P−2)·m·β/α)` (docs/algorithms.md, ZeCO All-Scan).
     public func optimalSegments(bytes m: Double, maxSegments: Int) -> Int {
         guard ranks > 2, maxSegments > 1 else { return 1 }
         var sumBeta = 0.0, slowestBeta = 0.0, slowestAlpha = 0.0

@@ -1,8 +1,8 @@
 // What every GLA strategy shares in the model: local FLOPs, the read-out of the incoming
 // state, memory. Per token per head the intra-chunk part costs 2·C·(Dk + Dv) FLOPs and the
-// state update plus read-out 4·Dk·Dv (ALGORITHMS.md); the read-out half, 2·Dk·Dv, needs
+// state update plus read-out 4·Dk·Dv (docs/algorithms.md, compute model); the read-out half, 2·Dk·Dv, needs
 // the incoming state and so waits for the scan.
-import SequenceParallel
+import SPCore
 
 /// Per-rank compute of a GLA layer, split at the point where the incoming state is needed.
 struct GLACost {

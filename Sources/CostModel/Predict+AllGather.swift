@@ -7,15 +7,13 @@
 // Time: no overlap. Forward: ring all-gather of the largest m_r, then local attention.
 // Backward: all-gather, attention backward, then the reduce-scatter, which waits for the
 // slowest rank. Memory: the gathered K, V (2·N·G·D·b) and, backward, the full dK, dV.
-import SequenceParallel
+import SPCore
 
 /// The model of all-gather KV context parallelism.
 public enum AllGatherModel: StrategyModel {
     public static let name = "allgather"
     public static let attention = AttentionFamily.softmax
     public static let layouts = LayoutKind.allCases
-
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks

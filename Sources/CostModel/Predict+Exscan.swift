@@ -6,15 +6,13 @@
 //   backward  rank p sends p·m' in p messages (to ranks p−1 … 0), the scan reversed.
 // Time: local work, then the library's scan, modelled as recursive doubling
 // ⌈log2 P⌉·(α + m'·β) at the level each round's pairs cross, then the read-out. No overlap.
-import SequenceParallel
+import SPCore
 
 /// The model of `MPI_Exscan` on packed (decay, state) elements.
 public enum ExscanModel: StrategyModel {
     public static let name = "exscan"
     public static let attention = AttentionFamily.gla
     public static let layouts: [LayoutKind] = [.contiguous]
-
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks

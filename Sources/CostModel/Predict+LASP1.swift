@@ -6,15 +6,13 @@
 // Time: a blocking chain. Rank p starts its local work when its predecessor's state has
 // arrived: start_p = start_{p−1} + C_{p−1} + hop(p−1 → p); the backward runs the chain
 // in reverse. Nothing overlaps, and the last rank waits for every other's work.
-import SequenceParallel
+import SPCore
 
 /// The model of LASP-1's serial chain.
 public enum LASP1Model: StrategyModel {
     public static let name = "lasp1"
     public static let attention = AttentionFamily.gla
     public static let layouts: [LayoutKind] = [.contiguous]
-
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks

@@ -6,15 +6,13 @@
 // Time: local work, then a ring all-gather that waits for the slowest rank, then the
 // local prefix (forward: p combines) or suffix (backward: P−1−p combines) and the
 // read-out. No overlap. The all-gather grows linearly in P: (P−1)·(α + m'·β).
-import SequenceParallel
+import SPCore
 
 /// The model of LASP-2's all-gather of states.
 public enum LASP2Model: StrategyModel {
     public static let name = "lasp2"
     public static let attention = AttentionFamily.gla
     public static let layouts: [LayoutKind] = [.contiguous]
-
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks, device = placement.topology.device

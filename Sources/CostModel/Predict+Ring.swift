@@ -13,15 +13,13 @@
 // Zigzag: every non-diagonal step is half a block on every rank. Striped: a causal diagonal
 // or a strictly lower triangle. Backward: K/V and the previous step's dK/dV accumulator
 // share the link; the last accumulator's hop home is exposed.
-import SequenceParallel
+import SPCore
 
 /// The model of ring attention, every layout.
 public enum RingModel: StrategyModel {
     public static let name = "ring"
     public static let attention = AttentionFamily.softmax
     public static let layouts = LayoutKind.allCases
-
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
         let p = shape.ranks, n = shape.counts
@@ -72,7 +70,7 @@ public enum RingModel: StrategyModel {
 }
 
 /// The (query, key) pairs of a ring step: rank r's queries against the block of origin
-/// (r − s) mod P, by layout (ALGORITHMS.md; SequenceParallel/BlockWork.swift's rules).
+/// (r − s) mod P, by layout (docs/algorithms.md, Ring attention; SequenceParallel/BlockWork.swift's rules).
 struct RingSteps {
     let w: Workload
     let p: Int

@@ -13,7 +13,7 @@
 // Time: a step lasts the longest of the slowest rank's compute, the Q hop of the next
 // step and the return of the previous step (the two directions of a full-duplex link run
 // at once); the last return is exposed. Returns cross nodes at each GPU's NIC share.
-import SequenceParallel
+import SPCore
 
 /// The model of TokenRing.
 public enum TokenRingModel: StrategyModel {

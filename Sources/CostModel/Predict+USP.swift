@@ -19,7 +19,7 @@
 // no overlap with compute; between them a ring over R ranks as the ring model prices it
 // (double buffered, a hop at the level of the whole P-rank placement, a step as slow as
 // the slowest group), on the largest c_u heads.
-import SequenceParallel
+import SPCore
 
 /// The model of USP (Ulysses × ring).
 public enum USPModel: StrategyModel {

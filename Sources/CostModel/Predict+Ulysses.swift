@@ -13,7 +13,7 @@
 //     bytes  n_r·((H − c_r)·(3·D·b + s) + 2·D·b·(G' − g_r)) + (N − n_r)·D·b·(c_r + 2·g_r)
 // Time: no overlap; each all-to-all waits for every rank (pairwise exchange, NIC-capped
 // across nodes), attention runs on the whole sequence for c_r heads (causal balance is free).
-import SequenceParallel
+import SPCore
 
 /// The model of DeepSpeed-Ulysses.
 public enum UlyssesModel: StrategyModel {

@@ -14,15 +14,13 @@
 // K* = sqrt((P−2)·m·β/α) (clamped to [1, H·Dk]). After its last block a rank waits for its
 // own last send and adds the incoming state's read-out. The backward is the same chain in
 // reverse rank order on m'. Exposed communication is what is left beyond the compute.
-import SequenceParallel
+import SPCore
 
 /// The model of ZeCO's pipelined All-Scan.
 public enum ZeCOModel: StrategyModel {
     public static let name = "zeco"
     public static let attention = AttentionFamily.gla
     public static let layouts: [LayoutKind] = [.contiguous]
-
-    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
 
     /// The K used: the workload's, else the time-optimal one on this placement.
     public static func blocks(_ w: Workload, on placement: Placement) -> Int {

@@ -1,7 +1,15 @@
-import SequenceParallel
+import SPCore
 
 /// The closed-form model of one strategy: what it sends, what it computes, how the two
 /// overlap. Written from the strategy's documented schedule, never by calling its code.
+///
+/// Independent on purpose: the model restates its strategy's name, attention kind, layouts
+/// and refusal rules (`unsupportedReason`) and re-derives the traffic from the schedule in
+/// the strategy file's header, rather than reading `StrategyDescriptor` or the strategy's
+/// code; it shares only SPCore's vocabulary (layouts, problems, head split, causal block
+/// rules). It is paired with its strategy by `name`, and two tests hold the pairs together:
+/// `RegistryTests` (same attention kind and layouts for every registered strategy) and
+/// `LedgerMatchesModelTests` (a run's ledger equals the prediction exactly).
 public protocol StrategyModel {
     /// The strategy's `--strategy` name.
     static var name: String { get }
@@ -13,6 +21,11 @@ public protocol StrategyModel {
     static func unsupportedReason(_ workload: Workload, ranks: Int) -> String?
     /// The prediction on `placement`; the workload is valid for the strategy and the rank count.
     static func predict(_ workload: Workload, shape: RankShape, on placement: Placement) -> Prediction
+}
+
+extension StrategyModel {
+    /// By default a model refuses nothing beyond its layouts.
+    public static func unsupportedReason(_ workload: Workload, ranks: Int) -> String? { nil }
 }
 
 /// Every strategy the model knows, and the checked entry point.
@@ -111,12 +124,12 @@ public struct RankShape: Sendable {
 }
 
 /// GLA FLOPs per token (all heads): `H·(2·C·(Dk + Dv) + 4·Dk·Dv)` — the intra-chunk part
-/// plus the state update and read-out (ALGORITHMS.md, compute model).
+/// plus the state update and read-out (docs/algorithms.md, compute model).
 public func glaFLOPsPerToken(_ w: Workload) -> Double {
     Double(w.heads) * (2 * Double(w.chunkSize) * Double(w.headDim + w.valueDim) + 4 * Double(w.headDim * w.valueDim))
 }
 
-/// Backward FLOPs as a multiple of forward FLOPs (ALGORITHMS.md: ≈ 2.5×).
+/// Backward FLOPs as a multiple of forward FLOPs (docs/algorithms.md, compute model: ≈ 2.5×).
 public let backwardFLOPsFactor = 2.5
 
 extension Workload {

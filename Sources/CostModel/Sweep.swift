@@ -1,4 +1,4 @@
-import SequenceParallel
+import SPCore
 
 /// Parses lists of sizes for sweeps: `8,16,64`, `8..256` (doubling), `8..256*4`
 /// (multiplying by 4), `1024..4096+1024` (adding 1024), and suffixes `k` (×1024) and `M`

@@ -2,9 +2,11 @@ import Foundation
 
 /// Finds topology files by name (`hgx-h100`) or path (`my.json`).
 ///
-/// Names are looked up as `NAME.json` in, in order: `$SPSIM_TOPOLOGIES`, `./Topologies`,
-/// and the `Topologies` folder of the source tree the running `spsim` was built in (found by
-/// walking up from the executable), so a fresh clone works from any directory.
+/// Names are looked up as `NAME.json` in, in order: `$SPSIM_TOPOLOGIES`, the user's folder
+/// (`userDirectory`: where `spsim calibrate` writes this machine's calibration, never the
+/// repository), `./Topologies`, and the `Topologies` folder of the source tree the running
+/// `spsim` was built in (found by walking up from the executable), so a fresh clone works
+/// from any directory.
 public struct TopologyCatalog: Sendable {
     /// Folders searched, in order (only those that exist).
     public var directories: [String]
@@ -18,6 +20,7 @@ public struct TopologyCatalog: Sendable {
     public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> TopologyCatalog {
         var candidates = [String]()
         if let dir = environment["SPSIM_TOPOLOGIES"] { candidates.append(dir) }
+        candidates.append(userDirectory(environment: environment))
         candidates.append(FileManager.default.currentDirectoryPath + "/Topologies")
         var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
@@ -36,9 +39,12 @@ public struct TopologyCatalog: Sendable {
         return TopologyCatalog(directories: existing)
     }
 
-    /// The folder new topology files are written to: the first one searched, or `./Topologies`.
-    public var writableDirectory: String {
-        directories.first ?? FileManager.default.currentDirectoryPath + "/Topologies"
+    /// The user's topology folder, outside any repository: `$XDG_CONFIG_HOME/spsim/topologies`,
+    /// else `~/.config/spsim/topologies`. `spsim calibrate` writes there; it need not exist.
+    public static func userDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let xdg = environment["XDG_CONFIG_HOME"], xdg.hasPrefix("/") { return xdg + "/spsim/topologies" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.config/spsim/topologies"
     }
 
     /// Every known topology name with the file that defines it (first folder wins), sorted.

@@ -1,12 +1,7 @@
-import SequenceParallel
+import SPCore
 
-/// Softmax attention or gated linear attention.
-public enum AttentionFamily: String, Sendable, CaseIterable, Codable {
-    /// `softmax(q kᵀ / sqrt(D)) v`, H query heads over G KV heads of dim D.
-    case softmax
-    /// Gated linear attention: per head a `[Dk, Dv]` state carried along the sequence.
-    case gla
-}
+/// Softmax or GLA: the model's name for SPCore's `AttentionKind`.
+public typealias AttentionFamily = AttentionKind
 
 /// One attention layer as the model sees it: the shape, the layout, the element sizes.
 ///

@@ -82,18 +82,6 @@ public struct Tensor<Scalar: BinaryFloatingPoint & Sendable>: Sendable, Equatabl
         return Tensor(tokens: tokens, heads: range.count, dim: dim, storage: out)
     }
 
-    /// Tokens of several tensors with equal `heads` and `dim`, one after another.
-    @inlinable
-    public static func concatenatingTokens(_ parts: [Tensor], heads: Int, dim: Int) -> Tensor {
-        var out = [Scalar]()
-        out.reserveCapacity(parts.reduce(0) { $0 + $1.storage.count })
-        for p in parts {
-            precondition(p.heads == heads && p.dim == dim, "concatenated tensors differ in shape")
-            out.append(contentsOf: p.storage)
-        }
-        return Tensor(tokens: out.count / max(1, heads * dim), heads: heads, dim: dim, storage: out)
-    }
-
     /// Adds `other` element by element.
     @inlinable
     public static func += (lhs: inout Tensor, rhs: Tensor) {

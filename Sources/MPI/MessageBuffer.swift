@@ -30,10 +30,4 @@ public final class MessageBuffer<Element: MPIScalar> {
 
     /// A copy of the elements.
     public var array: [Element] { Array(buffer) }
-
-    /// Overwrites the elements with `elements` (same count).
-    public func assign(_ elements: [Element]) {
-        precondition(elements.count == count, "MessageBuffer.assign: count mismatch")
-        _ = buffer.update(fromContentsOf: elements)
-    }
 }

@@ -31,8 +31,6 @@ public final class TrafficLedger {
     public private(set) var sentTo: [Int: TrafficCount] = [:]
     /// Received, per source world rank.
     public private(set) var receivedFrom: [Int: TrafficCount] = [:]
-    /// Sent, per operation name (`send`, `isend`, `alltoallv`, …).
-    public private(set) var sentBy: [String: TrafficCount] = [:]
 
     public init() {}
 
@@ -49,7 +47,6 @@ public final class TrafficLedger {
         for (peer, bytes) in sends where countEmpty || bytes > 0 {
             let one = TrafficCount(bytes: bytes, messages: 1)
             sentTo[peer, default: .init()] += one
-            sentBy[operation, default: .init()] += one
         }
         for (peer, bytes) in receives where countEmpty || bytes > 0 {
             receivedFrom[peer, default: .init()] += TrafficCount(bytes: bytes, messages: 1)
@@ -60,6 +57,5 @@ public final class TrafficLedger {
     public func reset() {
         sentTo = [:]
         receivedFrom = [:]
-        sentBy = [:]
     }
 }

@@ -92,28 +92,26 @@ struct RunResult {
     var outputs: [String: Tensor32]
 }
 
-/// Runs `strategy` on this rank's `inputs`, forward and optionally backward, `repeats` times each.
-func runAttention(_ strategy: any AttentionStrategy.Type, problem: AttentionProblem, layout: SequenceLayout,
-                  inputs: AttentionInputs, backward: Bool, repeats: Int, world: Communicator) throws -> RunResult {
+/// Runs `strategy` on this rank's `inputs`, forward and optionally backward, `repeats` times
+/// each: one harness for both attention kinds (the problem binds the strategy).
+/// - Throws: an MPI failure, or what the strategy throws.
+func runStrategy(_ strategy: any SequenceParallelStrategy.Type, problem: RunProblem, layout: SequenceLayout,
+                 inputs: NamedTensors, backward: Bool, repeats: Int, world: Communicator) throws -> RunResult {
     let (context, ledger, timeline) = try strategyContext(world: world, layout: layout)
-    let instance = try strategy.init(problem: problem, context: context)
-
-    let (out, forward) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
-        try instance.forward(q: inputs.q, k: inputs.k, v: inputs.v)
+    let instance = try problem.bind(strategy, context: context)
+    var (locals, forward) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
+        try instance.forward(inputs)
     }
-    var locals = ["o": out.o, "lse": out.lse]
     var backwardMeasurement: PhaseMeasurement?
     if backward {
         let (grads, measured) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
-            try instance.backward(q: inputs.q, k: inputs.k, v: inputs.v, o: out.o, lse: out.lse, dO: inputs.dO)
+            try instance.backward(inputs)
         }
         backwardMeasurement = measured
-        locals["dq"] = grads.dq
-        locals["dk"] = grads.dk
-        locals["dv"] = grads.dv
+        locals.merge(grads) { a, _ in a }
     }
     return RunResult(forward: forward, backward: backwardMeasurement,
-                              outputs: try gatherOutputs(locals, layout: layout, world: world))
+                     outputs: try gatherOutputs(locals, layout: layout, world: world))
 }
 
 /// A strategy's rank context: a duplicate of `world` recording into a fresh ledger, and a timeline.
@@ -133,33 +131,8 @@ func gatherOutputs(_ locals: [String: Tensor32], layout: SequenceLayout, world: 
     return outputs
 }
 
-/// Tolerances of `--verify` (DESIGN.md §7): max relative error against the float64 reference.
-enum Tolerance {
-    static let output = 1e-4
-    static let gradient = 1e-3
-
-    static func limit(for name: String) -> Double { ["o", "lse"].contains(name) ? output : gradient }
-}
-
-/// The float64 reference for the whole problem, by output name.
-func attentionReferenceOutputs(_ p: AttentionProblem, inputs: AttentionInputs, backward: Bool) -> [String: Tensor64] {
-    let q = inputs.q.converted(to: Double.self), k = inputs.k.converted(to: Double.self)
-    let v = inputs.v.converted(to: Double.self)
-    let all = Array(0..<p.seqLen)
-    let mask = p.mask(queries: all, keys: all)
-    let (o, lse) = attentionReference(q: q, k: k, v: v, mask: mask)
-    var out = ["o": o, "lse": lse]
-    if backward {
-        let g = attentionReferenceBackward(q: q, k: k, v: v, dO: inputs.dO.converted(to: Double.self), mask: mask)
-        out["dq"] = g.dq
-        out["dk"] = g.dk
-        out["dv"] = g.dv
-    }
-    return out
-}
-
 /// Max relative error per output name.
-func relativeErrors(_ outputs: [String: Tensor32], against reference: [String: Tensor64]) -> [String: Double] {
+func relativeErrors(_ outputs: NamedTensors, against reference: [String: Tensor64]) -> [String: Double] {
     var errors = [String: Double]()
     for (name, ref) in reference {
         if let got = outputs[name] { errors[name] = got.maxRelativeError(against: ref) }

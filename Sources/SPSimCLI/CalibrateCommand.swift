@@ -18,7 +18,7 @@ struct CalibrateCommand: ParsableCommand {
             Example: mpirun -np 2 spsim calibrate   then   mpirun -np 4 spsim run --topology localhost
             """)
 
-    @Option(help: "Where to write the topology (default: Topologies/localhost.json in the topology folder).")
+    @Option(help: "Where to write the topology (default: NAME.json in $XDG_CONFIG_HOME/spsim/topologies, else ~/.config/spsim/topologies; `spsim topology list` shows it).")
     var output: String?
 
     @Option(help: "The topology's name.")
@@ -35,8 +35,16 @@ struct CalibrateCommand: ParsableCommand {
 
     struct Prepared { var path: String }
 
+    /// A worst relative residual above this is reported as a poor fit.
+    static let poorFit = 0.5
+
     func run() throws {
         try withMPI(validate: prepare) { world, prepared in
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            if world.rank == 0 && world.size > cores {
+                printNote("warning: \(world.size) ranks on \(cores) cores: ranks share cores, so latencies and the kernel's "
+                          + "throughput measure time slicing, not this machine; calibrate with mpirun -np \(min(2, cores))")
+            }
             let pingPong = try measurePingPong(world)
             let allToAll = try measureAllToAll(world)
             var kernel: KernelBenchmarkResult?
@@ -56,7 +64,7 @@ struct CalibrateCommand: ParsableCommand {
         guard ranksPerHost >= world.size else {
             throw InputError("--ranks-per-host \(ranksPerHost) is smaller than the \(world.size) ranks measuring")
         }
-        let path = output ?? TopologyCatalog.standard().writableDirectory + "/\(name).json"
+        let path = output ?? TopologyCatalog.userDirectory() + "/\(name).json"
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw InputError("--output \(path) is a directory; give a file name")
@@ -156,6 +164,8 @@ struct CalibrateCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         try topology.encodedJSON().write(toFile: path, atomically: true, encoding: .utf8)
+        let pingPongWorst = Calibration.worstRelativeResidual(pingPong) { level.seconds(forMessageOf: Double($0)) }
+        let allToAllWorst = Calibration.worstRelativeResidual(allToAll) { a2a.seconds(Double($0)) }
 
         if json {
             struct Point: Encodable { var bytes: Int; var seconds: Double; var fitSeconds: Double }
@@ -164,6 +174,7 @@ struct CalibrateCommand: ParsableCommand {
                 var latencySeconds: Double; var bandwidthGBps: Double; var thresholdBytes: Int?
                 var largeLatencySeconds: Double?; var largeBandwidthGBps: Double?; var launchSeconds: Double
                 var sgemmGflops: Double; var attentionEfficiency: Double
+                var pingPongWorstRelativeResidual: Double; var allToAllWorstRelativeResidual: Double
             }
             let model = { (b: Int) -> Double in level.seconds(forMessageOf: Double(b)) }
             print(try jsonLine(Report(
@@ -172,7 +183,8 @@ struct CalibrateCommand: ParsableCommand {
                 latencySeconds: fit.small.latencySeconds, bandwidthGBps: fit.small.bytesPerSecond / 1e9,
                 thresholdBytes: fit.thresholdBytes, largeLatencySeconds: fit.large?.latencySeconds,
                 largeBandwidthGBps: fit.large.map { $0.bytesPerSecond / 1e9 }, launchSeconds: launch,
-                sgemmGflops: kernel.sgemmGFLOPs, attentionEfficiency: min(1, kernel.ratio))))
+                sgemmGflops: kernel.sgemmGFLOPs, attentionEfficiency: min(1, kernel.ratio),
+                pingPongWorstRelativeResidual: pingPongWorst, allToAllWorstRelativeResidual: allToAllWorst)))
         } else {
             var table = TextTable(columns: ["bytes", "ping-pong one way", "fit", "all-to-all", "fit"])
             for (i, p) in pingPong.enumerated() {
@@ -184,6 +196,8 @@ struct CalibrateCommand: ParsableCommand {
             print("latency \(formatSeconds(fit.small.latencySeconds)), bandwidth \(format3(fit.small.bytesPerSecond / 1e9)) GB/s"
                   + (fit.large.map { ", from \(fit.thresholdBytes!) B: latency \(formatSeconds($0.latencySeconds)), bandwidth \(format3($0.bytesPerSecond / 1e9)) GB/s" } ?? "")
                   + "; collective launch \(formatSeconds(launch)); sgemm \(format3(kernel.sgemmGFLOPs)) GFLOP/s, attention at \(format3(min(1, kernel.ratio))) of it")
+            print("fit quality: worst relative residual \(format3(pingPongWorst)) ping-pong, \(format3(allToAllWorst)) all-to-all"
+                  + (max(pingPongWorst, allToAllWorst) > Self.poorFit ? " — a poor fit: repeat on an idle machine" : ""))
             print("wrote \(path)")
         }
         return 0

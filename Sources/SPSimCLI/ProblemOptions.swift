@@ -6,8 +6,11 @@ import SequenceParallel
 
 extension LayoutKind: ExpressibleByArgument {}
 
-/// The problem shape, shared by `run` and other commands.
+/// The problem shape of `spsim run`, either attention kind.
 struct ProblemOptions: ParsableArguments {
+    @Option(help: "softmax, or gla: gated linear attention (causal by construction; --layout contiguous; --head-dim is Dk).")
+    var attention: AttentionKind = .softmax
+
     @Option(help: "Global sequence length N (default 1024, or the length of --inputs).")
     var seqLen: Int?
 
@@ -20,6 +23,9 @@ struct ProblemOptions: ParsableArguments {
     @Option(help: "Channels per head D (default 64, or from --inputs).")
     var headDim: Int?
 
+    @Option(help: "GLA: channels per value head Dv (default --head-dim, or from --inputs v.npy).")
+    var valueDim: Int?
+
     @Flag(help: "Causal attention: token i attends to tokens j ≤ i.")
     var causal = false
 
@@ -29,23 +35,46 @@ struct ProblemOptions: ParsableArguments {
     @Option(help: "Seed of the deterministic inputs.")
     var seed: UInt64 = 1
 
-    /// The problem these options describe, dimensions not given taken from `shapes`
-    /// (the `--inputs` files' shapes: q then k) or from the defaults.
-    func problem(inputShapes shapes: (q: [Int], k: [Int])? = nil) throws(InputError) -> AttentionProblem {
+    func validate() throws {
+        if attention == .softmax && valueDim != nil { throw ValidationError("--value-dim applies to --attention gla only") }
+    }
+
+    /// The problem these options and the strategy's `options` describe, dimensions not given
+    /// taken from the `--inputs` files' shapes (`shapes`, by file stem) or from the defaults.
+    /// - Throws: `InputError` when a dimension is out of range, a flag disagrees with the
+    ///   files, or the shape is impossible (G ∤ H, `--kv-heads` with GLA, K outside 1…H·Dk).
+    func problem(options: [StrategyOption: Int], inputShapes shapes: [String: [Int]]?) throws(InputError) -> RunProblem {
         let pick = Self.pick
-        let h = try pick(heads, shapes?.q[1], 8, "--heads")
-        let problem = AttentionProblem(
-            seqLen: try pick(seqLen, shapes?.q[0], 1024, "--seq-len"),
-            heads: h,
-            kvHeads: try pick(kvHeads, shapes?.k[1], h, "--kv-heads"),
-            headDim: try pick(headDim, shapes?.q[2], 64, "--head-dim"),
-            isCausal: causal)
-        try problem.validate()
-        return problem
+        switch attention {
+        case .softmax:
+            let h = try pick(heads, shapes?["q"]?[1], 8, "--heads")
+            let problem = AttentionProblem(
+                seqLen: try pick(seqLen, shapes?["q"]?[0], 1024, "--seq-len"),
+                heads: h,
+                kvHeads: try pick(kvHeads, shapes?["k"]?[1], h, "--kv-heads"),
+                headDim: try pick(headDim, shapes?["q"]?[2], 64, "--head-dim"),
+                isCausal: causal, ulyssesDegree: options[.ulyssesDegree])
+            try problem.validate()
+            return .softmax(problem)
+        case .gla:
+            if kvHeads != nil {
+                throw InputError("--kv-heads applies to softmax attention; GLA has one key head per head (--heads)")
+            }
+            let keyDim = try pick(headDim, shapes?["q"]?[2], 64, "--head-dim")
+            let problem = LinearAttentionProblem(
+                seqLen: try pick(seqLen, shapes?["q"]?[0], 1024, "--seq-len"),
+                heads: try pick(heads, shapes?["q"]?[1], 8, "--heads"),
+                keyDim: keyDim,
+                valueDim: try pick(valueDim, shapes?["v"]?[2], keyDim, "--value-dim"),
+                scanBlocks: options[.scanBlocks])
+            try problem.validate()
+            return .gla(problem)
+        }
     }
 
     /// A dimension: the flag's value, else the `--inputs` files' value, else `fallback`;
     /// a flag that disagrees with the files is bad input.
+    /// - Throws: `InputError` naming `flag` when `given` and `fromFile` differ.
     static func pick(_ given: Int?, _ fromFile: Int?, _ fallback: Int, _ flag: String) throws(InputError) -> Int {
         if let given, let fromFile, given != fromFile {
             throw InputError("\(flag) \(given) disagrees with the --inputs files, whose shape gives \(fromFile)")
@@ -54,73 +83,111 @@ struct ProblemOptions: ParsableArguments {
     }
 }
 
-/// A rank's input slices and, where needed, the whole inputs for the reference.
-struct AttentionInputs {
-    var q: Tensor32, k: Tensor32, v: Tensor32, dO: Tensor32
+/// `--strategy` and the options only some strategies take, checked against the registry
+/// while the command line is parsed (before MPI starts).
+struct StrategyOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The strategy (see `spsim strategies`); default the first of the attention kind.",
+        discussion: AttentionKind.allCases.map { kind in
+            "\(kind.rawValue): \(Strategies.all(kind).map { $0.name }.joined(separator: ", "))"
+        }.joined(separator: "; ")))
+    var strategy: String?
 
-    /// Rows at `positions` of each tensor.
-    func slice(_ positions: [Int]) -> AttentionInputs {
-        AttentionInputs(q: q.gatherTokens(positions), k: k.gatherTokens(positions),
-                        v: v.gatherTokens(positions), dO: dO.gatherTokens(positions))
+    @Option(help: "usp: ranks per Ulysses group U, U | P and U ≤ H (default: the largest U ≤ sqrt(P) that fits).")
+    var ulyssesDegree: Int?
+
+    @Option(help: "zeco (GLA): row blocks K of the All-Scan, 1 to H·Dk (default K* = sqrt((P−2)·m·β/α)).")
+    var scanBlocks: Int?
+
+    /// The options given, by the setting they carry.
+    var given: [StrategyOption: Int] {
+        var out = [StrategyOption: Int]()
+        out[.ulyssesDegree] = ulyssesDegree
+        out[.scanBlocks] = scanBlocks
+        return out
     }
 
-    /// Generated inputs at `positions` (DESIGN.md §4).
-    static func generated(_ p: AttentionProblem, seed: UInt64, positions: [Int]) -> AttentionInputs {
-        let g = InputGenerator(seed: seed)
-        return AttentionInputs(
-            q: g.tensor("q", positions: positions, heads: p.heads, dim: p.headDim),
-            k: g.tensor("k", positions: positions, heads: p.kvHeads, dim: p.headDim),
-            v: g.tensor("v", positions: positions, heads: p.kvHeads, dim: p.headDim),
-            dO: g.tensor("do", positions: positions, heads: p.heads, dim: p.headDim))
+    /// The strategy chosen for `attention`: `--strategy` or the kind's default.
+    /// - Throws: `ValidationError` (exit 2, one line) for an unknown name (with a did-you-mean),
+    ///   a strategy of the other attention kind, or an option the strategy does not take.
+    func resolve(attention: AttentionKind) throws -> any SequenceParallelStrategy.Type {
+        let type: any SequenceParallelStrategy.Type
+        if let strategy {
+            type = try StrategyName.lookup(strategy, attention: attention)
+        } else {
+            type = Strategies.defaultStrategy(attention)
+        }
+        for option in given.keys.sorted(by: { $0.rawValue < $1.rawValue }) where !type.descriptor.options.contains(option) {
+            let takers = Strategies.all.filter { $0.descriptor.options.contains(option) }.map { $0.name }
+            throw ValidationError("\(option.flag) sets \(option.meaning); --strategy \(type.name) has none"
+                                  + " (taken by \(takers.joined(separator: ", ")))")
+        }
+        return type
     }
 }
 
-/// `q.npy k.npy v.npy [do.npy]` from a directory, checked against each other.
-struct InputFiles {
-    var q: NPYArray, k: NPYArray, v: NPYArray, dO: NPYArray?
+extension StrategyOption {
+    /// The command-line flag that sets it.
+    var flag: String { "--" + rawValue.replacingOccurrences(of: "_", with: "-") }
 
-    static func read(_ directory: String) throws -> InputFiles {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw InputError("--inputs \(directory) is not a directory")
+    /// What it sets, in words.
+    var meaning: String {
+        switch self {
+        case .ulyssesDegree: "the ranks per Ulysses group U"
+        case .scanBlocks: "the All-Scan's row blocks K"
         }
-        func load(_ name: String) throws -> NPYArray {
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw InputError("--inputs \(directory) has no \(name) (it needs q.npy, k.npy and v.npy; do.npy is optional)")
-            }
-            let array = try NPY.read(path)
-            guard array.shape.count == 3 else {
-                throw InputError("\(path) has shape \(array.shape); expected 3 dimensions [tokens, heads, dim]")
-            }
-            return array
+    }
+}
+
+/// Strategy names on the command line: looked up in the registry, with a did-you-mean.
+enum StrategyName {
+    /// The registered strategy `name`, which must compute `attention` when given.
+    /// - Throws: `ValidationError` for an unknown name or the other attention kind.
+    static func lookup(_ name: String, attention: AttentionKind?) throws -> any SequenceParallelStrategy.Type {
+        guard let type = Strategies.named(name) else {
+            let candidates = attention.map { Strategies.all($0) } ?? Strategies.all
+            let names = candidates.map { $0.name }
+            let scope = attention == .gla ? "GLA " : ""
+            let known = attention == .gla ? "known with --attention gla" : "known"
+            throw ValidationError("unknown \(scope)--strategy \(name)\(suggestion(name, among: names)); \(known): \(names.joined(separator: ", "))")
         }
-        let files = InputFiles(q: try load("q.npy"), k: try load("k.npy"), v: try load("v.npy"),
-                               dO: FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("do.npy"))
-                                   ? try load("do.npy") : nil)
-        return files
+        if let attention, type.descriptor.attention != attention {
+            switch type.descriptor.attention {
+            case .gla: throw ValidationError("--strategy \(name) is a GLA strategy: add --attention gla")
+            case .softmax:
+                throw ValidationError("--strategy \(name) computes softmax attention: drop --attention gla, or choose one of "
+                                      + Strategies.all(.gla).map { $0.name }.joined(separator: ", "))
+            }
+        }
+        return type
     }
 
-    /// The tensors, after checking every file's shape against `p`.
-    func tensors(for p: AttentionProblem, seed: UInt64) throws -> AttentionInputs {
-        func tensor(_ a: NPYArray, _ name: String, heads: Int) throws -> Tensor32 {
-            let expected = [p.seqLen, heads, p.headDim]
-            guard a.shape == expected else {
-                throw InputError("\(name) has shape \(a.shape); expected \(expected) ([seq-len, heads, head-dim])")
+    /// "; did you mean X?" when a known name is within two edits (or extends `name`), else "".
+    static func suggestion(_ name: String, among names: [String]) -> String {
+        let scored = names.map { ($0, editDistance(name, $0)) }.filter { $0.1 <= 2 || $0.0.hasPrefix(name) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return "" }
+        return " (did you mean \(best.0)?)"
+    }
+
+    /// Levenshtein distance between `a` and `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(1, a.count) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(1, b.count) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
             }
-            return Tensor32(tokens: p.seqLen, heads: heads, dim: p.headDim, storage: a.float32)
         }
-        let all = Array(0..<p.seqLen)
-        return AttentionInputs(
-            q: try tensor(q, "q.npy", heads: p.heads),
-            k: try tensor(k, "k.npy", heads: p.kvHeads),
-            v: try tensor(v, "v.npy", heads: p.kvHeads),
-            dO: try dO.map { try tensor($0, "do.npy", heads: p.heads) }
-                ?? InputGenerator(seed: seed).tensor("do", positions: all, heads: p.heads, dim: p.headDim))
+        return a.isEmpty ? b.count : row[b.count]
     }
 }
 
 /// Checks that `--save DIR` can be written: it must be a directory or not exist yet.
+/// - Throws: `InputError` when `path` is an existing file.
 func validateSaveDirectory(_ path: String?) throws(InputError) {
     guard let path else { return }
     var isDirectory: ObjCBool = false

@@ -18,10 +18,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var problemOptions: ProblemOptions
 
-    @OptionGroup var linearOptions: LinearAttentionOptions
-
-    @Option(help: "The strategy (see `spsim strategies`): softmax \(AttentionStrategies.names) (default allgather); with --attention gla \(LinearAttentionStrategies.names) (default zeco).")
-    var strategy: String?
+    @OptionGroup var strategyOptions: StrategyOptions
 
     @Flag(help: "Also run the backward pass (dq, dk, dv; and dg for GLA).")
     var backward = false
@@ -47,42 +44,34 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Topology of the model's prediction shown beside the measurement (default: localhost if calibrated, else toy).")
     var topology: String?
 
-    @Option(help: "--strategy usp: ranks per Ulysses group U, U | P and U ≤ H (default: the largest U ≤ sqrt(P) that fits).")
-    var ulyssesDegree: Int?
-
     func validate() throws {
-        if ulyssesDegree != nil && linearOptions.attention == .gla {
-            throw ValidationError("--ulysses-degree applies to --strategy usp (softmax attention) only")
-        }
+        _ = try strategyOptions.resolve(attention: problemOptions.attention)
     }
 
     /// Everything checked before the first message.
     struct Prepared {
-        var problem: AttentionProblem
+        var problem: RunProblem
         var layout: SequenceLayout
-        var strategy: any AttentionStrategy.Type
-        var local: AttentionInputs
-        var global: AttentionInputs?
+        var strategy: any SequenceParallelStrategy.Type
+        /// The strategy's options with defaults resolved (U, K).
+        var options: [StrategyOption: Int]
+        var local: NamedTensors
+        var global: NamedTensors?
         var model: Prediction?
     }
 
     func run() throws {
-        if linearOptions.attention == .gla { return try runLinear() }
         try withMPI(validate: prepare) { world, prepared in
-            let result = try runAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
-                                          inputs: prepared.local, backward: backward, repeats: repeats, world: world)
+            let result = try runStrategy(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
+                                         inputs: prepared.local, backward: backward, repeats: repeats, world: world)
             try writeTrace(forward: result.forward, backward: result.backward, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem
-                let degree = prepared.strategy == USPAttention.self
-                    ? USPAttention.degree(p, layout: prepared.layout.kind, ranks: world.size) : nil
-                status = try report(result, strategy: prepared.strategy.name, shape: SoftmaxShape(p, ulyssesDegree: degree),
-                                    layout: prepared.layout,
-                                    model: prepared.model) {
-                    let whole = prepared.global
-                        ?? AttentionInputs.generated(p, seed: problemOptions.seed, positions: Array(0..<p.seqLen))
-                    return attentionReferenceOutputs(p, inputs: whole, backward: backward)
+                status = try report(result, strategy: prepared.strategy.name, shape: p.shape(options: prepared.options),
+                                    layout: prepared.layout, model: prepared.model) {
+                    let whole = prepared.global ?? p.generated(seed: problemOptions.seed, positions: Array(0..<p.seqLen))
+                    return p.reference(whole, backward: backward)
                 }
             }
             return try world.bcast([status], count: 1, root: 0)[0]
@@ -98,41 +87,34 @@ struct RunCommand: ParsableCommand {
         }
     }
 
+    /// Checks everything a run needs before the first message: the problem (from the
+    /// options and `--inputs`), the layout, the strategy's refusal rules, the output paths,
+    /// and the model's topology.
+    /// - Throws: `InputError` for any of them.
     func prepare(_ world: Communicator) throws -> Prepared {
         guard repeats >= 1 else { throw InputError("--repeat must be at least 1 (got \(repeats))") }
-        let files = try inputs.map(InputFiles.read)
-        var problem = try problemOptions.problem(inputShapes: files.map { ($0.q.shape, $0.k.shape) })
-        let name = strategy ?? AllGatherAttention.name
-        guard let type = AttentionStrategies.named(name) else {
-            let linear = LinearAttentionStrategies.named(name) == nil ? "" : " (\(name) is a GLA strategy: add --attention gla)"
-            throw InputError("unknown --strategy \(name); known: \(AttentionStrategies.names)\(linear)")
-        }
-        if let ulyssesDegree {
-            guard type == USPAttention.self else {
-                throw InputError("--ulysses-degree sets USP's Ulysses group size; --strategy \(name) has none")
-            }
-            problem.ulyssesDegree = ulyssesDegree
-        }
+        let attention = problemOptions.attention
+        let type = try strategyOptions.resolve(attention: attention)
+        let files = try inputs.map { try InputFiles.read($0, attention: attention) }
+        let problem = try problemOptions.problem(options: strategyOptions.given, inputShapes: files?.shapes)
         let layout = try SequenceLayout.make(problemOptions.layout, tokens: problem.seqLen, ranks: world.size).get()
-        if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
+        if let reason = problem.unsupportedReason(type, layout: layout.kind, ranks: world.size) {
             throw InputError(reason)
         }
         try validateSaveDirectory(save)
         try validateTracePath(trace)
         let positions = layout.positions(rank: world.rank)
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
-        let local = global?.slice(positions)
-            ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: positions)
-        var workload = Workload(problem, layout: layout.kind)
-        if type == USPAttention.self {
-            workload.ulyssesDegree = USPAttention.degree(problem, layout: layout.kind, ranks: world.size)
-        }
-        let model = try predictRun(strategy: name, workload: workload, ranks: world.size, topology: topology)
-        return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
+        let local = global?.slice(positions) ?? problem.generated(seed: problemOptions.seed, positions: positions)
+        let options = problem.resolvedOptions(type, layout: layout.kind, ranks: world.size)
+        let model = try predictRun(strategy: type.name, workload: problem.workload(layout: layout.kind, options: options),
+                                   ranks: world.size, topology: topology, rank: world.rank)
+        return Prepared(problem: problem, layout: layout, strategy: type, options: options, local: local, global: global,
+                        model: model)
     }
 
     /// Verifies (`--verify`), saves (`--save`) and prints the report, on rank 0; returns the exit status.
-    func report<Shape: RunShape>(_ result: RunResult, strategy: String, shape: Shape, layout: SequenceLayout,
+    func report(_ result: RunResult, strategy: String, shape: any RunShape, layout: SequenceLayout,
                                  model: Prediction?, reference: () -> [String: Tensor64]) throws -> Int32 {
         let errors = verify ? relativeErrors(result.outputs, against: reference()) : nil
         let passed = errors.map { $0.allSatisfy { $0.value <= Tolerance.limit(for: $0.key) } }
@@ -150,7 +132,8 @@ struct RunCommand: ParsableCommand {
 }
 
 /// Writes each output as `<name>.npy` in `directory` (created if missing), global order.
-func saveOutputs(_ outputs: [String: Tensor32], to directory: String) throws {
+/// - Throws: when the directory cannot be created or a file written.
+func saveOutputs(_ outputs: NamedTensors, to directory: String) throws {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     for (name, t) in outputs {
         let shape = name == "lse" ? [t.tokens, t.heads] : t.shape
@@ -193,7 +176,7 @@ func runSummaryText(title: String, computeSeconds: [Double], backwardComputeSeco
     var out = lines.joined(separator: "\n") + "\n" + table.render()
     if let errors {
         out += "verify: " + errors.keys.sorted().map { "\($0) \(String(format: "%.2e", errors[$0]!))" }.joined(separator: ", ")
-        out += passed == true ? "  — passed\n" : "  — FAILED (tolerance 1e-4 outputs, 1e-3 gradients)\n"
+        out += passed == true ? "  — passed\n" : "  — FAILED (tolerance \(Tolerance.text))\n"
     }
     return out
 }

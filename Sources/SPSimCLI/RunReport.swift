@@ -47,9 +47,9 @@ struct GLAShape: RunShape {
 
 /// The `--json` object of `spsim run` (field names carry units): the shape's fields, then
 /// timings, per-rank compute, verification, traffic and the model's prediction.
-struct RunReport<Shape: RunShape>: Encodable {
+struct RunReport: Encodable {
     var strategy: String
-    var shape: Shape
+    var shape: any RunShape
     var ranks: Int
     var layout: String
     var seed: UInt64

@@ -15,14 +15,15 @@ struct StrategiesCommand: ParsableCommand {
         var name: String
         var attention: String
         var layouts: [String]
+        /// The settings it takes beyond the shape (`ulysses_degree`, `scan_blocks`).
+        var options: [String]
         var summary: String
     }
 
     static var entries: [Entry] {
-        AttentionStrategies.all.map {
-            Entry(name: $0.name, attention: "softmax", layouts: $0.layouts.map(\.rawValue), summary: $0.summary)
-        } + LinearAttentionStrategies.all.map {
-            Entry(name: $0.name, attention: "gla", layouts: [LayoutKind.contiguous.rawValue], summary: $0.summary)
+        Strategies.descriptors.map {
+            Entry(name: $0.name, attention: $0.attention.rawValue, layouts: $0.layouts.map(\.rawValue),
+                  options: $0.options.map(\.rawValue), summary: $0.summary)
         }
     }
 

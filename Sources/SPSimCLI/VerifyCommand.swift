@@ -14,8 +14,8 @@ struct VerifyCommand: ParsableCommand {
             Shapes scale with the rank count P: MHA and GQA (8 heads) with N = 16·P, and an uneven N = 16·P + 3
             with 7 heads sharing one KV head (uneven head splits for head-parallel strategies). Every layout a
             strategy supports, causal and not, forward and backward.
-            Gated linear attention strategies (zeco, lasp1, lasp2, exscan) over N = 16·P, an uneven
-            N = 16·P + 3 (zeco with K = 3), and fast-decay gates (g down to −50).
+            Gated linear attention strategies over N = 16·P, an uneven N = 16·P + 3 (with --scan-blocks K = 3 for
+            the strategies that take it), and fast-decay gates (g down to −50).
             Exits 1 on any mismatch. Example: mpirun -np 3 spsim verify
             """)
 
@@ -36,24 +36,14 @@ struct VerifyCommand: ParsableCommand {
         var passed: Bool
     }
 
+    func validate() throws { _ = try selectedStrategies() }
+
     func run() throws {
-        try withMPI(validate: { _ in try selectedStrategies() }) { world, selection in
-            let (types, linearTypes) = selection
+        try withMPI(validate: { _ in try selectedStrategies() }) { world, types in
             var cases = [Case]()
             for type in types {
-                for (shapeName, problem) in Self.shapes(ranks: world.size) {
-                    for layout in type.layouts {
-                        for causal in [false, true] {
-                            var p = problem
-                            p.isCausal = causal
-                            cases.append(try check(type, shapeName, p, layout, world: world))
-                        }
-                    }
-                }
-            }
-            for type in linearTypes {
-                for (shapeName, problem, gateScale) in Self.linearShapes(ranks: world.size) {
-                    cases.append(try checkLinear(type, shapeName, problem, gateScale: gateScale, world: world))
+                for entry in Self.matrix(type.descriptor, ranks: world.size) {
+                    cases.append(try check(type, entry, world: world))
                 }
             }
             guard world.rank == 0 else { return try world.bcast([0], count: 1, root: 0)[0] }
@@ -70,48 +60,79 @@ struct VerifyCommand: ParsableCommand {
         }
     }
 
-    func selectedStrategies() throws -> ([any AttentionStrategy.Type], [any LinearAttentionStrategy.Type]) {
-        if strategy == "all" { return (AttentionStrategies.all, LinearAttentionStrategies.all) }
-        var softmax = [any AttentionStrategy.Type](), linear = [any LinearAttentionStrategy.Type]()
-        for name in strategy.split(separator: ",").map(String.init) {
-            if let type = AttentionStrategies.named(name) {
-                softmax.append(type)
-            } else if let type = LinearAttentionStrategies.named(name) {
-                linear.append(type)
-            } else {
-                throw InputError("unknown --strategy \(name); known: \(AttentionStrategies.names), \(LinearAttentionStrategies.names)")
+    /// The strategies `--strategy` names, from the registry.
+    /// - Throws: `ValidationError` for an unknown name (with a did-you-mean).
+    func selectedStrategies() throws -> [any SequenceParallelStrategy.Type] {
+        if strategy == "all" { return Strategies.all }
+        return try strategy.split(separator: ",").map { try StrategyName.lookup(String($0), attention: nil) }
+    }
+
+    /// One row of the matrix before it runs.
+    struct Entry {
+        var shape: String
+        var problem: RunProblem
+        var layout: LayoutKind
+        /// Factor on the generated GLA log-gates (100: gates down to −50, whose products underflow in float32).
+        var gateScale: Float = 1
+    }
+
+    /// The matrix of a strategy on `ranks` ranks: its attention kind's shapes, every layout it
+    /// lists, and for softmax attention causal and not.
+    static func matrix(_ strategy: StrategyDescriptor, ranks p: Int) -> [Entry] {
+        switch strategy.attention {
+        case .softmax:
+            let shapes = [
+                ("mha N=\(16 * p) H=8 D=16", AttentionProblem(seqLen: 16 * p, heads: 8, kvHeads: 8, headDim: 16, isCausal: false)),
+                ("gqa N=\(16 * p) H=8 G=2 D=16", AttentionProblem(seqLen: 16 * p, heads: 8, kvHeads: 2, headDim: 16, isCausal: false)),
+                ("uneven N=\(16 * p + 3) H=7 G=1 D=8", AttentionProblem(seqLen: 16 * p + 3, heads: 7, kvHeads: 1, headDim: 8, isCausal: false)),
+            ]
+            return shapes.flatMap { name, problem in
+                strategy.layouts.flatMap { layout in
+                    [false, true].map { causal in
+                        var q = problem
+                        q.isCausal = causal
+                        return Entry(shape: name, problem: .softmax(q), layout: layout)
+                    }
+                }
+            }
+        case .gla:
+            let shapes: [(String, LinearAttentionProblem, Float)] = [
+                ("gla N=\(16 * p) H=2 Dk=8 Dv=6", LinearAttentionProblem(seqLen: 16 * p, heads: 2, keyDim: 8, valueDim: 6), 1),
+                ("gla uneven N=\(16 * p + 3) H=3 Dk=4 Dv=8 (scan-blocks K=3)",
+                 LinearAttentionProblem(seqLen: 16 * p + 3, heads: 3, keyDim: 4, valueDim: 8, scanBlocks: 3), 1),
+                ("gla fast-decay N=\(16 * p) H=2 Dk=8 Dv=6 g×100",
+                 LinearAttentionProblem(seqLen: 16 * p, heads: 2, keyDim: 8, valueDim: 6), 100),
+            ]
+            return shapes.flatMap { name, problem, scale in
+                strategy.layouts.map { Entry(shape: name, problem: .gla(problem), layout: $0, gateScale: scale) }
             }
         }
-        return (softmax, linear)
     }
 
-    /// The built-in shapes for `ranks` ranks.
-    static func shapes(ranks p: Int) -> [(String, AttentionProblem)] {
-        [("mha N=\(16 * p) H=8 D=16", AttentionProblem(seqLen: 16 * p, heads: 8, kvHeads: 8, headDim: 16, isCausal: false)),
-         ("gqa N=\(16 * p) H=8 G=2 D=16", AttentionProblem(seqLen: 16 * p, heads: 8, kvHeads: 2, headDim: 16, isCausal: false)),
-         ("uneven N=\(16 * p + 3) H=7 G=1 D=8", AttentionProblem(seqLen: 16 * p + 3, heads: 7, kvHeads: 1, headDim: 8, isCausal: false))]
-    }
-
-    func check(_ type: any AttentionStrategy.Type, _ shape: String, _ problem: AttentionProblem, _ kind: LayoutKind,
-               world: Communicator) throws -> Case {
-        var row = Case(strategy: type.name, shape: shape, layout: kind.rawValue, causal: problem.isCausal,
+    /// One row: the strategy forward and backward against the float64 reference, or n/a
+    /// when the layout or the strategy refuses the case.
+    func check(_ type: any SequenceParallelStrategy.Type, _ entry: Entry, world: Communicator) throws -> Case {
+        let causal: Bool
+        if case .softmax(let p) = entry.problem { causal = p.isCausal } else { causal = true }
+        var row = Case(strategy: type.name, shape: entry.shape, layout: entry.layout.rawValue, causal: causal,
                        errors: nil, skipped: nil, passed: true)
+        let problem = entry.problem
         let layout: SequenceLayout
-        switch SequenceLayout.make(kind, tokens: problem.seqLen, ranks: world.size) {
+        switch SequenceLayout.make(entry.layout, tokens: problem.seqLen, ranks: world.size) {
         case .failure(let error): row.skipped = error.message; return row
         case .success(let l): layout = l
         }
-        if let reason = type.unsupportedReason(problem, layout: kind, ranks: world.size) {
+        if let reason = problem.unsupportedReason(type, layout: entry.layout, ranks: world.size) {
             row.skipped = reason
             return row
         }
         let seed: UInt64 = 7
-        let local = AttentionInputs.generated(problem, seed: seed, positions: layout.positions(rank: world.rank))
-        let result = try runAttention(type, problem: problem, layout: layout, inputs: local, backward: true,
-                                      repeats: 1, world: world)
+        let local = problem.generated(seed: seed, positions: layout.positions(rank: world.rank), gateScale: entry.gateScale)
+        let result = try runStrategy(type, problem: problem, layout: layout, inputs: local, backward: true,
+                                     repeats: 1, world: world)
         if world.rank == 0 {
-            let whole = AttentionInputs.generated(problem, seed: seed, positions: Array(0..<problem.seqLen))
-            let errors = relativeErrors(result.outputs, against: attentionReferenceOutputs(problem, inputs: whole, backward: true))
+            let whole = problem.generated(seed: seed, positions: Array(0..<problem.seqLen), gateScale: entry.gateScale)
+            let errors = relativeErrors(result.outputs, against: problem.reference(whole, backward: true))
             row.errors = errors
             row.passed = errors.count == 5 && errors.allSatisfy { $0.value <= Tolerance.limit(for: $0.key) }
         }

@@ -11,22 +11,11 @@ import Kernels
 import MPI
 
 /// All-gather K and V, then local attention (Llama 3 context parallelism).
-public final class AllGatherAttention: AttentionStrategy {
-    public static let name = "allgather"
-    public static let summary = "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)"
-    public static let layouts: [LayoutKind] = LayoutKind.allCases
+public final class AllGatherAttention: StrategyInstance<AttentionProblem>, AttentionStrategy {
+    public static let descriptor = StrategyDescriptor(
+        name: "allgather", attention: .softmax, layouts: LayoutKind.allCases,
+        summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)")
 
-    public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
-
-    private let problem: AttentionProblem
-    private let context: RankContext
-
-    public init(problem: AttentionProblem, context: RankContext) {
-        self.problem = problem
-        self.context = context
-    }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
         let (keys, values) = try gatherKeysAndValues(k, v)

@@ -1,7 +1,7 @@
 // MPI_Exscan — the MPI library's own exclusive scan (MPI 4.0 §6.11.2) with the GLA scan
 // operator registered as a non-commutative user-defined operation: what a scan collective
 // achieves without ZeCO's pipelining, typically recursive doubling, ⌈log2 P⌉ rounds of the
-// whole packed state (ALGORITHMS.md, "Collective costs"). A baseline for All-Scan.
+// whole packed state (docs/algorithms.md, collective costs). A baseline for All-Scan.
 //
 // forward on rank p (a_p = exp(Σ_t g_t) per state row):
 //   o, B_p ← GLA(q, k, v, g) from a zero state
@@ -27,24 +27,18 @@ import Kernels
 import MPI
 
 /// `MPI_Exscan` with the GLA scan operator as a non-commutative user op, forward and backward.
-public final class ExscanAttention: LinearAttentionStrategy {
+public final class ExscanAttention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
-    public static let name = "exscan"
-    public static let summary = "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks"
+    public static let descriptor = StrategyDescriptor(
+        name: "exscan", attention: .gla, layouts: [.contiguous],
+        summary: "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks")
 
-    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
-
-    private let problem: LinearAttentionProblem
-    private let context: RankContext
     /// The same ranks in reverse order, for the backward scan.
     private let reversed: Communicator
 
-    public init(problem: LinearAttentionProblem, context: RankContext) throws {
-        self.problem = problem
-        self.context = context
+    public required init(problem: LinearAttentionProblem, context: RankContext) throws {
         reversed = try context.communicator.split(color: 0, key: context.size - 1 - context.rank)!
+        try super.init(problem: problem, context: context)
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {

@@ -2,7 +2,7 @@ import Kernels
 
 /// Deterministic inputs: every element is a pure function of (seed, tensor name, global
 /// token, head, channel), so each rank makes its own slice and the reference makes the
-/// whole, with no communication (DESIGN.md §4).
+/// whole, with no communication (docs/design.md, inputs and files).
 public struct InputGenerator: Sendable {
     public var seed: UInt64
 
@@ -50,21 +50,5 @@ public struct InputGenerator: Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
-    }
-
-    /// A tensor whose element (token, head, channel) is exactly
-    /// `(token · heads + head) · dim + channel`: a misplaced element is caught exactly.
-    public static func encoded(positions: [Int], heads: Int, dim: Int) -> Tensor32 {
-        var t = Tensor32(tokens: positions.count, heads: heads, dim: dim)
-        var i = 0
-        for p in positions {
-            for h in 0..<heads {
-                for c in 0..<dim {
-                    t.storage[i] = Float((p * heads + h) * dim + c)
-                    i += 1
-                }
-            }
-        }
-        return t
     }
 }

@@ -23,22 +23,12 @@ import Kernels
 import MPI
 
 /// LASP-1: a blocking chain of whole states in rank order (backward in reverse order).
-public final class LASP1Attention: LinearAttentionStrategy {
+public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLAState
-    public static let name = "lasp1"
-    public static let summary = "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline"
+    public static let descriptor = StrategyDescriptor(
+        name: "lasp1", attention: .gla, layouts: [.contiguous],
+        summary: "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline")
 
-    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
-
-    private let problem: LinearAttentionProblem
-    private let context: RankContext
-
-    public init(problem: LinearAttentionProblem, context: RankContext) {
-        self.problem = problem
-        self.context = context
-    }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         let comm = context.communicator, rank = context.rank
@@ -73,7 +63,7 @@ public final class LASP1Attention: LinearAttentionStrategy {
             glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved, finalStateGradient: later)
         }
         if rank > 0 {
-            let total = zip(carry, tokenSums(grads.dG)).map { Float(Double($0) + Double($1)) }
+            let total = zip(carry, grads.dG.sumOverTokens()).map { Float(Double($0) + Double($1)) }
             try context.communicate("send state gradient") {
                 try comm.send(packRows(total, grads.initialState), to: rank - 1)
             }

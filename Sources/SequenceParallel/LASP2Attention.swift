@@ -29,22 +29,12 @@ import MPI
 
 /// LASP-2: all-gather of every rank's (decay, state), local prefix combine; backward
 /// all-gathers state gradients and combines the suffix.
-public final class LASP2Attention: LinearAttentionStrategy {
+public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
-    public static let name = "lasp2"
-    public static let summary = "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)"
+    public static let descriptor = StrategyDescriptor(
+        name: "lasp2", attention: .gla, layouts: [.contiguous],
+        summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)")
 
-    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
-
-    private let problem: LinearAttentionProblem
-    private let context: RankContext
-
-    public init(problem: LinearAttentionProblem, context: RankContext) {
-        self.problem = problem
-        self.context = context
-    }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }

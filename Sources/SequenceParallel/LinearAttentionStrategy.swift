@@ -1,22 +1,28 @@
 import Kernels
 import MPI
 
+extension LinearAttentionProblem {
+    /// The All-Scan block count on `ranks` ranks: `scanBlocks` when given, else the default rule.
+    public func resolvedScanBlocks(ranks: Int) -> Int {
+        scanBlocks ?? AllScan.defaultBlocks(ranks: ranks, rows: stateRows, stateBytes: stateBytes)
+    }
+}
+
 /// A sequence-parallel gated linear attention schedule, forward and backward.
 ///
 /// Every rank holds a contiguous slice of the sequence, ranks in token order (a scan needs
 /// the chunks in rank order; uneven N is fine): `q`, `k`, `g [n, H, Dk]`, `v [n, H, Dv]`,
 /// `o [n, H, Dv]`. The forward returns `o` and `saved`, what the backward needs from it (as a
 /// training framework's autograd context keeps tensors between the passes).
-public protocol LinearAttentionStrategy: AnyObject {
+public protocol LinearAttentionStrategy: SequenceParallelStrategy {
     /// What the forward keeps for the backward.
     associatedtype Saved
 
-    /// The `--strategy` name.
-    static var name: String { get }
-    /// One line for help and tables.
-    static var summary: String { get }
     /// Why the strategy cannot run `problem` on `ranks` ranks with `layout`, or nil.
     static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String?
+    /// The values of the descriptor's `options` this strategy runs `problem` with (defaults
+    /// resolved); empty for a strategy without options.
+    static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int]
 
     init(problem: LinearAttentionProblem, context: RankContext) throws
 
@@ -28,10 +34,15 @@ public protocol LinearAttentionStrategy: AnyObject {
 }
 
 extension LinearAttentionStrategy {
-    /// The check every linear strategy shares: contiguous layout only.
-    public static func layoutReason(_ layout: LayoutKind) -> String? {
-        layout == .contiguous ? nil
-            : "--strategy \(name) scans states in rank order and needs --layout contiguous, not \(layout.rawValue)"
+    /// The default refusal rule: the descriptor's layouts only.
+    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
+        layoutReason(layout)
+    }
+
+    /// No options by default.
+    public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)
+        -> [StrategyOption: Int] {
+        [:]
     }
 }
 
@@ -43,10 +54,7 @@ public struct LinearAttentionOutput<Saved> {
     public var saved: Saved
 
     /// An output and its saved context.
-    public init(o: Tensor32, saved: Saved) {
-        self.o = o
-        self.saved = saved
-    }
+    public init(o: Tensor32, saved: Saved) { (self.o, self.saved) = (o, saved) }
 }
 
 /// A linear strategy's gradients on one rank: `dq`, `dk`, `dg [n, H, Dk]`, `dv [n, H, Dv]`.
@@ -62,10 +70,7 @@ public struct LinearAttentionGradients: Sendable, Equatable {
 
     /// Gradients from their parts.
     public init(dq: Tensor32, dk: Tensor32, dv: Tensor32, dg: Tensor32) {
-        self.dq = dq
-        self.dk = dk
-        self.dv = dv
-        self.dg = dg
+        (self.dq, self.dk, self.dv, self.dg) = (dq, dk, dv, dg)
     }
 }
 
@@ -112,39 +117,7 @@ func finishGLABackward(_ grads: GLAGradients, k: Tensor32, v: Tensor32, g: Tenso
                                     dg: glaGateGradient(dG: grads.dG, carry: carry))
 }
 
-/// Every gated linear attention strategy spsim knows, by `--strategy` name.
-public enum LinearAttentionStrategies {
-    /// All linear strategies, in the order tables list them.
-    public static var all: [any LinearAttentionStrategy.Type] {
-        [ZeCOAttention.self, LASP1Attention.self, LASP2Attention.self, ExscanAttention.self]
-    }
-
-    /// Every linear strategy's name, comma-separated, for help and error messages.
-    public static var names: String { all.map { $0.name }.joined(separator: ", ") }
-
-    /// The linear strategy called `name`, or nil.
-    public static func named(_ name: String) -> (any LinearAttentionStrategy.Type)? {
-        all.first { $0.name == name }
-    }
-}
-
 // MARK: - Heads as pieces of local work
-
-extension Tensor {
-    /// Overwrites heads `range` of every token with `part` (`[tokens, range.count, dim]`).
-    mutating func replaceHeads(_ range: Range<Int>, with part: Tensor) {
-        precondition(part.tokens == tokens && part.heads == range.count && part.dim == dim, "replaceHeads: shape mismatch")
-        let width = range.count * dim
-        storage.withUnsafeMutableBufferPointer { out in
-            part.storage.withUnsafeBufferPointer { src in
-                for t in 0..<tokens {
-                    (out.baseAddress! + (t &* heads &+ range.lowerBound) &* dim)
-                        .update(from: src.baseAddress! + t &* width, count: width)
-                }
-            }
-        }
-    }
-}
 
 extension GLAState {
     /// The state of head `h` alone, `[1, keyDim, valueDim]`.
@@ -159,18 +132,4 @@ extension GLAState {
         precondition(part.storage.count == size, "replaceHead: shape mismatch")
         storage.replaceSubrange(h * size ..< (h + 1) * size, with: part.storage)
     }
-}
-
-/// Σ over tokens of `t` for every (head, channel), summed in Double: `[heads · dim]` values.
-/// With `t = dG` this is a block's contribution to the gate-gradient carry.
-func tokenSums(_ t: Tensor32) -> [Float] {
-    let width = t.tokenStride
-    var sums = [Double](repeating: 0, count: width)
-    t.storage.withUnsafeBufferPointer { x in
-        for token in 0..<t.tokens {
-            let base = token &* width
-            for i in 0..<width { sums[i] += Double(x[base &+ i]) }
-        }
-    }
-    return sums.map { Float($0) }
 }

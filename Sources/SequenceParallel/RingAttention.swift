@@ -44,13 +44,9 @@ import MPI
 
 /// Ring attention: K/V blocks circulate, outputs merge by log-sum-exp (Liu et al. 2023).
 public final class RingAttention: AttentionStrategy {
-    public static let name = "ring"
-    public static let summary = "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)"
-    public static let layouts: [LayoutKind] = LayoutKind.allCases
-
-    public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
-    }
+    public static let descriptor = StrategyDescriptor(
+        name: "ring", attention: .softmax, layouts: LayoutKind.allCases,
+        summary: "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)")
 
     /// Message tags: K/V blocks and dK/dV accumulators travel between the same neighbours.
     private enum Tag { static let keysValues = 0, gradients = 1 }

@@ -15,27 +15,36 @@ import MPI
 ///
 /// Each `start` is one message to `next` (one `isend`) in the traffic ledger. Messages of
 /// one exchange are matched in order; give concurrent exchanges on the same neighbours
-/// distinct tags.
+/// distinct tags or communicators.
+///
+/// Used by ring attention (K/V, dK/dV), USP's ring across groups, and TokenRing's query
+/// ring (on its own communicator, stepping backwards when causal). Not by ZeCO's All-Scan:
+/// its chain posts every block's receive up front and forwards each block as soon as it is
+/// combined, K messages in flight at once rather than one double-buffered hop.
 public final class RingExchange {
     /// Where blocks go.
     public let next: Int
     /// Where blocks come from.
     public let previous: Int
     private let context: RankContext
+    private let communicator: Communicator
     private let tag: Int
     private let name: String
     private var pending: [Request] = []
     private var incoming: MessageBuffer<Float>?
 
-    /// An exchange sending to rank + `step` and receiving from rank − `step` (modulo P),
-    /// its spans named after `name`, its messages tagged `tag`.
-    public init(context: RankContext, name: String, tag: Int, step: Int = 1) {
-        let p = context.size
+    /// An exchange over `communicator` (default the context's) sending to rank + `step` and
+    /// receiving from rank − `step` (modulo its size), its spans named after `name` in the
+    /// context's timeline, its messages tagged `tag`.
+    public init(context: RankContext, communicator: Communicator? = nil, name: String, tag: Int, step: Int = 1) {
+        let communicator = communicator ?? context.communicator
+        let p = communicator.size
         self.context = context
+        self.communicator = communicator
         self.name = name
         self.tag = tag
-        next = ((context.rank + step) % p + p) % p
-        previous = ((context.rank - step) % p + p) % p
+        next = ((communicator.rank + step) % p + p) % p
+        previous = ((communicator.rank - step) % p + p) % p
     }
 
     /// Whether a hop was started and not yet finished.
@@ -48,11 +57,11 @@ public final class RingExchange {
         try context.communicate("post \(name)") {
             if let count {
                 let buffer = MessageBuffer<Float>(count: count, repeating: 0)
-                pending.append(try context.communicator.irecv(into: buffer, from: previous, tag: tag))
+                pending.append(try communicator.irecv(into: buffer, from: previous, tag: tag))
                 incoming = buffer
             }
             if let block {
-                pending.append(try context.communicator.isend(block, to: next, tag: tag))
+                pending.append(try communicator.isend(block, to: next, tag: tag))
             }
         }
     }

@@ -1,6 +1,6 @@
 // The exclusive scan of GLA states alone, four ways, for `spsim bench`: the collectives the
 // linear strategies are built on, without their local work, so they can be timed side by
-// side (ALGORITHMS.md, "Collective costs"):
+// side (docs/algorithms.md, collective costs):
 //
 //   allscan K   ZeCO's All-Scan, K row blocks pipelined along the chain; only B travels
 //               (each rank knows its own decay)                   (P−2+K)·(α + (m/K)·β)

@@ -1,7 +1,7 @@
 import Foundation
 import Kernels
 
-// The scan operator of gated linear attention (DESIGN.md §3), written once. Every linear
+// The scan operator of gated linear attention (docs/design.md, exact semantics), written once. Every linear
 // strategy combines states through it: ZeCO's All-Scan and LASP-1's chain apply a rank's
 // own element to an incoming state row by row (`GLAScanOperator.step`), LASP-2 folds
 // all-gathered elements with it, and the `exscan` strategy hands `combine` to MPI_Exscan as

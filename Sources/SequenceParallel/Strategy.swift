@@ -12,9 +12,7 @@ public final class RankContext {
     public let timeline: Timeline
 
     public init(communicator: Communicator, layout: SequenceLayout, timeline: Timeline) {
-        self.communicator = communicator
-        self.layout = layout
-        self.timeline = timeline
+        (self.communicator, self.layout, self.timeline) = (communicator, layout, timeline)
     }
 
     /// This rank.
@@ -39,15 +37,12 @@ public final class RankContext {
 ///
 /// Inputs and outputs are this rank's slice in the layout's local order: `q [n, H, D]`,
 /// `k`, `v [n, G, D]`, `o [n, H, D]`, `lse [n, H, 1]`.
-public protocol AttentionStrategy: AnyObject {
-    /// The `--strategy` name.
-    static var name: String { get }
-    /// One line for help and tables.
-    static var summary: String { get }
-    /// Layouts the strategy accepts.
-    static var layouts: [LayoutKind] { get }
+public protocol AttentionStrategy: SequenceParallelStrategy {
     /// Why the strategy cannot run `problem` on `ranks` ranks with `layout`, or nil.
     static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String?
+    /// The values of the descriptor's `options` this strategy runs `problem` with (defaults
+    /// resolved); empty for a strategy without options.
+    static func resolvedOptions(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int]
 
     init(problem: AttentionProblem, context: RankContext) throws
 
@@ -58,11 +53,45 @@ public protocol AttentionStrategy: AnyObject {
         -> AttentionGradients
 }
 
-extension AttentionStrategy {
+/// What a strategy instance starts from: its problem and this rank's context. A strategy
+/// that needs nothing else inherits its initializer from it.
+public class StrategyInstance<Problem> {
+    let problem: Problem
+    let context: RankContext
+
+    /// Keeps the problem and the context.
+    /// - Throws: nothing here; subclasses that set up communicators may throw MPI errors.
+    public required init(problem: Problem, context: RankContext) throws {
+        (self.problem, self.context) = (problem, context)
+    }
+}
+
+/// What both strategy protocols share: the descriptor the registry (`Strategies`) lists.
+public protocol SequenceParallelStrategy: AnyObject {
+    /// Name, attention kind, layouts, options and summary.
+    static var descriptor: StrategyDescriptor { get }
+}
+
+extension SequenceParallelStrategy {
+    /// The `--strategy` name.
+    public static var name: String { descriptor.name }
+    /// One line for help and tables.
+    public static var summary: String { descriptor.summary }
+    /// Layouts the strategy accepts.
+    public static var layouts: [LayoutKind] { descriptor.layouts }
     /// The layout check shared by every strategy: listed layouts only.
-    public static func layoutReason(_ layout: LayoutKind) -> String? {
-        layouts.contains(layout) ? nil
-            : "--strategy \(name) supports --layout \(layouts.map(\.rawValue).joined(separator: "|")), not \(layout.rawValue)"
+    public static func layoutReason(_ layout: LayoutKind) -> String? { descriptor.layoutReason(layout) }
+}
+
+extension AttentionStrategy {
+    /// The default refusal rule: the descriptor's layouts only.
+    public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
+        layoutReason(layout)
+    }
+
+    /// No options by default.
+    public static func resolvedOptions(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int] {
+        [:]
     }
 }
 
@@ -73,18 +102,31 @@ extension AttentionProblem {
     }
 }
 
-/// Every softmax attention strategy spsim knows, by `--strategy` name.
-public enum AttentionStrategies {
-    /// All strategies, in the order tables list them.
-    public static var all: [any AttentionStrategy.Type] {
-        [AllGatherAttention.self, UlyssesAttention.self, RingAttention.self, TokenRingAttention.self, USPAttention.self]
+/// The registry: every strategy spsim knows, softmax and GLA, in the order tables list them.
+/// Everything that enumerates strategies reads it (the command line, `spsim strategies`,
+/// `spsim verify`, the tests); a new strategy is one file here plus one line in `all`.
+public enum Strategies {
+    /// Every strategy type.
+    public static var all: [any SequenceParallelStrategy.Type] {
+        [AllGatherAttention.self, UlyssesAttention.self, RingAttention.self, TokenRingAttention.self, USPAttention.self,
+         ZeCOAttention.self, LASP1Attention.self, LASP2Attention.self, ExscanAttention.self]
     }
 
-    /// Every strategy's name, comma-separated, for help and error messages.
-    public static var names: String { all.map { $0.name }.joined(separator: ", ") }
+    /// Every strategy's descriptor.
+    public static var descriptors: [StrategyDescriptor] { all.map { $0.descriptor } }
+
+    /// The strategies computing `attention`.
+    public static func all(_ attention: AttentionKind) -> [any SequenceParallelStrategy.Type] {
+        all.filter { $0.descriptor.attention == attention }
+    }
 
     /// The strategy called `name`, or nil.
-    public static func named(_ name: String) -> (any AttentionStrategy.Type)? {
+    public static func named(_ name: String) -> (any SequenceParallelStrategy.Type)? {
         all.first { $0.name == name }
+    }
+
+    /// The default strategy for `attention`: the first one registered.
+    public static func defaultStrategy(_ attention: AttentionKind) -> any SequenceParallelStrategy.Type {
+        all(attention)[0]
     }
 }

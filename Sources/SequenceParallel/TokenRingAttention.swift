@@ -73,9 +73,9 @@ import MPI
 /// TokenRing: K/V stay; Q circulates one hop per step and each partial `(o, lse)` returns
 /// straight to the Q's owner on a second communicator, so both link directions carry data.
 public final class TokenRingAttention: AttentionStrategy {
-    public static let name = "token-ring"
-    public static let summary = "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)"
-    public static let layouts: [LayoutKind] = LayoutKind.allCases
+    public static let descriptor = StrategyDescriptor(
+        name: "token-ring", attention: .softmax, layouts: LayoutKind.allCases,
+        summary: "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if let reason = layoutReason(layout) { return reason }
@@ -169,19 +169,17 @@ public final class TokenRingAttention: AttentionStrategy {
 
         var block = own
         var sends = [Request]()
+        let ring = RingExchange(context: context, communicator: queryRing, name: "Q", tag: 0,
+                                step: schedule.successor(of: r) == (r + 1) % p ? 1 : -1)
         for s in 0..<p {
             let visit = schedule.visit(at: r, step: s)
-            var incoming: (rows: Range<Int>, buffer: MessageBuffer<Float>, request: Request)?
-            var outgoing: Request?
+            var incomingRows: Range<Int>?
             if s < p - 1 {
                 let rows = schedule.visit(at: r, step: s + 1).rows
-                let buffer = MessageBuffer<Float>(count: RowShape.count(blockShapes, tokens: rows.count), repeating: 0)
-                incoming = (rows, buffer,
-                            try queryRing.irecv(into: buffer, from: schedule.predecessor(of: r), tag: s + 1))
-                let successor = schedule.successor(of: r)
-                let needed = schedule.visit(at: successor, step: s + 1).rows
+                let needed = schedule.visit(at: ring.next, step: s + 1).rows
                 let local = (needed.lowerBound - visit.rows.lowerBound) ..< (needed.upperBound - visit.rows.lowerBound)
-                outgoing = try queryRing.isend(packRows(block, local), to: successor, tag: s + 1)
+                try ring.start(sending: packRows(block, local), receiving: RowShape.count(blockShapes, tokens: rows.count))
+                incomingRows = rows
             }
             let part = context.compute("attention") { compute(block, visit) }
             if s == 0 {
@@ -190,12 +188,8 @@ public final class TokenRingAttention: AttentionStrategy {
                 sends.append(try returns.isend(packRows(part, 0 ..< visit.rows.count), to: visit.owner, tag: s))
             }
             if s >= 2 { try mergeReturn(ofStep: s - 1) }
-            if let incoming {
-                try context.communicate("wait Q") {
-                    try incoming.request.wait()
-                    try outgoing?.wait()
-                }
-                block = unpackRows(incoming.buffer, tokens: incoming.rows.count, shapes: blockShapes)
+            if let incomingRows, let buffer = try ring.finish() {
+                block = unpackRows(buffer, tokens: incomingRows.count, shapes: blockShapes)
             }
         }
         if p >= 2 { try mergeReturn(ofStep: p - 1) }

@@ -63,9 +63,9 @@ import MPI
 
 /// USP: Ulysses inside groups of U consecutive ranks, ring attention across the R = P/U groups.
 public final class USPAttention: AttentionStrategy {
-    public static let name = "usp"
-    public static let summary = "Ulysses all-to-all inside groups of U ranks, ring attention across the P/U groups (USP, --ulysses-degree U)"
-    public static let layouts: [LayoutKind] = [.contiguous, .zigzag]
+    public static let descriptor = StrategyDescriptor(
+        name: "usp", attention: .softmax, layouts: [.contiguous, .zigzag], options: [.ulyssesDegree],
+        summary: "Ulysses all-to-all inside groups of U ranks, ring attention across the P/U groups (USP, --ulysses-degree U)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if layout == .striped {
@@ -73,6 +73,10 @@ public final class USPAttention: AttentionStrategy {
                 + "are not one striped block of the ring over the P/U groups"
         }
         return layoutReason(layout) ?? reason(problem, layout: layout, ranks: ranks, degree: degree(problem, layout: layout, ranks: ranks))
+    }
+
+    public static func resolvedOptions(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int] {
+        [.ulyssesDegree: degree(problem, layout: layout, ranks: ranks)]
     }
 
     /// The Ulysses degree U this problem runs with on `ranks` ranks: `--ulysses-degree`

@@ -39,9 +39,9 @@ import MPI
 
 /// DeepSpeed-Ulysses: all-to-all to head parallelism, local attention, all-to-all back.
 public final class UlyssesAttention: AttentionStrategy {
-    public static let name = "ulysses"
-    public static let summary = "all-to-all sequence→heads, full attention on local heads, all-to-all back (DeepSpeed-Ulysses)"
-    public static let layouts: [LayoutKind] = LayoutKind.allCases
+    public static let descriptor = StrategyDescriptor(
+        name: "ulysses", attention: .softmax, layouts: LayoutKind.allCases,
+        summary: "all-to-all sequence→heads, full attention on local heads, all-to-all back (DeepSpeed-Ulysses)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         layoutReason(layout) ?? HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name)

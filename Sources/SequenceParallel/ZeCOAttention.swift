@@ -19,7 +19,7 @@
 //   reverse All-Scan, the remaining blocks
 //   dk, dv, dG += dS_out's share;  dg ← Σ_{t' ≥ t} dG_t' + c
 //
-// c is the gate-gradient carry, the sum of dG over every later token (ALGORITHMS.md): rank p
+// c is the gate-gradient carry, the sum of dG over every later token (docs/algorithms.md, gated linear attention): rank p
 // adds its own tokens' total, σ_p plus the final-state term −rowDot(dS_out, B_p) that
 // dS_out's share removes from dG. Both the carry and the state gradient are row-separable, so
 // the carry rides in the same row blocks, one float per row. Overlap: a block is passed on
@@ -37,11 +37,13 @@ import MPI
 /// local work, forward and backward.
 public final class ZeCOAttention: LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
-    public static let name = "zeco"
-    public static let summary = "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)"
+    public static let descriptor = StrategyDescriptor(
+        name: "zeco", attention: .gla, layouts: [.contiguous], options: [.scanBlocks],
+        summary: "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)")
 
-    public static func unsupportedReason(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout)
+    public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)
+        -> [StrategyOption: Int] {
+        [.scanBlocks: problem.resolvedScanBlocks(ranks: ranks)]
     }
 
     private let problem: LinearAttentionProblem
@@ -76,7 +78,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
                 let one = h ..< h + 1
                 return glaForward(q: q.heads(one), k: k.heads(one), v: v.heads(one), g: g.heads(one))
             }
-            o.replaceHeads(h ..< h + 1, with: part.o)
+            o.setHeads(h ..< h + 1, from: part.o)
             states.local.replaceHead(h, with: part.finalState)
             try context.communicate("all-scan") { try scan.advance(readyRows: (h + 1) * dk, combine: combine) }
         }
@@ -134,12 +136,12 @@ public final class ZeCOAttention: LinearAttentionStrategy {
                                    initialState: saved.incoming.head(h))
             }
             let one = h ..< h + 1
-            local.dq.replaceHeads(one, with: part.dq)
-            local.dk.replaceHeads(one, with: part.dk)
-            local.dv.replaceHeads(one, with: part.dv)
-            local.dG.replaceHeads(one, with: part.dG)
+            local.dq.setHeads(one, from: part.dq)
+            local.dk.setHeads(one, from: part.dk)
+            local.dv.setHeads(one, from: part.dv)
+            local.dG.setHeads(one, from: part.dG)
             local.initialState.replaceHead(h, with: part.initialState)
-            ownTotal.replaceSubrange(h * dk ..< (h + 1) * dk, with: tokenSums(part.dG))
+            ownTotal.replaceSubrange(h * dk ..< (h + 1) * dk, with: part.dG.sumOverTokens())
             try context.communicate("all-scan") { try scan.advance(readyRows: (h + 1) * dk, combine: combine) }
         }
         try context.communicate("all-scan") { try scan.finish(combine: combine) }

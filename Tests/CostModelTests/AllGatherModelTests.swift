@@ -1,5 +1,5 @@
 @testable import CostModel
-import SequenceParallel
+import SPCore
 import XCTest
 
 /// `allgather` on the uniform toy: every number by hand.

@@ -22,7 +22,7 @@ enum Toys {
     }
 }
 
-/// The α-β formulas of ALGORITHMS.md on the toys, expected values computed by hand.
+/// The α-β formulas of docs/algorithms.md (collective costs) on the toys, expected values computed by hand.
 final class CollectivesTests: XCTestCase {
     let us = 1e-6, ns = 1e-9
 

@@ -1,8 +1,8 @@
 @testable import CostModel
-import SequenceParallel
+import SPCore
 import XCTest
 
-/// The seeds' claims and the published measurements of ALGORITHMS.md, reproduced on the
+/// The seeds' claims and the published measurements of docs/algorithms.md, reproduced on the
 /// shipped topologies. Each test prints the published (or claimed) number beside the
 /// model's and asserts agreement within the factor it states.
 final class PublishedClaimsTests: XCTestCase {
@@ -37,7 +37,7 @@ final class PublishedClaimsTests: XCTestCase {
     }
 
     /// Ring attention hides its transfer once a block's compute outlasts it:
-    /// n ≥ (b/2)·(G/H)·F/B. ALGORITHMS.md: about 1.6k tokens per rank on H100 NVLink, about
+    /// n ≥ (b/2)·(G/H)·F/B. docs/algorithms.md: about 1.6k tokens per rank on H100 NVLink, about
     /// 12k over NDR (bf16, MHA).
     func testRingExposedCommunicationVanishesAboveTheThreshold() throws {
         for (name, ranks, published) in [("hgx-h100", 8, 1600.0), ("h100x4-ndr", 32, 12000.0)] {

@@ -1,5 +1,5 @@
 @testable import CostModel
-import SequenceParallel
+import SPCore
 import XCTest
 
 /// Every strategy's model on the uniform toy (α = 1 µs, 1 GB/s, 1 TFLOP/s: m bytes take

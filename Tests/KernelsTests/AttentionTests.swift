@@ -2,9 +2,9 @@ import XCTest
 @testable import Kernels
 import TestSupport
 
-/// Tolerances (DESIGN.md §7): float32 kernels against the float64 reference.
-private let outputTolerance = 1e-4
-private let gradientTolerance = 1e-3
+/// Tolerances (docs/design.md, tolerances): float32 kernels against the float64 reference.
+private let outputTolerance = Tolerance.output
+private let gradientTolerance = Tolerance.gradient
 
 /// How the global positions of a block's queries or keys are laid out.
 private enum PositionLayout: CustomStringConvertible {

@@ -93,8 +93,8 @@ final class GLATests: XCTestCase {
             let label = "n=\(n) chunk=\(chunk) gates=\(gates)"
             XCTAssertTrue(Self.allFinite(o), label)
             XCTAssertTrue(final.storage.allSatisfy { $0.isFinite }, label)
-            XCTAssertLessThanOrEqual(o.maxRelativeError(against: reference.o), 1e-4, label)
-            XCTAssertLessThanOrEqual(Self.error(final.storage, reference.finalState), 1e-4, label)
+            XCTAssertLessThanOrEqual(o.maxRelativeError(against: reference.o), Tolerance.output, label)
+            XCTAssertLessThanOrEqual(Self.error(final.storage, reference.finalState), Tolerance.output, label)
             XCTAssertGreaterThan(reference.o.storage.map { abs($0) }.max()!, 0.1, label)
         }
     }
@@ -107,8 +107,8 @@ final class GLATests: XCTestCase {
             let (o, final) = glaForward(q: p.q32, k: p.k32, v: p.v32, g: p.g32,
                                         initialState: Self.state(s0), chunkSize: chunk)
             let label = "n=\(n) chunk=\(chunk) gates=\(gates)"
-            XCTAssertLessThanOrEqual(o.maxRelativeError(against: reference.o), 1e-4, label)
-            XCTAssertLessThanOrEqual(Self.error(final.storage, reference.finalState), 1e-4, label)
+            XCTAssertLessThanOrEqual(o.maxRelativeError(against: reference.o), Tolerance.output, label)
+            XCTAssertLessThanOrEqual(Self.error(final.storage, reference.finalState), Tolerance.output, label)
         }
     }
 
@@ -120,10 +120,10 @@ final class GLATests: XCTestCase {
             let dg = glaGateGradient(dG: grads.dG)
             let label = "n=\(n) chunk=\(chunk) gates=\(gates)"
             for t in [grads.dq, grads.dk, grads.dv, grads.dG, dg] { XCTAssertTrue(Self.allFinite(t), label) }
-            XCTAssertLessThanOrEqual(grads.dq.maxRelativeError(against: reference.dq), 1e-3, "dq " + label)
-            XCTAssertLessThanOrEqual(grads.dk.maxRelativeError(against: reference.dk), 1e-3, "dk " + label)
-            XCTAssertLessThanOrEqual(grads.dv.maxRelativeError(against: reference.dv), 1e-3, "dv " + label)
-            XCTAssertLessThanOrEqual(dg.maxRelativeError(against: reference.dg), 1e-3, "dg " + label)
+            XCTAssertLessThanOrEqual(grads.dq.maxRelativeError(against: reference.dq), Tolerance.gradient, "dq " + label)
+            XCTAssertLessThanOrEqual(grads.dk.maxRelativeError(against: reference.dk), Tolerance.gradient, "dk " + label)
+            XCTAssertLessThanOrEqual(grads.dv.maxRelativeError(against: reference.dv), Tolerance.gradient, "dv " + label)
+            XCTAssertLessThanOrEqual(dg.maxRelativeError(against: reference.dg), Tolerance.gradient, "dg " + label)
             XCTAssertGreaterThan(reference.dg.storage.map { abs($0) }.max()!, 0, label)
         }
     }

@@ -10,7 +10,7 @@ import XCTest
 final class HeadExchangeTests: XCTestCase {
     /// Encoded values, shifted per tensor so that blocks of two tensors cannot be confused.
     private func encoded(_ positions: [Int], heads: Int, dim: Int, tensor: Int) -> Tensor32 {
-        var t = InputGenerator.encoded(positions: positions, heads: heads, dim: dim)
+        var t = Tensor32.encoded(positions: positions, heads: heads, dim: dim)
         for i in t.storage.indices { t.storage[i] += Float(100_000 * tensor) }
         return t
     }

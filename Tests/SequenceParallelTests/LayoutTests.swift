@@ -5,7 +5,7 @@ import XCTest
 @testable import SequenceParallel
 
 final class LayoutTests: XCTestCase {
-    /// Every layout is a partition of 0..<N, and each rank's positions are what DESIGN.md §3 says.
+    /// Every layout is a partition of 0..<N, and each rank's positions are what docs/design.md (exact semantics) says.
     func testLayoutsPartitionTheSequence() throws {
         withEvery([1, 2, 3, 4, 5, 8], [16, 40, 80]) { p, n in
             for kind in LayoutKind.allCases {
@@ -46,14 +46,14 @@ final class LayoutTests: XCTestCase {
     /// Slicing encoded values by a layout and scattering them back lands every element exactly.
     func testEncodedValuesRoundTripThroughEveryLayout() {
         let n = 24, heads = 3, dim = 5
-        let whole = InputGenerator.encoded(positions: Array(0..<n), heads: heads, dim: dim)
+        let whole = Tensor32.encoded(positions: Array(0..<n), heads: heads, dim: dim)
         withEvery([1, 2, 3, 4]) { p in
             for kind in LayoutKind.allCases {
                 guard case .success(let layout) = SequenceLayout.make(kind, tokens: n, ranks: p) else { continue }
                 var rebuilt = Tensor32(tokens: n, heads: heads, dim: dim, repeating: -1)
                 for r in 0..<p {
                     let positions = layout.positions(rank: r)
-                    let slice = InputGenerator.encoded(positions: positions, heads: heads, dim: dim)
+                    let slice = Tensor32.encoded(positions: positions, heads: heads, dim: dim)
                     XCTAssertEqual(slice, whole.gatherTokens(positions))
                     rebuilt.scatterTokens(slice, to: positions)
                 }

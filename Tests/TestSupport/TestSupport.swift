@@ -42,3 +42,33 @@ public struct TestRandom: Sendable {
         return t
     }
 }
+
+extension Tensor where Scalar == Float {
+    /// A tensor whose element (token, head, channel) is exactly
+    /// `(token · heads + head) · dim + channel`: a misplaced element is caught exactly.
+    public static func encoded(positions: [Int], heads: Int, dim: Int) -> Tensor32 {
+        var t = Tensor32(tokens: positions.count, heads: heads, dim: dim)
+        var i = 0
+        for p in positions {
+            for h in 0..<heads {
+                for c in 0..<dim {
+                    t.storage[i] = Float((p * heads + h) * dim + c)
+                    i += 1
+                }
+            }
+        }
+        return t
+    }
+}
+
+extension Tensor {
+    /// Tokens of several tensors with equal `heads` and `dim`, one after another.
+    public static func concatenatingTokens(_ parts: [Tensor], heads: Int, dim: Int) -> Tensor {
+        var out = [Scalar]()
+        for p in parts {
+            precondition(p.heads == heads && p.dim == dim, "concatenated tensors differ in shape")
+            out.append(contentsOf: p.storage)
+        }
+        return Tensor(tokens: out.count / max(1, heads * dim), heads: heads, dim: dim, storage: out)
+    }
+}

@@ -30,7 +30,7 @@ func assertVerifyMatrix(strategy: String, ranks p: Int, applies: (_ n: Int, _ he
     return ran
 }
 
-/// Whether a layout can split N tokens over P ranks (DESIGN.md §3).
+/// Whether a layout can split N tokens over P ranks (docs/design.md, exact semantics).
 func layoutFits(_ layout: String, n: Int, p: Int) -> Bool {
     switch layout {
     case "contiguous": n >= p
@@ -85,3 +85,16 @@ func sentToMatrix(_ json: [String: Any], _ phase: String) -> [[Int]] {
 /// The environment that forces Open MPI's shared-memory eager limit down to 64 bytes, so
 /// every message takes the rendezvous path and a latent send/send cycle would hang.
 let tinyEagerLimit = ["OMPI_MCA_btl_vader_eager_limit": "64"]
+
+/// The strategies `spsim strategies --json` lists (the registry), optionally of one attention
+/// kind: the tests' strategy lists, so a new strategy is picked up without editing them.
+func registeredStrategies(attention: String? = nil) throws -> [[String: Any]] {
+    let run = try SPSimProcess.run(["strategies", "--json"])
+    let list = try XCTUnwrap(try run.json()["strategies"] as? [[String: Any]], run.stderr)
+    return list.filter { attention == nil || $0["attention"] as? String == attention }
+}
+
+/// The names of `registeredStrategies(attention:)`.
+func registeredStrategyNames(attention: String? = nil) throws -> [String] {
+    try registeredStrategies(attention: attention).compactMap { $0["name"] as? String }
+}

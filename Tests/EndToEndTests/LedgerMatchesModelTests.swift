@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// The ledger of a real run equals the cost model's prediction exactly (DESIGN.md §1):
+/// The ledger of a real run equals the cost model's prediction exactly (docs/design.md, the ledger's counting rules):
 /// for every strategy at P = 2, 3, 4, 5, 8, `spsim run --backward --json` reports the
 /// measured `traffic` and the model's `model` side by side; bytes and messages sent per
 /// rank, forward and backward, must be equal.
@@ -10,7 +10,9 @@ final class LedgerMatchesModelTests: XCTestCase {
 
     /// One shape per rank count; odd and even P alternate between layouts and masks so the
     /// five runs of a strategy cover uneven N, causal and non-causal, and its layouts.
-    static func arguments(_ strategy: String, ranks p: Int) -> [String] {
+    /// Strategies without a case of their own get the default of their attention kind.
+    static func arguments(_ entry: [String: Any], ranks p: Int) -> [String] {
+        let strategy = entry["name"] as? String ?? ""
         let uneven = ["--seq-len", "\(16 * p + 3)"], even = ["--seq-len", "\(16 * p)"]
         let gqa = ["--heads", "4", "--kv-heads", "2", "--head-dim", "8"]
         switch strategy {
@@ -29,18 +31,22 @@ final class LedgerMatchesModelTests: XCTestCase {
             let degree = [2: 2, 3: 1, 4: 2, 5: 5, 8: 4][p] ?? 1
             return (p == 8 ? even + ["--layout", "zigzag"] : uneven) + ["--heads", "8", "--kv-heads", "2", "--head-dim", "8"]
                 + ["--ulysses-degree", "\(degree)"] + (p % 2 == 0 ? ["--causal"] : [])
-        case "zeco", "lasp1", "lasp2", "exscan":
-            return ["--attention", "gla"] + uneven + ["--heads", "2", "--head-dim", "8", "--value-dim", "4"]
-                + (strategy == "zeco" && p == 8 ? ["--scan-blocks", "3"] : [])
         default:
-            XCTFail("no ledger case for \(strategy)")
-            return []
+            let options = entry["options"] as? [String] ?? []
+            if entry["attention"] as? String == "gla" {
+                return ["--attention", "gla"] + uneven + ["--heads", "2", "--head-dim", "8", "--value-dim", "4"]
+                    + (options.contains("scan_blocks") && p == 8 ? ["--scan-blocks", "3"] : [])
+            }
+            let layouts = entry["layouts"] as? [String] ?? ["contiguous"]
+            let layout = layouts[p % layouts.count]
+            return (layout == "contiguous" ? uneven : even) + gqa + (p % 2 == 0 ? ["--causal"] : []) + ["--layout", layout]
         }
     }
 
-    func assertLedgerMatchesModel(_ strategy: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertLedgerMatchesModel(_ entry: [String: Any], file: StaticString = #filePath, line: UInt = #line) throws {
+        let strategy = entry["name"] as? String ?? ""
         for p in Self.ranks {
-            let args = ["run", "--strategy", strategy] + Self.arguments(strategy, ranks: p) + ["--backward", "--json"]
+            let args = ["run", "--strategy", strategy] + Self.arguments(entry, ranks: p) + ["--backward", "--json"]
             let run = try SPSimProcess.run(args, ranks: p)
             let context = "P=\(p) \(args.joined(separator: " "))\n\(run.stderr)"
             XCTAssertEqual(run.status, 0, context, file: file, line: line)
@@ -60,13 +66,6 @@ final class LedgerMatchesModelTests: XCTestCase {
         }
     }
 
-    /// The strategies this build of spsim has (`spsim strategies --json`).
-    static func listedStrategies() throws -> [String] {
-        let run = try SPSimProcess.run(["strategies", "--json"])
-        let list = try XCTUnwrap(try run.json()["strategies"] as? [[String: Any]], run.stderr)
-        return list.compactMap { $0["name"] as? String }
-    }
-
     /// The strategies the cost model knows (`spsim model --format json`).
     static func modelledStrategies() throws -> Set<String> {
         let run = try SPSimProcess.run(["model", "--topology", "toy", "--seq-len", "64", "--ranks", "2", "--format", "json"])
@@ -76,16 +75,17 @@ final class LedgerMatchesModelTests: XCTestCase {
 
     /// Every strategy the code has must have a model: a new strategy without one fails here.
     func testEveryStrategyHasAModel() throws {
-        let listed = try Self.listedStrategies(), modelled = try Self.modelledStrategies()
+        let listed = try registeredStrategyNames(), modelled = try Self.modelledStrategies()
         XCTAssertFalse(listed.isEmpty)
         for name in listed { XCTAssertTrue(modelled.contains(name), "strategy \(name) has no cost model") }
     }
 
     /// Every strategy the code has, at P = 2, 3, 4, 5, 8: ledger = model, exactly.
     func testEveryStrategysLedgerEqualsTheModel() throws {
-        let listed = try Self.listedStrategies()
+        let entries = try registeredStrategies()
+        let listed = entries.compactMap { $0["name"] as? String }
         print("strategies: \(listed)")
-        for name in listed { try assertLedgerMatchesModel(name) }
+        for entry in entries { try assertLedgerMatchesModel(entry) }
         // Every seed strategy is there.
         for required in ["allgather", "ulysses", "ring", "token-ring", "zeco", "lasp1", "lasp2", "exscan"] {
             XCTAssertTrue(listed.contains(required), "\(required) missing from spsim strategies")

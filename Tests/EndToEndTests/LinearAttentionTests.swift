@@ -7,7 +7,8 @@ import TestSupport
 /// count with its exact ledger, the baselines' ledgers, `spsim bench`, the independent numpy
 /// cross-check, and bad input.
 final class LinearAttentionTests: XCTestCase {
-    static let strategies = ["zeco", "lasp1", "lasp2", "exscan"]
+    /// Every GLA strategy of the registry.
+    static let strategies = (try? registeredStrategyNames(attention: "gla")) ?? []
     static let outputs = ["o", "dq", "dk", "dv", "dg"]
 
     @discardableResult
@@ -20,6 +21,7 @@ final class LinearAttentionTests: XCTestCase {
     }
 
     func testEveryStrategyForwardAndBackwardAtEveryRankCount() throws {
+        XCTAssertFalse(Self.strategies.isEmpty, "spsim strategies lists no GLA strategy")
         for p in rankCounts {
             for strategy in Self.strategies {
                 // N = 8P + 3 is uneven for every P > 1; Dk ≠ Dv.

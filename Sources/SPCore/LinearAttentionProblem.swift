@@ -1,5 +1,5 @@
 /// A gated linear attention (GLA) problem: one GLA layer over a sequence of N tokens
-/// (DESIGN.md §3). Per head, `S_t = Diag(exp(g_t)) S_{t−1} + k_tᵀ v_t`, `o_t = q_t S_t`;
+/// (docs/design.md, exact semantics). Per head, `S_t = Diag(exp(g_t)) S_{t−1} + k_tᵀ v_t`, `o_t = q_t S_t`;
 /// the state is `[heads, keyDim, valueDim]`, causal by construction.
 public struct LinearAttentionProblem: Sendable, Equatable, Codable {
     /// Global tokens N.
@@ -10,7 +10,7 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
     public var keyDim: Int
     /// Value dimension Dv: channels of v and o per head, columns of the state.
     public var valueDim: Int
-    /// Row blocks K of ZeCO's All-Scan, or nil for the default rule (`AllScan.defaultBlocks`).
+    /// Row blocks K of ZeCO's All-Scan, or nil for the default rule (`resolvedScanBlocks`, in SequenceParallel).
     public var scanBlocks: Int?
 
     /// A problem from its dimensions (checked by `validate()`).
@@ -28,11 +28,6 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
 
     /// Bytes of one float32 state, `heads · keyDim · valueDim · 4`.
     public var stateBytes: Int { stateRows * valueDim * MemoryLayout<Float>.stride }
-
-    /// The All-Scan block count on `ranks` ranks: `scanBlocks` when given, else the default rule.
-    public func resolvedScanBlocks(ranks: Int) -> Int {
-        scanBlocks ?? AllScan.defaultBlocks(ranks: ranks, rows: stateRows, stateBytes: stateBytes)
-    }
 
     /// Checks the shape alone (no rank count involved).
     public func validate() throws(InputError) {

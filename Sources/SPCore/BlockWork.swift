@@ -1,5 +1,5 @@
 // Which part of one rank's queries against another rank's keys has anything to compute,
-// for ring-style strategies (ALGORITHMS.md, ring attention). Non-causal: everything.
+// for ring-style strategies (docs/algorithms.md, Ring attention). Non-causal: everything.
 // Causal, with q = the query rank and k = the key rank:
 //
 //   contiguous  k < q: every pair visible        k = q: causal diagonal     k > q: skip (future)

@@ -1,4 +1,4 @@
-/// How the N tokens of a sequence are spread over P ranks (DESIGN.md §3).
+/// How the N tokens of a sequence are spread over P ranks (docs/design.md, exact semantics).
 public enum LayoutKind: String, CaseIterable, Sendable, Codable {
     /// Rank r holds `[r·N/P, (r+1)·N/P)`; the first `N mod P` ranks hold one extra token.
     case contiguous

@@ -3,7 +3,7 @@ import XCTest
 
 /// Runs the built `spsim`, alone or under `mpirun`, the way a user does.
 ///
-/// Lessons from STYLE.md: never from a process that called MPI_Init (this test process
+/// Lessons learned: never from a process that called MPI_Init (this test process
 /// does not link MPI); a scrubbed environment so no singleton MPI variables leak in;
 /// output to files rather than pipes (a forked orted may hold a pipe open); and a
 /// timeout both in mpirun and here, so a hang fails the test instead of the suite.
