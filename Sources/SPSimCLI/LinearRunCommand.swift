@@ -22,7 +22,7 @@ extension RunCommand {
         try withMPI(validate: prepareLinear) { world, prepared in
             let result = try runLinearAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                                 inputs: prepared.local, backward: backward, repeats: repeats, world: world)
-            try writeTrace(forward: result.forward, backward: result.backward, world: world)
+            try writeTrace(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem

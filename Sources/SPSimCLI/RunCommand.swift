@@ -38,8 +38,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Timed repetitions of each pass; the median is reported.")
     var repeats: Int = 1
 
-    @Option(help: "Write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of the last repeat: one row per rank.")
+    @Option(help: "Write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of the last repeat: one row per rank; communication spans carry bytes, peers, tags and operations, arrows link each send to its receive.")
     var trace: String?
+
+    @Flag(help: "With --trace, add the model's predicted timeline (--topology) as one more row per rank, each phase starting where the measured one starts.")
+    var traceModel = false
 
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
@@ -51,6 +54,7 @@ struct RunCommand: ParsableCommand {
     var ulyssesDegree: Int?
 
     func validate() throws {
+        if traceModel && trace == nil { throw ValidationError("--trace-model adds rows to a --trace file; give --trace FILE too") }
         if ulyssesDegree != nil && linearOptions.attention == .gla {
             throw ValidationError("--ulysses-degree applies to --strategy usp (softmax attention) only")
         }
@@ -71,7 +75,7 @@ struct RunCommand: ParsableCommand {
         try withMPI(validate: prepare) { world, prepared in
             let result = try runAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                           inputs: prepared.local, backward: backward, repeats: repeats, world: world)
-            try writeTrace(forward: result.forward, backward: result.backward, world: world)
+            try writeTrace(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem
@@ -89,13 +93,15 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    /// With `--trace`, gathers every rank's spans (collective) and writes the file on rank 0.
-    func writeTrace(forward: PhaseMeasurement, backward: PhaseMeasurement?, world: Communicator) throws {
+    /// With `--trace`, gathers every rank's spans (collective) and writes the file on rank 0;
+    /// with `--trace-model`, the prediction's rows too.
+    func writeTrace(forward: PhaseMeasurement, backward: PhaseMeasurement?, model: Prediction?, world: Communicator) throws {
         guard let trace else { return }
-        let phases = [("forward", forward.spans)] + (backward.map { [("backward", $0.spans)] } ?? [])
-        if let events = try gatherTrace(phases, world: world) {
-            try chromeTraceJSON(events, ranks: world.size).write(to: URL(fileURLWithPath: trace), options: .atomic)
+        if traceModel && model == nil && world.rank == 0 {
+            printNote("--trace-model: the cost model has no prediction for this configuration; the trace has measured rows only")
         }
+        let phases = [("forward", forward.spans)] + (backward.map { [("backward", $0.spans)] } ?? [])
+        try writeTraceFile(trace, phases: phases, model: traceModel ? model : nil, world: world)
     }
 
     func prepare(_ world: Communicator) throws -> Prepared {
