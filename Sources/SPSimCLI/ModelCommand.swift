@@ -15,6 +15,9 @@ struct ModelCommand: ParsableCommand {
             Softmax strategies use H, G, D; GLA strategies use H heads with a [D, Dv] state per head.
             Times are the slowest rank's; bytes and messages the largest per rank.
             Example: spsim model --topology h100x32-ndr --seq-len 8M --ranks 8..256 --causal --plot scaling.svg
+            Defaults (a training-sized layer): --topology hgx-h100, --seq-len 1M, --ranks 8, --heads 32, --kv-heads = --heads, \
+            --head-dim 128, --bytes-per-element 2 (bf16), non-causal, --layout auto. `spsim run` defaults differ \
+            (N 1024, H 8, D 64, float32 = 4 bytes): its --json carries the model for its own shape.
             """)
 
     @Option(help: "Topology name (see `spsim topology list`) or a topology JSON file.")

@@ -8,7 +8,8 @@ extension LayoutKind: ExpressibleByArgument {}
 
 /// The problem shape, shared by `run` and other commands.
 struct ProblemOptions: ParsableArguments {
-    @Option(help: "Global sequence length N (default 1024, or the length of --inputs).")
+    @Option(help: ArgumentHelp("Global sequence length N, a size such as 8k (default 1024, or the length of --inputs).",
+                               valueName: "size"), transform: parseSize)
     var seqLen: Int?
 
     @Option(help: "Query heads H (default 8, or from --inputs).")

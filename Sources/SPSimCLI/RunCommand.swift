@@ -14,6 +14,10 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Example: mpirun -np 4 spsim run --strategy allgather --seq-len 4096 --causal --backward --verify
             With --json, rank 0 prints one JSON object on stdout; everything else goes to stderr.
+            Defaults (a small problem a laptop verifies in seconds): --seq-len 1024, --heads 8, --kv-heads = --heads, \
+            --head-dim 64, float32 data (4 bytes per element moved), --layout contiguous, --seed 1, --strategy allgather \
+            (zeco with --attention gla). `spsim model` defaults differ (H 32, D 128, bf16): pass the same shape and \
+            --bytes-per-element 4 there to compare. \(SizeList.rule.prefix(1).uppercased() + SizeList.rule.dropFirst()).
             """)
 
     @OptionGroup var problemOptions: ProblemOptions
