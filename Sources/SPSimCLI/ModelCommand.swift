@@ -65,7 +65,7 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Output: table, csv or json.")
     var format: OutputFormat = .table
 
-    @Option(help: "Also draw communication and step time against P (or N) per strategy to this SVG file.")
+    @Option(help: "Also draw exposed communication, step time and time beyond compute against P (or N) per strategy to this SVG file.")
     var plot: String?
 
     @Option(help: "The plot's x axis: ranks or seq-len (default: whichever the sweep varies more).")
@@ -115,7 +115,7 @@ struct ModelCommand: ParsableCommand {
         }
         if let plot {
             let axis = plotX ?? (Set(points.map(\.seqLen)).count > Set(points.map(\.ranks)).count ? .seqLen : .ranks)
-            try Self.figure(points, axis: axis, topology: sweep.topology)
+            try scalingFigure(points, axis: axis, topology: sweep.topology)
                 .write(toFile: plot, atomically: true, encoding: .utf8)
             if format != .json { printNote("wrote \(plot)") }
         }
@@ -208,37 +208,6 @@ struct ModelCommand: ParsableCommand {
             }
         }
         return out
-    }
-
-    /// Two panels: communication time and step time against the chosen axis, one line per
-    /// strategy (and per value of the other axis when it varies too).
-    static func figure(_ points: [SweepPoint], axis: PlotAxis, topology: Topology) -> String {
-        var order = [String](), comm = [String: [(x: Double, y: Double)]](), step = comm
-        let otherVaries = axis == .ranks ? Set(points.map(\.seqLen)).count > 1 : Set(points.map(\.ranks)).count > 1
-        let layoutsVary = Dictionary(grouping: points, by: \.strategy).mapValues { Set($0.map(\.layout)).count > 1 }
-        for p in points {
-            guard case .success(let m) = p.result else { continue }
-            var name = p.strategy + (layoutsVary[p.strategy] == true ? " (\(p.layout.rawValue))" : "")
-                + (m.workload.attention == .gla ? " (GLA)" : "")
-            if otherVaries { name += axis == .ranks ? " N=\(tokens(p.seqLen))" : " P=\(p.ranks)" }
-            if comm[name] == nil { order.append(name) }
-            let x = Double(axis == .ranks ? p.ranks : p.seqLen)
-            comm[name, default: []].append((x, m.commSeconds.max() ?? 0))
-            step[name, default: []].append((x, m.maxStepSeconds))
-        }
-        let xLabel = axis == .ranks ? "ranks P (GPUs)" : "sequence length N (tokens)"
-        let formatX: (Double) -> String = axis == .ranks ? { String(Int($0)) } : { tokens(Int($0)) }
-        let formatY: (Double) -> String = { $0 >= 1 && $0 == $0.rounded() ? "\(Int($0)) s" : formatSeconds($0) }
-        let panels = [
-            SVGPlot(title: "Communication per step on \(topology.name)", xLabel: xLabel,
-                    yLabel: "communication time per step (s, slowest rank)",
-                    series: order.map { .init(name: $0, points: comm[$0]!) }, xPowersOfTwo: true,
-                    formatX: formatX, formatY: formatY),
-            SVGPlot(title: "Step time (forward + backward)", xLabel: xLabel, yLabel: "step time (s, slowest rank)",
-                    series: order.map { .init(name: $0, points: step[$0]!) }, xPowersOfTwo: true,
-                    formatX: formatX, formatY: formatY),
-        ]
-        return svgFigure(panels)
     }
 }
 
