@@ -96,9 +96,11 @@ public final class Communicator {
         for (peer, bytes, direction) in [(dest, sendBytes, MessageEvent.Direction.send),
                                          (source, receiveBytes, .receive)] {
             guard let peer else { continue }
+            // Counted whether or not anyone observes, so keys agree across ranks whenever one attaches.
             let channel = Channel(peer: peer, tag: tag, direction: direction)
             let order = channels[channel, default: 0]
             channels[channel] = order + 1
+            guard ledger.observer != nil else { continue }
             let (from, to) = direction == .send ? (worldRanks[rank], worldRanks[peer]) : (worldRanks[peer], worldRanks[rank])
             events.append(MessageEvent(operation: operation, direction: direction, stage: stage, peer: worldRanks[peer],
                                        bytes: bytes, tag: tag, key: "\(path) \(from)>\(to) tag \(tag) #\(order)"))

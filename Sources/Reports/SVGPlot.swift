@@ -72,8 +72,10 @@ public struct SVGPlot {
     /// The legend text of a series: its name, and where it cannot run.
     func legendText(_ s: Series) -> String {
         guard !s.unsupported.isEmpty else { return s.name }
-        return s.name + " — × cannot run at " + s.unsupported.map(formatX).joined(separator: ", ")
-            + (s.unsupportedNote.map { " (\($0))" } ?? "")
+        let xs = s.unsupported.sorted()
+        let at = s.points.isEmpty ? "anywhere shown"
+            : xs.count <= 3 ? "at " + xs.map(formatX).joined(separator: ", ") : "at \(formatX(xs[0])) … \(formatX(xs[xs.count - 1]))"
+        return s.name + " — × cannot run " + at + (s.unsupportedNote.map { " (\($0))" } ?? "")
     }
 
     /// The plot as an SVG group placed at (x, y) with the given size; the legend under the
