@@ -1,9 +1,12 @@
 import SPCore
 
 /// Parses lists of sizes for sweeps: `8,16,64`, `8..256` (doubling), `8..256*4`
-/// (multiplying by 4), `1024..4096+1024` (adding 1024), and suffixes `k` (×1024) and `M`
-/// (×1024²) on any number: `8M` is 8 388 608 tokens.
+/// (multiplying by 4), `1024..4096+1024` (adding 1024), each number a size as
+/// `SizeList.number` reads it: `8M` is 8 388 608 tokens.
 public enum SizeList {
+    /// The rule every size on spsim's command line follows, for help texts.
+    public static let rule = "sizes are whole numbers with an optional binary suffix: k, K or Ki = 1024, M or Mi = 1024², G or Gi = 1024³ (8k = 8192 tokens, 1M = 1048576 bytes)"
+
     /// The sizes `text` describes, in order, or why it cannot be read.
     public static func parse(_ text: String, option: String) -> Result<[Int], CostModelError> {
         var out = [Int]()
@@ -41,7 +44,7 @@ public enum SizeList {
                 }
             } else {
                 guard let x = number(item), x >= 1 else {
-                    return .failure(CostModelError("\(option) \(item): expected a positive whole number, a k/M suffix allowed (e.g. 8M)"))
+                    return .failure(CostModelError("\(option) \(item): expected a positive whole number, a k/M/G suffix allowed (e.g. 8M)"))
                 }
                 out.append(x)
             }
@@ -49,13 +52,19 @@ public enum SizeList {
         return .success(out)
     }
 
-    /// A positive whole number with an optional `k` or `M` suffix.
-    static func number(_ text: String) -> Int? {
+    /// A non-negative whole number with an optional binary suffix (`rule`): `8k` = 8192,
+    /// `2Mi` = 2 097 152; nil for anything else, a negative number, or a product beyond `Int`.
+    public static func number(_ text: String) -> Int? {
         var t = text.trimmingCharacters(in: .whitespaces)
         var scale = 1
-        if t.hasSuffix("k") || t.hasSuffix("K") { scale = 1024; t.removeLast() }
-        else if t.hasSuffix("M") { scale = 1024 * 1024; t.removeLast() }
-        guard let v = Int(t), v >= 0 else { return nil }
+        for (suffixes, s) in [(["Ki", "k", "K"], 1 << 10), (["Mi", "M"], 1 << 20), (["Gi", "G"], 1 << 30)] {
+            if let suffix = suffixes.first(where: t.hasSuffix) {
+                scale = s
+                t.removeLast(suffix.count)
+                break
+            }
+        }
+        guard t.first?.isNumber == true, let v = Int(t), v >= 0 else { return nil }
         let (product, overflow) = v.multipliedReportingOverflow(by: scale)
         return overflow ? nil : product
     }

@@ -16,10 +16,25 @@ public final class Communicator {
     public let ledger: TrafficLedger?
     /// World rank of each rank of this communicator (ledger peers are world ranks).
     let worldRanks: [Int]
+    /// Where the communicator sits among those derived by `dup` and `split` ("w", "w.1",
+    /// "w.1.2", …): the same on every rank of it, since both calls are collective and every
+    /// rank makes them in the same order. Part of `MessageEvent.key`.
+    let path: String
+    /// Communicators derived from this one so far.
+    private var derived = 0
+    /// Collectives called on this communicator so far.
+    private var collectives = 0
+    /// Point-to-point operations posted so far per (peer, tag, direction): a message's order on its channel.
+    private var channels: [Channel: Int] = [:]
 
-    init(handle: cmpi_comm, ledger: TrafficLedger?) throws {
+    private struct Channel: Hashable {
+        var peer: Int, tag: Int, direction: MessageEvent.Direction
+    }
+
+    init(handle: cmpi_comm, ledger: TrafficLedger?, path: String) throws {
         self.handle = handle
         self.ledger = ledger
+        self.path = path
         var r: Int32 = 0, s: Int32 = 0
         try check(cmpi_comm_rank(handle, &r), "MPI_Comm_rank")
         try check(cmpi_comm_size(handle, &s), "MPI_Comm_size")
@@ -40,7 +55,7 @@ public final class Communicator {
     public static func world() throws -> Communicator {
         var h: cmpi_comm?
         try check(cmpi_comm_world(&h), "MPI_COMM_WORLD")
-        return try Communicator(handle: h!, ledger: nil)
+        return try Communicator(handle: h!, ledger: nil, path: "w")
     }
 
     /// A duplicate (`MPI_Comm_dup`): same ranks, separate message space. Records into
@@ -48,7 +63,8 @@ public final class Communicator {
     public func dup(recordingInto ledger: TrafficLedger? = nil) throws -> Communicator {
         var h: cmpi_comm?
         try check(cmpi_comm_dup(handle, &h), "MPI_Comm_dup")
-        return try Communicator(handle: h!, ledger: ledger ?? self.ledger)
+        derived += 1
+        return try Communicator(handle: h!, ledger: ledger ?? self.ledger, path: "\(path).\(derived)")
     }
 
     /// `MPI_Comm_split`: ranks with equal `color` form a communicator, ordered by `key`.
@@ -56,25 +72,46 @@ public final class Communicator {
     public func split(color: Int, key: Int) throws -> Communicator? {
         var h: cmpi_comm?
         try check(cmpi_comm_split(handle, Int32(color), Int32(key), &h), "MPI_Comm_split")
+        derived += 1
         guard let h else { return nil }
-        return try Communicator(handle: h, ledger: ledger)
+        return try Communicator(handle: h, ledger: ledger, path: "\(path).\(derived)")
     }
 
     // MARK: Recording
 
     private func bytes<T>(_ count: Int, _: T.Type) -> Int { count * MemoryLayout<T>.stride }
 
-    private func recordPointToPoint(_ operation: String, sendTo dest: Int?, sendBytes: Int,
-                                    receiveFrom source: Int?, receiveBytes: Int) {
-        guard let ledger else { return }
+    /// Records a point-to-point operation in the ledger and reports it to the ledger's
+    /// observer; returns the events a nonblocking operation reports again when completed.
+    @discardableResult
+    private func recordPointToPoint(_ operation: String, tag: Int, sendTo dest: Int?, sendBytes: Int,
+                                    receiveFrom source: Int?, receiveBytes: Int,
+                                    stage: MessageEvent.Stage = .completed) -> [MessageEvent] {
+        guard let ledger else { return [] }
         ledger.record(operation,
                       sends: dest.map { [(worldRanks[$0], sendBytes)] } ?? [],
                       receives: source.map { [(worldRanks[$0], receiveBytes)] } ?? [],
                       countEmpty: true)
+        var events = [MessageEvent]()
+        for (peer, bytes, direction) in [(dest, sendBytes, MessageEvent.Direction.send),
+                                         (source, receiveBytes, .receive)] {
+            guard let peer else { continue }
+            // Counted whether or not anyone observes, so keys agree across ranks whenever one attaches.
+            let channel = Channel(peer: peer, tag: tag, direction: direction)
+            let order = channels[channel, default: 0]
+            channels[channel] = order + 1
+            guard ledger.observer != nil else { continue }
+            let (from, to) = direction == .send ? (worldRanks[rank], worldRanks[peer]) : (worldRanks[peer], worldRanks[rank])
+            events.append(MessageEvent(operation: operation, direction: direction, stage: stage, peer: worldRanks[peer],
+                                       bytes: bytes, tag: tag, key: "\(path) \(from)>\(to) tag \(tag) #\(order)"))
+        }
+        if let observer = ledger.observer { events.forEach(observer) }
+        return events
     }
 
     /// Records a collective whose logical schedule sends `sendBytes[j]` to rank j and
-    /// receives `receiveBytes[j]` from rank j; this rank's own entries are skipped.
+    /// receives `receiveBytes[j]` from rank j; this rank's own entries are skipped. The
+    /// observer hears of every non-empty part.
     private func recordCollective(_ operation: String, sendBytes: (Int) -> Int, receiveBytes: (Int) -> Int) {
         guard let ledger else { return }
         let others = (0..<size).filter { $0 != rank }
@@ -82,6 +119,30 @@ public final class Communicator {
                       sends: others.map { (worldRanks[$0], sendBytes($0)) },
                       receives: others.map { (worldRanks[$0], receiveBytes($0)) },
                       countEmpty: false)
+        let order = collectives
+        collectives += 1
+        guard let observer = ledger.observer else { return }
+        let me = worldRanks[rank]
+        for j in others {
+            let peer = worldRanks[j]
+            for (bytes, direction) in [(sendBytes(j), MessageEvent.Direction.send), (receiveBytes(j), .receive)] where bytes > 0 {
+                let (from, to) = direction == .send ? (me, peer) : (peer, me)
+                observer(MessageEvent(operation: operation, direction: direction, stage: .completed, peer: peer, bytes: bytes,
+                                      tag: nil, key: "\(path) \(operation) #\(order) \(from)>\(to)"))
+            }
+        }
+    }
+
+    /// The request of a nonblocking operation whose `events` are reported again, completed, when it finishes.
+    private func request(_ handle: cmpi_request?, keeping buffer: AnyObject, events: [MessageEvent]) -> Request {
+        guard let ledger, !events.isEmpty else { return Request(handle, keeping: buffer) }
+        return Request(handle, keeping: buffer) { [ledger] in
+            guard let observer = ledger.observer else { return }
+            for var e in events {
+                e.stage = .completed
+                observer(e)
+            }
+        }
     }
 
     // MARK: Point to point
@@ -91,7 +152,7 @@ public final class Communicator {
         try data.withUnsafeBufferPointer {
             try check(cmpi_send($0.baseAddress, Int64($0.count), T.mpiType, Int32(dest), Int32(tag), handle), "MPI_Send")
         }
-        recordPointToPoint("send", sendTo: dest, sendBytes: bytes(data.count, T.self), receiveFrom: nil, receiveBytes: 0)
+        recordPointToPoint("send", tag: tag, sendTo: dest, sendBytes: bytes(data.count, T.self), receiveFrom: nil, receiveBytes: 0)
     }
 
     /// Blocking receive of exactly `count` elements (`MPI_Recv`).
@@ -100,7 +161,7 @@ public final class Communicator {
         try out.withUnsafeMutableBufferPointer {
             try check(cmpi_recv($0.baseAddress, Int64(count), T.mpiType, Int32(source), Int32(tag), handle), "MPI_Recv")
         }
-        recordPointToPoint("recv", sendTo: nil, sendBytes: 0, receiveFrom: source, receiveBytes: bytes(count, T.self))
+        recordPointToPoint("recv", tag: tag, sendTo: nil, sendBytes: 0, receiveFrom: source, receiveBytes: bytes(count, T.self))
         return out
     }
 
@@ -115,7 +176,7 @@ public final class Communicator {
                           "MPI_Sendrecv")
             }
         }
-        recordPointToPoint("sendrecv", sendTo: dest, sendBytes: bytes(data.count, T.self),
+        recordPointToPoint("sendrecv", tag: tag, sendTo: dest, sendBytes: bytes(data.count, T.self),
                            receiveFrom: source, receiveBytes: bytes(count, T.self))
         return out
     }
@@ -125,8 +186,9 @@ public final class Communicator {
         var r: cmpi_request?
         try check(cmpi_isend(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(dest), Int32(tag), handle, &r),
                   "MPI_Isend")
-        recordPointToPoint("isend", sendTo: dest, sendBytes: bytes(buffer.count, T.self), receiveFrom: nil, receiveBytes: 0)
-        return Request(r, keeping: buffer)
+        let events = recordPointToPoint("isend", tag: tag, sendTo: dest, sendBytes: bytes(buffer.count, T.self),
+                                        receiveFrom: nil, receiveBytes: 0, stage: .posted)
+        return request(r, keeping: buffer, events: events)
     }
 
     /// Starts a receive filling the whole buffer (`MPI_Irecv`); the request keeps it alive.
@@ -134,8 +196,9 @@ public final class Communicator {
         var r: cmpi_request?
         try check(cmpi_irecv(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(source), Int32(tag), handle, &r),
                   "MPI_Irecv")
-        recordPointToPoint("irecv", sendTo: nil, sendBytes: 0, receiveFrom: source, receiveBytes: bytes(buffer.count, T.self))
-        return Request(r, keeping: buffer)
+        let events = recordPointToPoint("irecv", tag: tag, sendTo: nil, sendBytes: 0, receiveFrom: source,
+                                        receiveBytes: bytes(buffer.count, T.self), stage: .posted)
+        return request(r, keeping: buffer, events: events)
     }
 
     // MARK: Collectives
@@ -325,10 +388,18 @@ private func scanTrampoline(_ input: UnsafePointer<Float>?, _ accumulator: Unsaf
 public final class Request {
     private var handle: cmpi_request?
     private var buffer: AnyObject?
+    /// Called once when a wait or test completes the operation (reports it to the ledger's observer).
+    private var onCompletion: (() -> Void)?
 
-    init(_ handle: cmpi_request?, keeping buffer: AnyObject) {
+    init(_ handle: cmpi_request?, keeping buffer: AnyObject, onCompletion: (() -> Void)? = nil) {
         self.handle = handle
         self.buffer = buffer
+        self.onCompletion = onCompletion
+    }
+
+    private func completed() {
+        onCompletion?()
+        onCompletion = nil
     }
 
     /// Waits for completion (`MPI_Wait`). Waiting again is a no-op.
@@ -337,6 +408,7 @@ public final class Request {
         handle = nil
         defer { buffer = nil }
         try check(cmpi_wait(h), "MPI_Wait")
+        completed()
     }
 
     /// Whether the operation has completed, without blocking (`MPI_Test`). Once it returns
@@ -348,6 +420,7 @@ public final class Request {
         guard flag != 0 else { return false }
         handle = nil
         buffer = nil
+        completed()
         return true
     }
 

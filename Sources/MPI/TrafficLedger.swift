@@ -32,6 +32,12 @@ public final class TrafficLedger {
     /// Received, per source world rank.
     public private(set) var receivedFrom: [Int: TrafficCount] = [:]
 
+    /// Told about every operation part the ledger's communicators carry, with its tag and
+    /// a key pairing it with the peer's half (see `MessageEvent`); a `Timeline` attaches
+    /// here to put bytes, peers and flow arrows on its spans. Unlike the ledger's counts,
+    /// posted receives and completions of nonblocking operations are reported too.
+    public var observer: ((MessageEvent) -> Void)?
+
     public init() {}
 
     /// Total bytes and messages sent.

@@ -1,7 +1,8 @@
 import Foundation
 
 /// A log-log line plot rendered as SVG: labelled axes with units, tick marks with grid
-/// lines, one coloured line with markers per series, and a legend.
+/// lines, one line with markers per series in its strategy's `StrategyStyle`, an "×" on the
+/// x axis where a series cannot run, notes under the axis, and a legend.
 public struct SVGPlot {
     /// One line: a name for the legend and its (x, y) points (non-positive values are skipped).
     public struct Series {
@@ -9,11 +10,21 @@ public struct SVGPlot {
         public var name: String
         /// The points, drawn in order.
         public var points: [(x: Double, y: Double)]
+        /// Colour, marker and dash.
+        public var style: StrategyStyle
+        /// x values where the series has no point because it cannot run there: an "×" on the axis.
+        public var unsupported: [Double]
+        /// Why it cannot run there, for the legend (e.g. "P > H").
+        public var unsupportedNote: String?
 
-        /// A series.
-        public init(name: String, points: [(x: Double, y: Double)]) {
+        /// A series; the style defaults to `StrategyStyle.for(name:)` of its name.
+        public init(name: String, points: [(x: Double, y: Double)], style: StrategyStyle? = nil,
+                    unsupported: [Double] = [], unsupportedNote: String? = nil) {
             self.name = name
             self.points = points
+            self.style = style ?? .for(name: name)
+            self.unsupported = unsupported
+            self.unsupportedNote = unsupportedNote
         }
     }
 
@@ -25,6 +36,8 @@ public struct SVGPlot {
     public var yLabel: String
     /// The lines.
     public var series: [Series]
+    /// Lines of small text under the x axis label (what coincides, what a value means).
+    public var notes: [String]
     /// Tick labels of the x axis.
     public var formatX: (Double) -> String
     /// Tick labels of the y axis.
@@ -33,37 +46,45 @@ public struct SVGPlot {
     public var xPowersOfTwo: Bool
 
     /// A plot; tick labels default to `%g`.
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], xPowersOfTwo: Bool = false,
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], notes: [String] = [],
+                xPowersOfTwo: Bool = false,
                 formatX: @escaping (Double) -> String = { String(format: "%g", $0) },
                 formatY: @escaping (Double) -> String = { String(format: "%g", $0) }) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.series = series
+        self.notes = notes
         self.xPowersOfTwo = xPowersOfTwo
         self.formatX = formatX
         self.formatY = formatY
     }
 
-    /// Colours of the series, in order (Okabe–Ito, readable by colour-blind people), then repeated.
-    static let palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255",
-                          "#7F7F7F", "#8C564B"]
-    /// Dash patterns cycled after the palette is used up.
-    static let dashes = ["", "6,3", "2,3", "8,3,2,3"]
-
-    /// A standalone SVG document of this plot.
-    /// The height defaults to room for a 300-pixel plot above the legend.
+    /// A standalone SVG document of this plot with its legend.
+    /// The height defaults to room for a 300-pixel plot above the notes and the legend.
     public func render(width: Double = 640, height: Double? = nil) -> String {
-        let height = height ?? 400 + 16 * Double(series.count)
-        return svgDocument(width: width, height: height, body: group(x: 0, y: 0, width: width, height: height))
+        let extra: Double = 14 * Double(notes.count) + 16 * Double(series.count)
+        let height = height ?? 400 + extra
+        return svgDocument(width: width, height: height,
+                           body: group(x: 0, y: 0, width: width, height: height, legend: true))
     }
 
-    /// The plot as an SVG group placed at (x, y) with the given size.
-    func group(x originX: Double, y originY: Double, width: Double, height: Double) -> String {
-        let left = 78.0, right = 16.0, top = 34.0, legendRows = Double(series.count)
-        let bottom = 52.0 + 16 * legendRows + 8
+    /// The legend text of a series: its name, and where it cannot run.
+    func legendText(_ s: Series) -> String {
+        guard !s.unsupported.isEmpty else { return s.name }
+        let xs = s.unsupported.sorted()
+        let at = s.points.isEmpty ? "anywhere shown"
+            : xs.count <= 3 ? "at " + xs.map(formatX).joined(separator: ", ") : "at \(formatX(xs[0])) … \(formatX(xs[xs.count - 1]))"
+        return s.name + " — × cannot run " + at + (s.unsupportedNote.map { " (\($0))" } ?? "")
+    }
+
+    /// The plot as an SVG group placed at (x, y) with the given size; the legend under the
+    /// notes when `legend`, else left to the figure.
+    func group(x originX: Double, y originY: Double, width: Double, height: Double, legend: Bool) -> String {
+        let left = 78.0, right = 16.0, top = 34.0
+        let bottom = 52.0 + 14 * Double(notes.count) + (legend ? 16 * Double(series.count) + 8 : 4)
         let plotW = width - left - right, plotH = height - top - bottom
-        let xs = series.flatMap { $0.points.map(\.x) }.filter { $0 > 0 && $0.isFinite }
+        let xs = series.flatMap { $0.points.map(\.x) + $0.unsupported }.filter { $0 > 0 && $0.isFinite }
         let ys = series.flatMap { $0.points.map(\.y) }.filter { $0 > 0 && $0.isFinite }
         var out = "<g transform=\"translate(\(f(originX)),\(f(originY)))\">\n"
         out += "<text x=\"\(f(width / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>\n"
@@ -91,21 +112,27 @@ public struct SVGPlot {
         }
         out += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(top + plotH + 38))\" text-anchor=\"middle\" font-size=\"13\">\(escape(xLabel))</text>\n"
         out += "<text transform=\"translate(16,\(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(escape(yLabel))</text>\n"
+        for (i, note) in notes.enumerated() {
+            out += "<text x=\"\(f(left))\" y=\"\(f(top + plotH + 56 + 14 * Double(i)))\" font-size=\"11\" font-style=\"italic\" fill=\"#444\">\(escape(note))</text>\n"
+        }
 
-        // Lines with markers, then the legend under the axis label.
-        for (i, s) in series.enumerated() {
-            let colour = Self.palette[i % Self.palette.count]
-            let dash = Self.dashes[(i / Self.palette.count) % Self.dashes.count]
+        // Lines with markers, then "×" on the axis where a series cannot run.
+        for s in series {
             let pts = s.points.filter { $0.x > 0 && $0.y > 0 && $0.x.isFinite && $0.y.isFinite }
-            guard !pts.isEmpty else { continue }
-            let path = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-            out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/>\n"
-            for p in pts {
-                out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(colour)\"/>\n"
+            if !pts.isEmpty {
+                let path = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
+                out += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(s.style.colour)\" stroke-width=\"2\"\(dashAttribute(s.style))/>\n"
+                for p in pts { out += markerSVG(s.style, x: px(p.x), y: py(p.y)) }
             }
-            let ly = top + plotH + 58 + 16 * Double(i)
-            out += "<line x1=\"\(f(left))\" y1=\"\(f(ly - 4))\" x2=\"\(f(left + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")/>\n"
-            out += "<text x=\"\(f(left + 30))\" y=\"\(f(ly))\" font-size=\"12\">\(escape(s.name))</text>\n"
+            for x in s.unsupported where x > 0 && x.isFinite {
+                out += crossSVG(colour: s.style.colour, x: px(x), y: top + plotH - 8)
+            }
+        }
+        if legend {
+            let y0 = top + plotH + 58 + 14 * Double(notes.count)
+            for (i, s) in series.enumerated() {
+                out += legendEntrySVG(s.style, text: legendText(s), x: left, y: y0 + 16 * Double(i))
+            }
         }
         return out + "</g>\n"
     }
@@ -138,15 +165,39 @@ public struct SVGPlot {
     }
 }
 
-/// Several plots side by side in one SVG document.
-/// The height defaults to room for a 300-pixel plot above the longest legend.
-public func svgFigure(_ plots: [SVGPlot], panelWidth: Double = 560, panelHeight: Double? = nil) -> String {
-    let panelHeight = panelHeight ?? 400 + 16 * Double(plots.map(\.series.count).max() ?? 0)
-    var body = ""
-    for (i, plot) in plots.enumerated() {
-        body += plot.group(x: Double(i) * panelWidth, y: 0, width: panelWidth, height: panelHeight)
+/// Several plots side by side in one SVG document, under `title` (one line per element:
+/// the problem, the topology), with one legend for all panels below them — the series of
+/// every panel, each name once (a strategy's style is the same in every panel) — and
+/// `footnotes` under the legend.
+/// The height defaults to room for a 300-pixel plot, the notes and the legend.
+public func svgFigure(_ plots: [SVGPlot], title: [String] = [], footnotes: [String] = [], panelWidth: Double = 560,
+                      panelHeight: Double? = nil) -> String {
+    var seen = Set<String>(), entries = [(style: StrategyStyle, text: String)]()
+    for plot in plots {
+        for s in plot.series where seen.insert(s.name).inserted { entries.append((s.style, plot.legendText(s))) }
     }
-    return svgDocument(width: panelWidth * Double(max(1, plots.count)), height: panelHeight, body: body)
+    let width = panelWidth * Double(max(1, plots.count))
+    let columns = max(1, min(3, Int(width / 420)))
+    let legendRows = (entries.count + columns - 1) / columns
+    let top = title.isEmpty ? 0 : 14 + 20 * Double(title.count)
+    let panelHeight = panelHeight ?? 360 + 14 * Double(plots.map(\.notes.count).max() ?? 0)
+    let height = top + panelHeight + 16 * Double(legendRows) + 16 * Double(footnotes.count) + 12
+    var body = ""
+    for (i, line) in title.enumerated() {
+        body += "<text x=\"\(f(width / 2))\" y=\"\(f(22 + 20 * Double(i)))\" text-anchor=\"middle\" font-size=\"\(i == 0 ? 17 : 13)\"\(i == 0 ? " font-weight=\"bold\"" : "")>\(escape(line))</text>\n"
+    }
+    for (i, plot) in plots.enumerated() {
+        body += plot.group(x: Double(i) * panelWidth, y: top, width: panelWidth, height: panelHeight, legend: false)
+    }
+    let columnWidth = (width - 78) / Double(columns)
+    for (i, e) in entries.enumerated() {
+        body += legendEntrySVG(e.style, text: e.text, x: 78 + columnWidth * Double(i / legendRows),
+                               y: top + panelHeight + 4 + 16 * Double(i % legendRows))
+    }
+    for (i, note) in footnotes.enumerated() {
+        body += "<text x=\"78\" y=\"\(f(top + panelHeight + 8 + 16 * Double(legendRows + i)))\" font-size=\"11\" fill=\"#444\">\(escape(note))</text>\n"
+    }
+    return svgDocument(width: width, height: height, body: body)
 }
 
 private func svgDocument(width: Double, height: Double, body: String) -> String {
@@ -157,6 +208,46 @@ private func svgDocument(width: Double, height: Double, body: String) -> String 
     \(body)</svg>
 
     """
+}
+
+/// A legend row: a line sample with the marker, then the text.
+private func legendEntrySVG(_ style: StrategyStyle, text: String, x: Double, y: Double) -> String {
+    "<line x1=\"\(f(x))\" y1=\"\(f(y - 4))\" x2=\"\(f(x + 28))\" y2=\"\(f(y - 4))\" stroke=\"\(style.colour)\" stroke-width=\"2\"\(dashAttribute(style))/>\n"
+        + markerSVG(style, x: x + 14, y: y - 4)
+        + "<text x=\"\(f(x + 34))\" y=\"\(f(y))\" font-size=\"12\">\(escape(text))</text>\n"
+}
+
+private func dashAttribute(_ style: StrategyStyle) -> String {
+    style.dash.isEmpty ? "" : " stroke-dasharray=\"\(style.dash)\""
+}
+
+/// The style's marker centred at (x, y).
+private func markerSVG(_ style: StrategyStyle, x: Double, y: Double) -> String {
+    let paint = style.filled ? "fill=\"\(style.colour)\"" : "fill=\"white\" stroke=\"\(style.colour)\" stroke-width=\"1.5\""
+    func polygon(_ points: [(Double, Double)]) -> String {
+        "<polygon points=\"\(points.map { "\(f(x + $0.0)),\(f(y + $0.1))" }.joined(separator: " "))\" \(paint)/>\n"
+    }
+    func ring(_ n: Int, _ radius: (Int) -> Double, phase: Double) -> [(Double, Double)] {
+        (0..<n).map { i in
+            let a = phase + 2 * Double.pi * Double(i) / Double(n)
+            return (radius(i) * cos(a), radius(i) * sin(a))
+        }
+    }
+    switch style.marker {
+    case .circle: return "<circle cx=\"\(f(x))\" cy=\"\(f(y))\" r=\"3.8\" \(paint)/>\n"
+    case .square: return "<rect x=\"\(f(x - 3.5))\" y=\"\(f(y - 3.5))\" width=\"7\" height=\"7\" \(paint)/>\n"
+    case .triangle: return polygon([(0, -5), (4.5, 3.5), (-4.5, 3.5)])
+    case .triangleDown: return polygon([(0, 5), (4.5, -3.5), (-4.5, -3.5)])
+    case .diamond: return polygon([(0, -5), (4.5, 0), (0, 5), (-4.5, 0)])
+    case .star: return polygon(ring(10, { $0 % 2 == 0 ? 5.5 : 2.4 }, phase: -Double.pi / 2))
+    case .hexagon: return polygon(ring(6, { _ in 4.5 }, phase: 0))
+    }
+}
+
+/// "×" at (x, y): where a series cannot run.
+private func crossSVG(colour: String, x: Double, y: Double) -> String {
+    let d = 5.0
+    return "<path d=\"M\(f(x - d)),\(f(y - d)) L\(f(x + d)),\(f(y + d)) M\(f(x - d)),\(f(y + d)) L\(f(x + d)),\(f(y - d))\" stroke=\"\(colour)\" stroke-width=\"2.5\" class=\"unsupported\"/>\n"
 }
 
 private func f(_ v: Double) -> String { String(format: "%.1f", v) }

@@ -118,6 +118,7 @@ func runStrategy(_ strategy: any SequenceParallelStrategy.Type, problem: RunProb
 func strategyContext(world: Communicator, layout: SequenceLayout) throws -> (RankContext, TrafficLedger, Timeline) {
     let ledger = TrafficLedger()
     let timeline = Timeline(clock: MPIEnvironment.wallTime)
+    timeline.observe(ledger)
     let context = RankContext(communicator: try world.dup(recordingInto: ledger), layout: layout, timeline: timeline)
     return (context, ledger, timeline)
 }
@@ -138,43 +139,4 @@ func relativeErrors(_ outputs: NamedTensors, against reference: [String: Tensor6
         if let got = outputs[name] { errors[name] = got.maxRelativeError(against: ref) }
     }
     return errors
-}
-
-/// Every rank's spans of the given phases as trace events on rank 0 (nil elsewhere), with
-/// times relative to the earliest span of any rank. Each phase also gets a marker on lane 1.
-func gatherTrace(_ phases: [(name: String, spans: [Span])], world: Communicator) throws -> [TraceEvent]? {
-    let all = phases.flatMap(\.spans)
-    let origin = try world.allreduce([all.map(\.start).min() ?? .infinity], .min)[0]
-    var events = [TraceEvent]()
-    for phase in phases where !phase.spans.isEmpty {
-        let start = phase.spans.map(\.start).min()!, end = phase.spans.map(\.end).max()!
-        events.append(TraceEvent(name: phase.name, category: "phase", startMicroseconds: (start - origin) * 1e6,
-                                 durationMicroseconds: (end - start) * 1e6, rank: world.rank, lane: 1))
-        for s in phase.spans {
-            events.append(TraceEvent(name: s.name, category: s.category.rawValue, startMicroseconds: (s.start - origin) * 1e6,
-                                     durationMicroseconds: (s.end - s.start) * 1e6, rank: world.rank))
-        }
-    }
-    let bytes = [UInt8](try JSONEncoder().encode(events))
-    let counts = try world.allgather([Int64(bytes.count)]).map(Int.init)
-    guard let gathered = try world.gatherv(bytes, counts: counts, root: 0) else { return nil }
-    var merged = [TraceEvent](), offset = 0
-    for c in counts {
-        merged += try JSONDecoder().decode([TraceEvent].self, from: Data(gathered[offset ..< offset + c]))
-        offset += c
-    }
-    return merged
-}
-
-/// Checks that `--trace FILE` can be written: not a directory, in an existing directory.
-func validateTracePath(_ path: String?) throws(InputError) {
-    guard let path else { return }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw InputError("--trace \(path) is a directory; give a file name such as trace.json")
-    }
-    let parent = (path as NSString).deletingLastPathComponent
-    if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
-        throw InputError("--trace \(path): the directory \(parent) does not exist")
-    }
 }

@@ -17,14 +17,15 @@ struct BenchCommand: ParsableCommand {
             from --min-bytes to --max-bytes (×--factor). Each cell is the median over --repeat of the slowest \
             rank's time, and the achieved bandwidth, state bytes / time (1 GB = 1e9 B). Every result is checked \
             exactly; exit 1 if any element is wrong.
-            Example: mpirun -np 4 spsim bench --max-bytes 1048576 --json
+            Example: mpirun -np 4 spsim bench --max-bytes 1M --json
+            Defaults: states 4k to 64M bytes (×4), --value-dim 16, --repeat 5 after --warmup 1; kernels N 2048, H 8, D 64, float32.
             With --kernels (one process, no MPI): the attention block kernel beside cblas_sgemm.
             """)
 
     @Flag(help: "Benchmark the attention block kernel beside cblas_sgemm (one process, no MPI).")
     var kernels = false
 
-    @Option(help: "Tokens of the kernel benchmark.")
+    @Option(help: ArgumentHelp("Tokens of the kernel benchmark (a size, e.g. 2k).", valueName: "size"), transform: parseSize)
     var tokens: Int = 2048
 
     @Option(help: "Heads of the kernel benchmark.")
@@ -33,10 +34,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Head dimension of the kernel benchmark.")
     var headDim: Int = 64
 
-    @Option(help: "Scan benchmark: smallest state, bytes.")
+    @Option(help: ArgumentHelp("Scan benchmark: smallest state, bytes (a size, e.g. 4k).", valueName: "size"), transform: parseSize)
     var minBytes: Int = 4 << 10
 
-    @Option(help: "Scan benchmark: largest state, bytes.")
+    @Option(help: ArgumentHelp("Scan benchmark: largest state, bytes (a size, e.g. 64M).", valueName: "size"), transform: parseSize)
     var maxBytes: Int = 64 << 20
 
     @Option(help: "Scan benchmark: each state size is this factor times the previous.")

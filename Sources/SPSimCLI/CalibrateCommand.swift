@@ -24,7 +24,7 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "The topology's name.")
     var name: String = "localhost"
 
-    @Option(help: "Largest message in bytes.")
+    @Option(help: ArgumentHelp("Largest message in bytes (a size, e.g. 16M).", valueName: "size"), transform: parseSize)
     var maxBytes: Int = 16 << 20
 
     @Option(help: "Ranks the written topology can place on this host.")

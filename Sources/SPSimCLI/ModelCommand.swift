@@ -15,6 +15,9 @@ struct ModelCommand: ParsableCommand {
             Softmax strategies use H, G, D; GLA strategies use H heads with a [D, Dv] state per head.
             Times are the slowest rank's; bytes and messages the largest per rank.
             Example: spsim model --topology h100x32-ndr --seq-len 8M --ranks 8..256 --causal --plot scaling.svg
+            Defaults (a training-sized layer): --topology hgx-h100, --seq-len 1M, --ranks 8, --heads 32, --kv-heads = --heads, \
+            --head-dim 128, --bytes-per-element 2 (bf16), non-causal, --layout auto. `spsim run` defaults differ \
+            (N 1024, H 8, D 64, float32 = 4 bytes): its --json carries the model for its own shape.
             """)
 
     @Option(help: "Topology name (see `spsim topology list`) or a topology JSON file.")
@@ -62,7 +65,7 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Output: table, csv or json.")
     var format: OutputFormat = .table
 
-    @Option(help: "Also draw communication and step time against P (or N) per strategy to this SVG file.")
+    @Option(help: "Also draw exposed communication, step time and time beyond compute against P (or N) per strategy to this SVG file.")
     var plot: String?
 
     @Option(help: "The plot's x axis: ranks or seq-len (default: whichever the sweep varies more).")
@@ -112,7 +115,7 @@ struct ModelCommand: ParsableCommand {
         }
         if let plot {
             let axis = plotX ?? (Set(points.map(\.seqLen)).count > Set(points.map(\.ranks)).count ? .seqLen : .ranks)
-            try Self.figure(points, axis: axis, topology: sweep.topology)
+            try scalingFigure(points, axis: axis, topology: sweep.topology)
                 .write(toFile: plot, atomically: true, encoding: .utf8)
             if format != .json { printNote("wrote \(plot)") }
         }
@@ -205,37 +208,6 @@ struct ModelCommand: ParsableCommand {
             }
         }
         return out
-    }
-
-    /// Two panels: communication time and step time against the chosen axis, one line per
-    /// strategy (and per value of the other axis when it varies too).
-    static func figure(_ points: [SweepPoint], axis: PlotAxis, topology: Topology) -> String {
-        var order = [String](), comm = [String: [(x: Double, y: Double)]](), step = comm
-        let otherVaries = axis == .ranks ? Set(points.map(\.seqLen)).count > 1 : Set(points.map(\.ranks)).count > 1
-        let layoutsVary = Dictionary(grouping: points, by: \.strategy).mapValues { Set($0.map(\.layout)).count > 1 }
-        for p in points {
-            guard case .success(let m) = p.result else { continue }
-            var name = p.strategy + (layoutsVary[p.strategy] == true ? " (\(p.layout.rawValue))" : "")
-                + (m.workload.attention == .gla ? " (GLA)" : "")
-            if otherVaries { name += axis == .ranks ? " N=\(tokens(p.seqLen))" : " P=\(p.ranks)" }
-            if comm[name] == nil { order.append(name) }
-            let x = Double(axis == .ranks ? p.ranks : p.seqLen)
-            comm[name, default: []].append((x, m.commSeconds.max() ?? 0))
-            step[name, default: []].append((x, m.maxStepSeconds))
-        }
-        let xLabel = axis == .ranks ? "ranks P (GPUs)" : "sequence length N (tokens)"
-        let formatX: (Double) -> String = axis == .ranks ? { String(Int($0)) } : { tokens(Int($0)) }
-        let formatY: (Double) -> String = { $0 >= 1 && $0 == $0.rounded() ? "\(Int($0)) s" : formatSeconds($0) }
-        let panels = [
-            SVGPlot(title: "Communication per step on \(topology.name)", xLabel: xLabel,
-                    yLabel: "communication time per step (s, slowest rank)",
-                    series: order.map { .init(name: $0, points: comm[$0]!) }, xPowersOfTwo: true,
-                    formatX: formatX, formatY: formatY),
-            SVGPlot(title: "Step time (forward + backward)", xLabel: xLabel, yLabel: "step time (s, slowest rank)",
-                    series: order.map { .init(name: $0, points: step[$0]!) }, xPowersOfTwo: true,
-                    formatX: formatX, formatY: formatY),
-        ]
-        return svgFigure(panels)
     }
 }
 

@@ -11,7 +11,8 @@ struct ProblemOptions: ParsableArguments {
     @Option(help: "softmax, or gla: gated linear attention (causal by construction; --layout contiguous; --head-dim is Dk).")
     var attention: AttentionKind = .softmax
 
-    @Option(help: "Global sequence length N (default 1024, or the length of --inputs).")
+    @Option(help: ArgumentHelp("Global sequence length N, a size such as 8k (default 1024, or the length of --inputs).",
+                               valueName: "size"), transform: parseSize)
     var seqLen: Int?
 
     @Option(help: "Query heads H (default 8, or from --inputs).")

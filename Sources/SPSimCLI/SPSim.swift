@@ -1,4 +1,5 @@
 import ArgumentParser
+import CostModel
 import Foundation
 import MPI
 import SequenceParallel
@@ -12,9 +13,17 @@ public struct SPSim: ParsableCommand {
             Run under `mpirun -np P spsim …` to use P ranks; without mpirun it is one rank.
             Exit status: 0 success, 1 a check failed, 2 bad input (on every rank, before any message),
             3 an MPI failure during a run (every rank is ended through MPI_Abort).
+            Sizes (--seq-len, --max-bytes, …): \(SizeList.rule).
+            Defaults differ by purpose: `run` and `verify` check real float32 data on small problems
+            (N 1024, H 8, G = H, D 64, 4 bytes per element); `model` predicts training-sized layers
+            (N 1M, H 32, G = H, D 128, bf16 = 2 bytes per element). Each command's help states its own.
             """,
+        version: SPSim.version,
         subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, StrategiesCommand.self, CollectivesCommand.self,
-                      ModelCommand.self, TopologyCommand.self, CalibrateCommand.self])
+                      ModelCommand.self, TopologyCommand.self, CalibrateCommand.self, ReportCommand.self])
+
+    /// spsim's version, printed by `spsim --version`: the one place it is written.
+    public static let version = "0.2.0"
 
     public init() {}
 }
@@ -23,6 +32,10 @@ public struct SPSim: ParsableCommand {
 public enum SPSimMain {
     /// Parses `arguments` (without the program name), runs the command, and returns the exit status.
     public static func main(arguments: [String]) -> Int32 {
+        if let message = unknownSubcommandMessage(arguments, root: SPSim.self) {
+            printErrorOnce(message)
+            return 2
+        }
         do {
             var command = try SPSim.parseAsRoot(arguments)
             try command.run()

@@ -29,20 +29,30 @@ final class ModelCommandTests: XCTestCase {
         }
     }
 
-    func testPlotIsAnSVGWithAxesAndALegend() throws {
+    func testPlotShowsExposedCommunicationInStableStylesAndMarksWhereAStrategyCannotRun() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spsim-plot-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("scaling.svg").path
         let run = try SPSimProcess.run(["model", "--topology", "h100x32-ndr", "--seq-len", "8M", "--ranks", "8..256",
-                                        "--strategy", "ring,lasp2,zeco", "--causal", "--plot", file])
+                                        "--heads", "64", "--kv-heads", "8", "--strategy", "ring,ulysses,lasp2,zeco",
+                                        "--causal", "--plot", file])
         XCTAssertEqual(run.status, 0, run.stderr)
         let svg = try String(contentsOfFile: file, encoding: .utf8)
         XCTAssertTrue(svg.hasPrefix("<?xml"))
         XCTAssertTrue(svg.contains("ranks P (GPUs)"), "x axis label with unit")
-        XCTAssertTrue(svg.contains("communication time per step (s"), "y axis label with unit")
+        for panel in [">Exposed communication<", ">Step time<", ">Step time beyond compute<"] {
+            XCTAssertTrue(svg.contains(panel), panel)
+        }
+        XCTAssertTrue(svg.contains("communication not hidden by compute (s)"), "y axis label with unit")
+        XCTAssertTrue(svg.contains("h100x32-ndr") && svg.contains("N = 8M") && svg.contains("H = 64, G = 8, D = 128, causal")
+                      && svg.contains("bf16"), "problem and topology in the title")
         for name in ["ring", "lasp2 (GLA)", "zeco (GLA)"] { XCTAssertTrue(svg.contains(">\(name)<"), "legend entry \(name)") }
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 6, "three strategies × two panels")
+        XCTAssertTrue(svg.contains(">ulysses — × cannot run at 128, 256 (P = 128 &gt; H = 64)<"), "legend says where ulysses cannot run")
+        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 12, "four strategies × three panels")
+        XCTAssertEqual(svg.components(separatedBy: "class=\"unsupported\"").count - 1, 6, "× at P = 128 and 256 in each panel")
+        // The ring's colour is its own in every plot: green lines, four per panel set (three panels + legend).
+        XCTAssertEqual(svg.components(separatedBy: "stroke=\"#009E73\"").count - 1, 4)
         XCTAssertTrue(svg.contains(">256<"), "tick at 256 ranks")
     }
 
