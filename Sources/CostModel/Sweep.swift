@@ -4,7 +4,11 @@ import SequenceParallel
 /// (multiplying by 4), `1024..4096+1024` (adding 1024), and suffixes `k` (×1024) and `M`
 /// (×1024²) on any number: `8M` is 8 388 608 tokens.
 public enum SizeList {
-    /// The sizes `text` describes, in order, or why it cannot be read.
+    /// The most values one list may hold (a sweep multiplies the lists' lengths).
+    public static let maxValues = 4096
+
+    /// The sizes `text` describes, in order, or why it cannot be read. Ranges step with
+    /// overflow-checked arithmetic and stop at `TO` or where the next value would overflow.
     public static func parse(_ text: String, option: String) -> Result<[Int], CostModelError> {
         var out = [Int]()
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
@@ -13,7 +17,8 @@ public enum SizeList {
             if let dots = item.range(of: "..") {
                 let from = String(item[..<dots.lowerBound])
                 var rest = String(item[dots.upperBound...])
-                var step: (Int) -> Int = { $0 * 2 }
+                // Steps report overflow (nil) instead of trapping: a range may end near Int.max.
+                var step: (Int) -> Int? = { x in let (y, o) = x.multipliedReportingOverflow(by: 2); return o ? nil : y }
                 var stepText = ""
                 if let star = rest.firstIndex(of: "*") {
                     stepText = String(rest[rest.index(after: star)...])
@@ -21,23 +26,25 @@ public enum SizeList {
                     guard let f = number(stepText), f >= 2 else {
                         return .failure(CostModelError("\(option) \(item): the factor after * must be at least 2"))
                     }
-                    step = { $0 * f }
+                    step = { x in let (y, o) = x.multipliedReportingOverflow(by: f); return o ? nil : y }
                 } else if let plus = rest.firstIndex(of: "+") {
                     stepText = String(rest[rest.index(after: plus)...])
                     rest = String(rest[..<plus])
                     guard let s = number(stepText), s >= 1 else {
                         return .failure(CostModelError("\(option) \(item): the step after + must be at least 1"))
                     }
-                    step = { $0 + s }
+                    step = { x in let (y, o) = x.addingReportingOverflow(s); return o ? nil : y }
                 }
                 guard let a = number(from), let b = number(rest), a >= 1, b >= a else {
                     return .failure(CostModelError("\(option) \(item): a range is FROM..TO with 1 ≤ FROM ≤ TO (e.g. 8..256)"))
                 }
-                var x = a
-                while x <= b {
+                var next: Int? = a
+                while let x = next, x <= b {
                     out.append(x)
-                    if out.count > 100_000 { return .failure(CostModelError("\(option) \(item): more than 100000 values")) }
-                    x = step(x)
+                    if out.count > maxValues {
+                        return .failure(CostModelError("\(option) \(item): more than \(maxValues) values (spsim's limit per list)"))
+                    }
+                    next = step(x)
                 }
             } else {
                 guard let x = number(item), x >= 1 else {
@@ -45,6 +52,9 @@ public enum SizeList {
                 }
                 out.append(x)
             }
+        }
+        if out.count > maxValues {
+            return .failure(CostModelError("\(option) \(text): \(out.count) values, more than \(maxValues) (spsim's limit per list)"))
         }
         return .success(out)
     }

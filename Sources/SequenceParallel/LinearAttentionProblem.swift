@@ -1,3 +1,5 @@
+import Kernels
+
 /// A gated linear attention (GLA) problem: one GLA layer over a sequence of N tokens
 /// (DESIGN.md §3). Per head, `S_t = Diag(exp(g_t)) S_{t−1} + k_tᵀ v_t`, `o_t = q_t S_t`;
 /// the state is `[heads, keyDim, valueDim]`, causal by construction.
@@ -34,12 +36,11 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
         scanBlocks ?? AllScan.defaultBlocks(ranks: ranks, rows: stateRows, stateBytes: stateBytes)
     }
 
-    /// Checks the shape alone (no rank count involved).
+    /// Checks the shape alone (no rank count involved): every dimension at least 1 and
+    /// within `SizeLimits`, tensor and state sizes overflow-checked, K within the state's rows.
+    /// - Throws: `InputError` naming the option and the limit it breaks.
     public func validate() throws(InputError) {
-        if seqLen < 1 { throw InputError("--seq-len must be at least 1 (got \(seqLen))") }
-        if heads < 1 { throw InputError("--heads must be at least 1 (got \(heads))") }
-        if keyDim < 1 { throw InputError("--head-dim must be at least 1 (got \(keyDim))") }
-        if valueDim < 1 { throw InputError("--value-dim must be at least 1 (got \(valueDim))") }
+        try SizeLimits.requireLinear(seqLen: seqLen, heads: heads, keyDim: keyDim, valueDim: valueDim)
         if let k = scanBlocks, k < 1 || k > stateRows {
             throw InputError("--scan-blocks \(k) must be between 1 and the state's H·Dk = \(heads)·\(keyDim) = \(stateRows) rows")
         }
