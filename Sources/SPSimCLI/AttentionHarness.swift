@@ -192,16 +192,3 @@ func gatherTrace(_ phases: [(name: String, spans: [Span])], world: Communicator)
     }
     return merged
 }
-
-/// Checks that `--trace FILE` can be written: not a directory, in an existing directory.
-func validateTracePath(_ path: String?) throws(InputError) {
-    guard let path else { return }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw InputError("--trace \(path) is a directory; give a file name such as trace.json")
-    }
-    let parent = (path as NSString).deletingLastPathComponent
-    if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
-        throw InputError("--trace \(path): the directory \(parent) does not exist")
-    }
-}

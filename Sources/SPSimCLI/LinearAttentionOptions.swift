@@ -81,24 +81,19 @@ struct GLAInputs {
 
 /// `q.npy k.npy v.npy [g.npy] [do.npy]` from a directory (missing g and do come from the seed).
 struct GLAInputFiles {
-    var q: NPYArray, k: NPYArray, v: NPYArray, g: NPYArray?, dO: NPYArray?
+    var q: InputFile, k: InputFile, v: InputFile, g: InputFile?, dO: InputFile?
 
     static func read(_ directory: String) throws -> GLAInputFiles {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw InputError("--inputs \(directory) is not a directory")
         }
-        func load(_ name: String, required: Bool) throws -> NPYArray? {
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: path) else {
+        func load(_ name: String, required: Bool) throws -> InputFile? {
+            guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name)) else {
                 if !required { return nil }
                 throw InputError("--inputs \(directory) has no \(name) (GLA needs q.npy, k.npy and v.npy; g.npy and do.npy are optional)")
             }
-            let array = try NPY.read(path)
-            guard array.shape.count == 3 else {
-                throw InputError("\(path) has shape \(array.shape); expected 3 dimensions [tokens, heads, dim]")
-            }
-            return array
+            return try InputFile.header(name, in: directory)
         }
         return GLAInputFiles(q: try load("q.npy", required: true)!, k: try load("k.npy", required: true)!,
                              v: try load("v.npy", required: true)!, g: try load("g.npy", required: false),
@@ -108,12 +103,12 @@ struct GLAInputFiles {
     /// The tensors, after checking every file's shape against `p` and that the log-gates are
     /// finite and ≤ 0.
     func tensors(for p: LinearAttentionProblem, seed: UInt64) throws -> GLAInputs {
-        func tensor(_ a: NPYArray, _ name: String, dim: Int, _ dimName: String) throws -> Tensor32 {
+        func tensor(_ a: InputFile, _ name: String, dim: Int, _ dimName: String) throws -> Tensor32 {
             let expected = [p.seqLen, p.heads, dim]
             guard a.shape == expected else {
                 throw InputError("\(name) has shape \(a.shape); expected \(expected) ([seq-len, heads, \(dimName)])")
             }
-            return Tensor32(tokens: p.seqLen, heads: p.heads, dim: dim, storage: a.float32)
+            return Tensor32(tokens: p.seqLen, heads: p.heads, dim: dim, storage: try a.load().float32)
         }
         let generator = InputGenerator(seed: seed), all = Array(0..<p.seqLen)
         let g = try self.g.map { try tensor($0, "g.npy", dim: p.keyDim, "head-dim") }

@@ -16,6 +16,8 @@ extension RunCommand {
         var local: GLAInputs
         var global: GLAInputs?
         var model: Prediction?
+        /// This rank's memory estimate (checked against the host before any allocation).
+        var memory: MemoryEstimate
     }
 
     func runLinear() throws {
@@ -23,6 +25,7 @@ extension RunCommand {
             let result = try runLinearAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                                 inputs: prepared.local, backward: backward, repeats: repeats, world: world)
             try writeTrace(forward: result.forward, backward: result.backward, world: world)
+            try reportMemoryUse(prepared.memory, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem
@@ -53,17 +56,24 @@ extension RunCommand {
         if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
             throw InputError(reason)
         }
-        try validateSaveDirectory(save)
-        try validateTracePath(trace)
-        let positions = layout.positions(rank: world.rank)
-        let global = try files?.tensors(for: problem, seed: problemOptions.seed)
-        let local = global?.slice(positions)
-            ?? GLAInputs.generated(problem, seed: problemOptions.seed, positions: positions)
+        if world.rank == 0 {
+            try checkRunOutputs(save: save, trace: trace, outputs: outputElements(problem, backward: backward),
+                                ranks: world.size, backward: backward)
+        }
         let workload = Workload(
             attention: .gla, seqLen: problem.seqLen, heads: problem.heads, headDim: problem.keyDim,
             valueDim: problem.valueDim, isCausal: true, layout: layout.kind,
             scanBlocks: type == ZeCOAttention.self ? problem.resolvedScanBlocks(ranks: world.size) : nil)
         let model = try predictRun(strategy: name, workload: workload, ranks: world.size, topology: topology)
-        return LinearPrepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
+        let modelBytes = modelMemoryBytes(strategy: name, workload: workload, ranks: world.size, rank: world.rank)
+        let memory = MemoryEstimate.linearRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank,
+                                     modelBytes: modelBytes, backward: backward, verify: verify, inputFiles: files != nil)
+        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
+        let positions = layout.positions(rank: world.rank)
+        let global = try files?.tensors(for: problem, seed: problemOptions.seed)
+        let local = global?.slice(positions)
+            ?? GLAInputs.generated(problem, seed: problemOptions.seed, positions: positions)
+        return LinearPrepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model,
+                        memory: memory)
     }
 }

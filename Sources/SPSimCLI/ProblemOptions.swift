@@ -75,25 +75,47 @@ struct AttentionInputs {
     }
 }
 
+/// One `--inputs` file: its path and its header, checked against the file's length; the
+/// payload is read by `load()` once the run's memory estimate has passed.
+struct InputFile {
+    var path: String
+    var header: NPYHeader
+    var shape: [Int] { header.shape }
+
+    /// Reads the header of `name` in `directory` and checks that it has three dimensions.
+    /// - Throws: `NPYError` or `InputError` naming the file.
+    static func header(_ name: String, in directory: String) throws -> InputFile {
+        let path = (directory as NSString).appendingPathComponent(name)
+        let header = try NPY.readHeader(path)
+        guard header.shape.count == 3 else {
+            throw InputError("\(path) has shape \(header.shape); expected 3 dimensions [tokens, heads, dim]")
+        }
+        return InputFile(path: path, header: header)
+    }
+
+    /// The values, every one finite.
+    /// - Throws: `NPYError` naming the file (and the first non-finite element).
+    func load() throws -> NPYArray {
+        let array = try NPY.read(path)
+        try array.requireFinite(name: path)
+        return array
+    }
+}
+
 /// `q.npy k.npy v.npy [do.npy]` from a directory, checked against each other.
 struct InputFiles {
-    var q: NPYArray, k: NPYArray, v: NPYArray, dO: NPYArray?
+    var q: InputFile, k: InputFile, v: InputFile, dO: InputFile?
 
     static func read(_ directory: String) throws -> InputFiles {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw InputError("--inputs \(directory) is not a directory")
         }
-        func load(_ name: String) throws -> NPYArray {
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: path) else {
+        func load(_ name: String) throws -> InputFile {
+            guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name)) else {
                 throw InputError("--inputs \(directory) has no \(name) (it needs q.npy, k.npy and v.npy; do.npy is optional)")
             }
-            let array = try NPY.read(path)
-            guard array.shape.count == 3 else {
-                throw InputError("\(path) has shape \(array.shape); expected 3 dimensions [tokens, heads, dim]")
-            }
-            return array
+            return try InputFile.header(name, in: directory)
         }
         let files = InputFiles(q: try load("q.npy"), k: try load("k.npy"), v: try load("v.npy"),
                                dO: FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("do.npy"))
@@ -103,12 +125,12 @@ struct InputFiles {
 
     /// The tensors, after checking every file's shape against `p`.
     func tensors(for p: AttentionProblem, seed: UInt64) throws -> AttentionInputs {
-        func tensor(_ a: NPYArray, _ name: String, heads: Int) throws -> Tensor32 {
+        func tensor(_ a: InputFile, _ name: String, heads: Int) throws -> Tensor32 {
             let expected = [p.seqLen, heads, p.headDim]
             guard a.shape == expected else {
                 throw InputError("\(name) has shape \(a.shape); expected \(expected) ([seq-len, heads, head-dim])")
             }
-            return Tensor32(tokens: p.seqLen, heads: heads, dim: p.headDim, storage: a.float32)
+            return Tensor32(tokens: p.seqLen, heads: heads, dim: p.headDim, storage: try a.load().float32)
         }
         let all = Array(0..<p.seqLen)
         return AttentionInputs(
@@ -117,14 +139,5 @@ struct InputFiles {
             v: try tensor(v, "v.npy", heads: p.kvHeads),
             dO: try dO.map { try tensor($0, "do.npy", heads: p.heads) }
                 ?? InputGenerator(seed: seed).tensor("do", positions: all, heads: p.heads, dim: p.headDim))
-    }
-}
-
-/// Checks that `--save DIR` can be written: it must be a directory or not exist yet.
-func validateSaveDirectory(_ path: String?) throws(InputError) {
-    guard let path else { return }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
-        throw InputError("--save \(path) is a file; give a directory (it is created if missing)")
     }
 }

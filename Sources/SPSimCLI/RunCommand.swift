@@ -29,8 +29,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Read q.npy k.npy v.npy (and g.npy for GLA, do.npy) from this directory instead of generating inputs.")
     var inputs: String?
 
-    @Option(help: "Write o.npy lse.npy (GLA: o.npy) and with --backward dq.npy dk.npy dv.npy (GLA: and dg.npy) here, in global token order.")
+    @Option(help: "Write o.npy lse.npy (GLA: o.npy) and with --backward dq.npy dk.npy dv.npy (GLA: and dg.npy) here, in global token order; the directory is replaced as a whole at the end.")
     var save: String?
+
+    @Flag(help: "Run even when the memory estimate exceeds this host's available memory per rank.")
+    var force = false
 
     @Flag(help: "Compare every output with the float64 reference; exit 1 beyond tolerance.")
     var verify = false
@@ -64,6 +67,8 @@ struct RunCommand: ParsableCommand {
         var local: AttentionInputs
         var global: AttentionInputs?
         var model: Prediction?
+        /// This rank's memory estimate (checked against the host before any allocation).
+        var memory: MemoryEstimate
     }
 
     func run() throws {
@@ -72,6 +77,7 @@ struct RunCommand: ParsableCommand {
             let result = try runAttention(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                           inputs: prepared.local, backward: backward, repeats: repeats, world: world)
             try writeTrace(forward: result.forward, backward: result.backward, world: world)
+            try reportMemoryUse(prepared.memory, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem
@@ -94,7 +100,7 @@ struct RunCommand: ParsableCommand {
         guard let trace else { return }
         let phases = [("forward", forward.spans)] + (backward.map { [("backward", $0.spans)] } ?? [])
         if let events = try gatherTrace(phases, world: world) {
-            try chromeTraceJSON(events, ranks: world.size).write(to: URL(fileURLWithPath: trace), options: .atomic)
+            try AtomicOutput.writeFile(try chromeTraceJSON(events, ranks: world.size), to: trace, option: "--trace")
         }
     }
 
@@ -117,18 +123,25 @@ struct RunCommand: ParsableCommand {
         if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
             throw InputError(reason)
         }
-        try validateSaveDirectory(save)
-        try validateTracePath(trace)
-        let positions = layout.positions(rank: world.rank)
-        let global = try files?.tensors(for: problem, seed: problemOptions.seed)
-        let local = global?.slice(positions)
-            ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: positions)
+        if world.rank == 0 {
+            try checkRunOutputs(save: save, trace: trace, outputs: outputElements(problem, backward: backward),
+                                ranks: world.size, backward: backward)
+        }
         var workload = Workload(problem, layout: layout.kind)
         if type == USPAttention.self {
             workload.ulyssesDegree = USPAttention.degree(problem, layout: layout.kind, ranks: world.size)
         }
         let model = try predictRun(strategy: name, workload: workload, ranks: world.size, topology: topology)
-        return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model)
+        let modelBytes = modelMemoryBytes(strategy: name, workload: workload, ranks: world.size, rank: world.rank)
+        let memory = MemoryEstimate.softmaxRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank,
+                                      modelBytes: modelBytes, backward: backward, verify: verify, inputFiles: files != nil)
+        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
+        let positions = layout.positions(rank: world.rank)
+        let global = try files?.tensors(for: problem, seed: problemOptions.seed)
+        let local = global?.slice(positions)
+            ?? AttentionInputs.generated(problem, seed: problemOptions.seed, positions: positions)
+        return Prepared(problem: problem, layout: layout, strategy: type, local: local, global: global, model: model,
+                        memory: memory)
     }
 
     /// Verifies (`--verify`), saves (`--save`) and prints the report, on rank 0; returns the exit status.
@@ -146,15 +159,6 @@ struct RunCommand: ParsableCommand {
             model: model)
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0
-    }
-}
-
-/// Writes each output as `<name>.npy` in `directory` (created if missing), global order.
-func saveOutputs(_ outputs: [String: Tensor32], to directory: String) throws {
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    for (name, t) in outputs {
-        let shape = name == "lse" ? [t.tokens, t.heads] : t.shape
-        try NPY.write(t.storage, shape: shape, to: (directory as NSString).appendingPathComponent("\(name).npy"))
     }
 }
 

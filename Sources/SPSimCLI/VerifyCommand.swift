@@ -1,4 +1,5 @@
 import ArgumentParser
+import CostModel
 import Foundation
 import Kernels
 import MPI
@@ -25,6 +26,9 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
 
+    @Flag(help: "Run even when the memory estimate exceeds this host's available memory per rank.")
+    var force = false
+
     /// One row of the matrix.
     struct Case: Encodable {
         var strategy: String
@@ -37,7 +41,11 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        try withMPI(validate: { _ in try selectedStrategies() }) { world, selection in
+        try withMPI(validate: { world in
+            let selection = try selectedStrategies()
+            try requireMemory(memoryEstimate(selection, world: world), rank: world.rank, worldSize: world.size, force: force)
+            return selection
+        }) { world, selection in
             let (types, linearTypes) = selection
             var cases = [Case]()
             for type in types {
@@ -83,6 +91,37 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         return (softmax, linear)
+    }
+
+    /// The largest estimate over the matrix's cases for this rank (forward, backward and the
+    /// float64 reference on rank 0), before any case allocates.
+    func memoryEstimate(_ selection: ([any AttentionStrategy.Type], [any LinearAttentionStrategy.Type]),
+                        world: Communicator) -> MemoryEstimate {
+        var estimates = [MemoryEstimate]()
+        for type in selection.0 {
+            for (_, problem) in Self.shapes(ranks: world.size) {
+                for kind in type.layouts {
+                    guard case .success(let layout) = SequenceLayout.make(kind, tokens: problem.seqLen, ranks: world.size)
+                    else { continue }
+                    let bytes = modelMemoryBytes(strategy: type.name, workload: Workload(problem, layout: kind),
+                                                 ranks: world.size, rank: world.rank)
+                    estimates.append(.softmaxRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank,
+                                                 modelBytes: bytes, backward: true, verify: true, inputFiles: false))
+                }
+            }
+        }
+        for type in selection.1 {
+            for (_, problem, _) in Self.linearShapes(ranks: world.size) {
+                guard case .success(let layout) = SequenceLayout.make(.contiguous, tokens: problem.seqLen, ranks: world.size)
+                else { continue }
+                let workload = Workload(attention: .gla, seqLen: problem.seqLen, heads: problem.heads,
+                                        headDim: problem.keyDim, valueDim: problem.valueDim, isCausal: true)
+                let bytes = modelMemoryBytes(strategy: type.name, workload: workload, ranks: world.size, rank: world.rank)
+                estimates.append(.linearRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank,
+                                            modelBytes: bytes, backward: true, verify: true, inputFiles: false))
+            }
+        }
+        return estimates.max { $0.bytes < $1.bytes } ?? MemoryEstimate()
     }
 
     /// The built-in shapes for `ranks` ranks.
