@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "SPCore"),
         .target(name: "SequenceParallel", dependencies: ["SPCore", "MPI", "Kernels"]),
         .target(name: "CostModel", dependencies: ["SPCore"]),
-        .target(name: "Reports", dependencies: ["Kernels"]),
+        .target(name: "Reports", dependencies: ["Kernels", "SPCore"]),
         .target(
             name: "SPSimCLI",
             dependencies: [
@@ -45,7 +45,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "SPCore", "TestSupport"]),
         .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "CostModel", "TestSupport"]),
         // The `spsim` binary as a user runs it: mpirun P = 1…8, smpirun, model and topology commands.
         .testTarget(name: "EndToEndTests", dependencies: ["spsim", "TestSupport"]),

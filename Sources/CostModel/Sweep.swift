@@ -7,7 +7,11 @@ public enum SizeList {
     /// The rule every size on spsim's command line follows, for help texts.
     public static let rule = "sizes are whole numbers with an optional binary suffix: k, K or Ki = 1024, M or Mi = 1024², G or Gi = 1024³ (8k = 8192 tokens, 1M = 1048576 bytes)"
 
-    /// The sizes `text` describes, in order, or why it cannot be read.
+    /// The most values one list may hold (a sweep multiplies the lists' lengths).
+    public static let maxValues = 4096
+
+    /// The sizes `text` describes, in order, or why it cannot be read. Ranges step with
+    /// overflow-checked arithmetic and stop at `TO` or where the next value would overflow.
     public static func parse(_ text: String, option: String) -> Result<[Int], CostModelError> {
         var out = [Int]()
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
@@ -16,7 +20,8 @@ public enum SizeList {
             if let dots = item.range(of: "..") {
                 let from = String(item[..<dots.lowerBound])
                 var rest = String(item[dots.upperBound...])
-                var step: (Int) -> Int = { $0 * 2 }
+                // Steps report overflow (nil) instead of trapping: a range may end near Int.max.
+                var step: (Int) -> Int? = { x in let (y, o) = x.multipliedReportingOverflow(by: 2); return o ? nil : y }
                 var stepText = ""
                 if let star = rest.firstIndex(of: "*") {
                     stepText = String(rest[rest.index(after: star)...])
@@ -24,23 +29,25 @@ public enum SizeList {
                     guard let f = number(stepText), f >= 2 else {
                         return .failure(CostModelError("\(option) \(item): the factor after * must be at least 2"))
                     }
-                    step = { $0 * f }
+                    step = { x in let (y, o) = x.multipliedReportingOverflow(by: f); return o ? nil : y }
                 } else if let plus = rest.firstIndex(of: "+") {
                     stepText = String(rest[rest.index(after: plus)...])
                     rest = String(rest[..<plus])
                     guard let s = number(stepText), s >= 1 else {
                         return .failure(CostModelError("\(option) \(item): the step after + must be at least 1"))
                     }
-                    step = { $0 + s }
+                    step = { x in let (y, o) = x.addingReportingOverflow(s); return o ? nil : y }
                 }
                 guard let a = number(from), let b = number(rest), a >= 1, b >= a else {
                     return .failure(CostModelError("\(option) \(item): a range is FROM..TO with 1 ≤ FROM ≤ TO (e.g. 8..256)"))
                 }
-                var x = a
-                while x <= b {
+                var next: Int? = a
+                while let x = next, x <= b {
                     out.append(x)
-                    if out.count > 100_000 { return .failure(CostModelError("\(option) \(item): more than 100000 values")) }
-                    x = step(x)
+                    if out.count > maxValues {
+                        return .failure(CostModelError("\(option) \(item): more than \(maxValues) values (spsim's limit per list)"))
+                    }
+                    next = step(x)
                 }
             } else {
                 guard let x = number(item), x >= 1 else {
@@ -48,6 +55,9 @@ public enum SizeList {
                 }
                 out.append(x)
             }
+        }
+        if out.count > maxValues {
+            return .failure(CostModelError("\(option) \(text): \(out.count) values, more than \(maxValues) (spsim's limit per list)"))
         }
         return .success(out)
     }

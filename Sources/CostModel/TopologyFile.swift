@@ -1,5 +1,6 @@
 // Strict reading and writing of topology files (format in Topology.swift).
 import Foundation
+import SPCore
 
 /// A topology file that cannot be used: names the file and the key path.
 public struct TopologyError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -24,20 +25,20 @@ public struct TopologyError: Error, CustomStringConvertible, Sendable, Equatable
 extension Topology {
     /// Reads and validates the topology file at `path`.
     public static func load(path: String) throws(TopologyError) -> Topology {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TopologyError(file: path, key: "", problem: "cannot read the file")
-        }
+        let data: Data
+        do { data = try StrictJSON.read(path) } catch { throw TopologyError(file: path, key: "", problem: error.problem) }
         return try decode(data, file: path)
     }
 
-    /// Decodes a topology from JSON `data`, strictly: unknown or missing keys, numbers
-    /// without a source, wrong types and impossible values are errors naming `file` and the key.
+    /// Decodes a topology from JSON `data`, strictly: duplicate, unknown or missing keys,
+    /// numbers without a source, wrong types and impossible values (counts above
+    /// `SizeLimits.maxRanks`) are errors naming `file` and the key.
     public static func decode(_ data: Data, file: String) throws(TopologyError) -> Topology {
         let root: Any
         do {
-            root = try JSONSerialization.jsonObject(with: data)
+            root = try StrictJSON.parse(data)
         } catch {
-            throw TopologyError(file: file, key: "", problem: "is not valid JSON (\(error.localizedDescription))")
+            throw TopologyError(file: file, key: error.key, problem: "\(error.problem) (line \(error.line))")
         }
         let reader = StrictReader(file: file)
         let object = try reader.object(root, at: "")
@@ -45,6 +46,10 @@ extension Topology {
                                                        "levels", "device", "collective_launch_us"])
         let nodes = try reader.sourced(object, "nodes", at: "", positiveInteger: true)
         let gpus = try reader.sourced(object, "gpus_per_node", at: "", positiveInteger: true)
+        // Both are whole numbers ≤ maxRanks (checked above), so the product cannot overflow.
+        if Int(nodes.value) * Int(gpus.value) > SizeLimits.maxRanks {
+            throw reader.error("nodes", "\(Int(nodes.value)) nodes × \(Int(gpus.value)) gpus_per_node is above spsim's limit of \(SizeLimits.describe(SizeLimits.maxRanks)) GPUs")
+        }
         let placementText = try reader.string(object, "placement", at: "")
         guard let placement = RankPlacement(rawValue: placementText) else {
             throw reader.error("placement", "must be \(RankPlacement.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")), not \"\(placementText)\"")
@@ -164,7 +169,7 @@ private struct StrictReader {
     }
 
     /// A `{"value": x, "source": "…"}` number. Positive unless `allowZero`; at most 1 when
-    /// `fraction`; a whole number when `positiveInteger`.
+    /// `fraction`; a whole number at most `SizeLimits.maxRanks` when `positiveInteger`.
     func sourced(_ object: [String: Any], _ name: String, at parent: String, allowZero: Bool = false,
                  fraction: Bool = false, positiveInteger: Bool = false) throws(TopologyError) -> Sourced {
         let key = path(parent, name)
@@ -190,6 +195,9 @@ private struct StrictReader {
         }
         if fraction && value > 1 { throw error(path(key, "value"), "is a fraction and must be at most 1, not \(value)") }
         if positiveInteger && value != value.rounded() { throw error(path(key, "value"), "must be a whole number, not \(value)") }
+        if positiveInteger && value > Double(SizeLimits.maxRanks) {
+            throw error(path(key, "value"), "\(value) is above spsim's limit of \(SizeLimits.describe(SizeLimits.maxRanks))")
+        }
         return Sourced(value, source: sourceText)
     }
 

@@ -61,17 +61,23 @@ public struct Workload: Sendable, Equatable, Codable {
                   isCausal: problem.isCausal, layout: layout, ulyssesDegree: problem.ulyssesDegree)
     }
 
-    /// Why the shape itself is impossible, or nil.
+    /// Why the shape itself is impossible, or nil: every size at least 1 and within
+    /// `SizeLimits` (overflow-checked, so no byte count the model derives can overflow).
     public func shapeReason() -> String? {
-        if seqLen < 1 { return "--seq-len must be at least 1 (got \(seqLen))" }
-        if heads < 1 || kvHeads < 1 || headDim < 1 || valueDim < 1 {
-            return "--heads, --kv-heads, --head-dim and --value-dim must be at least 1"
+        do {
+            switch attention {
+            case .softmax: try SizeLimits.requireSoftmax(seqLen: seqLen, heads: heads, kvHeads: kvHeads, headDim: headDim)
+            case .gla: try SizeLimits.requireLinear(seqLen: seqLen, heads: heads, keyDim: headDim, valueDim: valueDim)
+            }
+            try SizeLimits.require("--bytes-per-element", elementBytes, atMost: SizeLimits.maxElementBytes)
+            try SizeLimits.require("the statistics' bytes per element", statsBytes, atMost: SizeLimits.maxElementBytes)
+            try SizeLimits.require("--chunk-size", chunkSize, atMost: SizeLimits.maxSeqLen)
+        } catch {
+            return error.message
         }
         if attention == .softmax && heads % kvHeads != 0 {
             return "--kv-heads \(kvHeads) must divide --heads \(heads): each KV head serves H/G query heads"
         }
-        if elementBytes < 1 || statsBytes < 1 { return "element sizes must be at least 1 byte" }
-        if chunkSize < 1 { return "--chunk-size must be at least 1 (got \(chunkSize))" }
         if let k = scanBlocks, k < 1 || k > stateRows {
             return "--scan-blocks \(k) must be between 1 and the state's H·Dk = \(heads)·\(headDim) = \(stateRows) rows"
         }

@@ -12,6 +12,12 @@ public enum MPIEnvironment {
         if flag == 0 { try check(cmpi_init(), "MPI_Init_thread") }
     }
 
+    /// Whether `MPI_Init` has been called in this process (true also after `MPI_Finalize`).
+    public static var isInitialized: Bool {
+        var flag: Int32 = 0
+        return cmpi_initialized(&flag) == 0 && flag != 0
+    }
+
     /// `MPI_Finalize`.
     public static func finalize() throws {
         try check(cmpi_finalize(), "MPI_Finalize")

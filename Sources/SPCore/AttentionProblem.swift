@@ -23,12 +23,11 @@ public struct AttentionProblem: Sendable, Equatable, Codable {
         self.ulyssesDegree = ulyssesDegree
     }
 
-    /// Checks the shape alone (no rank count involved).
+    /// Checks the shape alone (no rank count involved): every dimension at least 1 and
+    /// within `SizeLimits`, tensor sizes overflow-checked, G dividing H.
+    /// - Throws: `InputError` naming the option and the limit it breaks.
     public func validate() throws(InputError) {
-        if seqLen < 1 { throw InputError("--seq-len must be at least 1 (got \(seqLen))") }
-        if heads < 1 { throw InputError("--heads must be at least 1 (got \(heads))") }
-        if kvHeads < 1 { throw InputError("--kv-heads must be at least 1 (got \(kvHeads))") }
-        if headDim < 1 { throw InputError("--head-dim must be at least 1 (got \(headDim))") }
+        try SizeLimits.requireSoftmax(seqLen: seqLen, heads: heads, kvHeads: kvHeads, headDim: headDim)
         if heads % kvHeads != 0 {
             throw InputError("--kv-heads \(kvHeads) must divide --heads \(heads): each KV head serves H/G query heads")
         }

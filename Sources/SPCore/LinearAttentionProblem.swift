@@ -29,12 +29,11 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
     /// Bytes of one float32 state, `heads · keyDim · valueDim · 4`.
     public var stateBytes: Int { stateRows * valueDim * MemoryLayout<Float>.stride }
 
-    /// Checks the shape alone (no rank count involved).
+    /// Checks the shape alone (no rank count involved): every dimension at least 1 and
+    /// within `SizeLimits`, tensor and state sizes overflow-checked, K within the state's rows.
+    /// - Throws: `InputError` naming the option and the limit it breaks.
     public func validate() throws(InputError) {
-        if seqLen < 1 { throw InputError("--seq-len must be at least 1 (got \(seqLen))") }
-        if heads < 1 { throw InputError("--heads must be at least 1 (got \(heads))") }
-        if keyDim < 1 { throw InputError("--head-dim must be at least 1 (got \(keyDim))") }
-        if valueDim < 1 { throw InputError("--value-dim must be at least 1 (got \(valueDim))") }
+        try SizeLimits.requireLinear(seqLen: seqLen, heads: heads, keyDim: keyDim, valueDim: valueDim)
         if let k = scanBlocks, k < 1 || k > stateRows {
             throw InputError("--scan-blocks \(k) must be between 1 and the state's H·Dk = \(heads)·\(keyDim) = \(stateRows) rows")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CostModel
 import Foundation
+import Kernels
 import Reports
 import SequenceParallel
 
@@ -155,7 +156,8 @@ struct ModelCommand: ParsableCommand {
         let workload = Workload(seqLen: seqLens[0], heads: heads, kvHeads: kvHeads, headDim: headDim, valueDim: valueDim,
                                 chunkSize: chunkSize, isCausal: causal, elementBytes: bytesPerElement,
                                 scanBlocks: scanBlocks)
-        if let reason = workload.shapeReason() { throw InputError(reason) }
+        try requireSweepSizes(workload, families: Set(pairs.map { $0.model.attention }), seqLens: seqLens, ranks: rankCounts,
+                              configurations: pairs.reduce(0) { $0 + $1.layouts.count })
         if let bad = rankCounts.first(where: { topo.placementReason(ranks: $0) != nil }) {
             throw InputError(topo.placementReason(ranks: bad)!)
         }
@@ -219,3 +221,26 @@ func tokens(_ n: Int) -> String {
 }
 
 extension AttentionFamily: ExpressibleByArgument {}
+
+/// The most configurations one `spsim model` sweep predicts (strategies·layouts × N × P).
+let maxSweepConfigurations = 100_000
+
+/// Checks every size of a sweep before any prediction: the workload of each attention
+/// family in the sweep at each N within `SizeLimits`, each P at most `SizeLimits.maxRanks`,
+/// and the configuration count (overflow-checked) at most `maxSweepConfigurations`.
+/// - Throws: `InputError` naming the option and the limit.
+func requireSweepSizes(_ workload: Workload, families: Set<AttentionFamily>, seqLens: [Int], ranks: [Int],
+                       configurations perSize: Int) throws(InputError) {
+    for family in AttentionFamily.allCases where families.contains(family) {
+        for n in seqLens {
+            var w = workload
+            w.seqLen = n
+            w.attention = family
+            if let reason = w.shapeReason() { throw InputError(reason) }
+        }
+    }
+    for p in ranks { try SizeLimits.require("--ranks", p, atMost: SizeLimits.maxRanks) }
+    try SizeLimits.requireProduct([("strategies·layouts", perSize), ("--seq-len values", seqLens.count),
+                                   ("--ranks values", ranks.count)],
+                                  atMost: maxSweepConfigurations, of: "configurations")
+}

@@ -186,13 +186,3 @@ enum StrategyName {
         return a.isEmpty ? b.count : row[b.count]
     }
 }
-
-/// Checks that `--save DIR` can be written: it must be a directory or not exist yet.
-/// - Throws: `InputError` when `path` is an existing file.
-func validateSaveDirectory(_ path: String?) throws(InputError) {
-    guard let path else { return }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
-        throw InputError("--save \(path) is a file; give a directory (it is created if missing)")
-    }
-}

@@ -30,8 +30,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Read q.npy k.npy v.npy (and g.npy for GLA, do.npy) from this directory instead of generating inputs.")
     var inputs: String?
 
-    @Option(help: "Write o.npy lse.npy (GLA: o.npy) and with --backward dq.npy dk.npy dv.npy (GLA: and dg.npy) here, in global token order.")
+    @Option(help: "Write o.npy lse.npy (GLA: o.npy) and with --backward dq.npy dk.npy dv.npy (GLA: and dg.npy) here, in global token order; the directory is replaced as a whole at the end.")
     var save: String?
+
+    @Flag(help: "Run even when the memory estimate exceeds this host's available memory per rank.")
+    var force = false
 
     @Flag(help: "Compare every output with the float64 reference; exit 1 beyond tolerance.")
     var verify = false
@@ -66,6 +69,8 @@ struct RunCommand: ParsableCommand {
         var local: NamedTensors
         var global: NamedTensors?
         var model: Prediction?
+        /// This rank's memory estimate (checked against the host before any allocation).
+        var memory: MemoryEstimate
     }
 
     func run() throws {
@@ -73,6 +78,7 @@ struct RunCommand: ParsableCommand {
             let result = try runStrategy(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                          inputs: prepared.local, backward: backward, repeats: repeats, world: world)
             try writeTrace(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
+            try reportMemoryUse(prepared.memory, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
                 let p = prepared.problem
@@ -111,16 +117,24 @@ struct RunCommand: ParsableCommand {
         if let reason = problem.unsupportedReason(type, layout: layout.kind, ranks: world.size) {
             throw InputError(reason)
         }
-        try validateSaveDirectory(save)
-        try validateTracePath(trace)
+        if world.rank == 0 {
+            try checkRunOutputs(save: save, trace: trace, outputs: problem.outputElements(backward: backward),
+                                ranks: world.size, backward: backward)
+        }
+        let options = problem.resolvedOptions(type, layout: layout.kind, ranks: world.size)
+        let workload = problem.workload(layout: layout.kind, options: options)
+        let model = try predictRun(strategy: type.name, workload: workload, ranks: world.size, topology: topology,
+                                   rank: world.rank)
+        let modelBytes = modelMemoryBytes(strategy: type.name, workload: workload, ranks: world.size, rank: world.rank)
+        let memory = problem.memoryEstimate(localTokens: layout.count(rank: world.rank), rank: world.rank,
+                                            modelBytes: modelBytes, backward: backward, verify: verify,
+                                            inputFiles: files != nil)
+        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
         let positions = layout.positions(rank: world.rank)
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions) ?? problem.generated(seed: problemOptions.seed, positions: positions)
-        let options = problem.resolvedOptions(type, layout: layout.kind, ranks: world.size)
-        let model = try predictRun(strategy: type.name, workload: problem.workload(layout: layout.kind, options: options),
-                                   ranks: world.size, topology: topology, rank: world.rank)
         return Prepared(problem: problem, layout: layout, strategy: type, options: options, local: local, global: global,
-                        model: model)
+                        model: model, memory: memory)
     }
 
     /// Verifies (`--verify`), saves (`--save`) and prints the report, on rank 0; returns the exit status.
@@ -138,16 +152,6 @@ struct RunCommand: ParsableCommand {
             model: model)
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0
-    }
-}
-
-/// Writes each output as `<name>.npy` in `directory` (created if missing), global order.
-/// - Throws: when the directory cannot be created or a file written.
-func saveOutputs(_ outputs: NamedTensors, to directory: String) throws {
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    for (name, t) in outputs {
-        let shape = name == "lse" ? [t.tokens, t.heads] : t.shape
-        try NPY.write(t.storage, shape: shape, to: (directory as NSString).appendingPathComponent("\(name).npy"))
     }
 }
 

@@ -221,13 +221,30 @@ private func bindLinear<S: LinearAttentionStrategy>(_ type: S.Type, problem: Lin
     LinearRank(try S(problem: problem, context: context))
 }
 
-/// The `--inputs` directory's `.npy` files by stem, each checked to be 3-dimensional.
+/// One `--inputs` file: its path and its header, checked against the file's length; the
+/// payload is read by `load()` once the run's memory estimate has passed.
+struct InputFile {
+    var path: String
+    var header: NPYHeader
+    var shape: [Int] { header.shape }
+
+    /// The values, every one finite.
+    /// - Throws: `NPYError` naming the file (and the first non-finite element).
+    func load() throws -> NPYArray {
+        let array = try NPY.read(path)
+        try array.requireFinite(name: path)
+        return array
+    }
+}
+
+/// The `--inputs` directory's `.npy` files by stem, each checked to be 3-dimensional; only
+/// their headers are read until `tensors(for:seed:)`.
 struct InputFiles {
-    var arrays: [String: NPYArray]
+    var arrays: [String: InputFile]
 
     /// Reads the files `attention` uses from `directory`.
     /// - Throws: `InputError` when the directory or a required file is missing, or a file is
-    ///   not a valid 3-dimensional `.npy` (the NPY reader's errors pass through).
+    ///   not a valid 3-dimensional `.npy` header (the NPY reader's errors pass through).
     static func read(_ directory: String, attention: AttentionKind) throws -> InputFiles {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -236,18 +253,18 @@ struct InputFiles {
         let (required, optional) = RunProblem.inputNames(attention)
         let needs = "\(attention == .gla ? "GLA needs" : "it needs") \(listed(required.map { "\($0).npy" })); "
             + "\(listed(optional.map { "\($0).npy" })) \(optional.count == 1 ? "is" : "are") optional"
-        var arrays = [String: NPYArray]()
+        var arrays = [String: InputFile]()
         for name in required + optional {
             let path = (directory as NSString).appendingPathComponent("\(name).npy")
             guard FileManager.default.fileExists(atPath: path) else {
                 if optional.contains(name) { continue }
                 throw InputError("--inputs \(directory) has no \(name).npy (\(needs))")
             }
-            let array = try NPY.read(path)
-            guard array.shape.count == 3 else {
-                throw InputError("\(path) has shape \(array.shape); expected 3 dimensions [tokens, heads, dim]")
+            let header = try NPY.readHeader(path)
+            guard header.shape.count == 3 else {
+                throw InputError("\(path) has shape \(header.shape); expected 3 dimensions [tokens, heads, dim]")
             }
-            arrays[name] = array
+            arrays[name] = InputFile(path: path, header: header)
         }
         return InputFiles(arrays: arrays)
     }
@@ -257,7 +274,8 @@ struct InputFiles {
 
     /// The whole inputs of `problem`: each file checked against its expected shape, missing
     /// optional ones generated from `seed`.
-    /// - Throws: `InputError` for a shape that does not match, or log-gates that are not finite and ≤ 0.
+    /// - Throws: `InputError` for a shape that does not match, or log-gates that are not finite and ≤ 0;
+    ///   `NPYError` for a non-finite value.
     func tensors(for problem: RunProblem, seed: UInt64) throws -> NamedTensors {
         let all = Array(0..<problem.seqLen)
         let generator = InputGenerator(seed: seed)
@@ -271,7 +289,7 @@ struct InputFiles {
             guard a.shape == expected else {
                 throw InputError("\(spec.name).npy has shape \(a.shape); expected \(expected) ([seq-len, heads, \(spec.dimName)])")
             }
-            out[spec.name] = Tensor32(tokens: problem.seqLen, heads: spec.heads, dim: spec.dim, storage: a.float32)
+            out[spec.name] = Tensor32(tokens: problem.seqLen, heads: spec.heads, dim: spec.dim, storage: try a.load().float32)
         }
         if case .gla = problem, let g = out["g"], let i = g.storage.firstIndex(where: { !($0.isFinite && $0 <= 0) }) {
             let token = i / g.tokenStride, head = (i % g.tokenStride) / g.dim, channel = i % g.dim

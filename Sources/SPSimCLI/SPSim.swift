@@ -32,9 +32,8 @@ public struct SPSim: ParsableCommand {
 public enum SPSimMain {
     /// Parses `arguments` (without the program name), runs the command, and returns the exit status.
     public static func main(arguments: [String]) -> Int32 {
-        if let message = unknownSubcommandMessage(arguments, root: SPSim.self) {
-            printErrorOnce(message)
-            return 2
+        if let message = unknownSubcommandMessage(arguments, root: SPSim.self) ?? negativeValueMessage(arguments) {
+            return reportInputErrorOnce(message)
         }
         do {
             var command = try SPSim.parseAsRoot(arguments)
@@ -43,24 +42,14 @@ public enum SPSimMain {
         } catch let code as ExitCode {
             return code.rawValue
         } catch let error as InputError {
-            printErrorOnce(error.message)
-            return 2
+            return reportInputErrorOnce(error.message)
         } catch {
             if SPSim.exitCode(for: error) == .success {
                 print(SPSim.fullMessage(for: error))
                 return 0
             }
-            printErrorOnce(SPSim.message(for: error))
-            return 2
+            return reportInputErrorOnce(SPSim.message(for: error))
         }
-    }
-
-    /// Prints `message` on standard error once per job: before MPI starts, every rank
-    /// parses the same arguments, so only the launcher's rank 0 (or a lone process) speaks.
-    static func printErrorOnce(_ message: String) {
-        let environment = ProcessInfo.processInfo.environment
-        let rank = environment["OMPI_COMM_WORLD_RANK"] ?? environment["PMI_RANK"] ?? environment["PMIX_RANK"] ?? "0"
-        if rank == "0" { printError(message) }
     }
 }
 

@@ -16,7 +16,7 @@ func writeTraceFile(_ path: String, phases: [(name: String, spans: [Span])], mod
         processes[r] = "rank \(r)"
         if let model { processes[world.size + r] = "model: rank \(r) on \(model.topology) (predicted)" }
     }
-    try chromeTraceJSON(events, processes: processes).write(to: URL(fileURLWithPath: path), options: .atomic)
+    try AtomicOutput.writeFile(try chromeTraceJSON(events, processes: processes), to: path, option: "--trace")
 }
 
 /// Every rank's spans of the given phases as trace events on rank 0 (nil elsewhere), with
@@ -114,17 +114,4 @@ func predictedPhase(_ name: String, _ p: PhasePrediction, rank r: Int, pid: Int,
         t += duration
     }
     return events
-}
-
-/// Checks that `--trace FILE` can be written: not a directory, in an existing directory.
-func validateTracePath(_ path: String?) throws(InputError) {
-    guard let path else { return }
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw InputError("--trace \(path) is a directory; give a file name such as trace.json")
-    }
-    let parent = (path as NSString).deletingLastPathComponent
-    if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
-        throw InputError("--trace \(path): the directory \(parent) does not exist")
-    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CostModel
 import Foundation
 import Kernels
 import MPI
@@ -26,6 +27,9 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
 
+    @Flag(help: "Run even when the memory estimate exceeds this host's available memory per rank.")
+    var force = false
+
     /// One row of the matrix.
     struct Case: Encodable {
         var strategy: String
@@ -40,7 +44,11 @@ struct VerifyCommand: ParsableCommand {
     func validate() throws { _ = try selectedStrategies() }
 
     func run() throws {
-        try withMPI(validate: { _ in try selectedStrategies() }) { world, types in
+        try withMPI(validate: { world in
+            let types = try selectedStrategies()
+            try requireMemory(memoryEstimate(types, world: world), rank: world.rank, worldSize: world.size, force: force)
+            return types
+        }) { world, types in
             var cases = [Case]()
             for type in types {
                 for entry in Self.matrix(type.descriptor, ranks: world.size) {
@@ -108,6 +116,24 @@ struct VerifyCommand: ParsableCommand {
                 strategy.layouts.map { Entry(shape: name, problem: .gla(problem), layout: $0, gateScale: scale) }
             }
         }
+    }
+
+    /// The largest estimate over the matrix's cases for this rank (forward, backward and the
+    /// float64 reference on rank 0), before any case allocates.
+    func memoryEstimate(_ types: [any SequenceParallelStrategy.Type], world: Communicator) -> MemoryEstimate {
+        var estimates = [MemoryEstimate]()
+        for type in types {
+            for entry in Self.matrix(type.descriptor, ranks: world.size) {
+                guard case .success(let layout) = SequenceLayout.make(entry.layout, tokens: entry.problem.seqLen,
+                                                                      ranks: world.size) else { continue }
+                let workload = entry.problem.workload(layout: entry.layout, options: [:])
+                let bytes = modelMemoryBytes(strategy: type.name, workload: workload, ranks: world.size, rank: world.rank)
+                estimates.append(entry.problem.memoryEstimate(localTokens: layout.count(rank: world.rank), rank: world.rank,
+                                                              modelBytes: bytes, backward: true, verify: true,
+                                                              inputFiles: false))
+            }
+        }
+        return estimates.max { $0.bytes < $1.bytes } ?? MemoryEstimate()
     }
 
     /// One row: the strategy forward and backward against the float64 reference, or n/a

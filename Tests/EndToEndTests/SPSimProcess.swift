@@ -37,22 +37,24 @@ struct SPSimProcess {
 
     /// Runs `spsim arguments…`, under `mpirun -np ranks` when `ranks` is given.
     static func run(_ arguments: [String], ranks: Int? = nil, timeoutSeconds: Int = 120,
-                    environment extra: [String: String] = [:]) throws -> Outcome {
+                    environment extra: [String: String] = [:], directory: String? = nil) throws -> Outcome {
         if let ranks {
             return try program("/usr/bin/env", ["mpirun", "--timeout", "\(timeoutSeconds)", "-np", "\(ranks)", executable]
-                                   + arguments, timeoutSeconds: timeoutSeconds, environment: extra)
+                                   + arguments, timeoutSeconds: timeoutSeconds, environment: extra, directory: directory)
         }
-        return try program(executable, arguments, timeoutSeconds: timeoutSeconds, environment: extra)
+        return try program(executable, arguments, timeoutSeconds: timeoutSeconds, environment: extra, directory: directory)
     }
 
     /// Runs any program (a script that itself calls mpirun, say) the same safe way: scrubbed
     /// MPI environment, its own Open MPI session directory, output to files, killed after
-    /// `timeoutSeconds` (plus a grace period for mpirun's own timeout to act first).
+    /// `timeoutSeconds` (plus a grace period for mpirun's own timeout to act first); in
+    /// `directory` when given.
     static func program(_ path: String, _ arguments: [String], timeoutSeconds: Int,
-                        environment extra: [String: String] = [:]) throws -> Outcome {
+                        environment extra: [String: String] = [:], directory: String? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         var env = ProcessInfo.processInfo.environment.filter {
             !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") && !$0.key.hasPrefix("PMI_")
         }
