@@ -33,10 +33,11 @@ let package = Package(
         .target(name: "SequenceParallel", dependencies: ["MPI", "Kernels"]),
         .target(name: "CostModel", dependencies: ["SequenceParallel"]),
         .target(name: "Reports", dependencies: ["Kernels"]),
+        .target(name: "Training", dependencies: ["MPI", "Kernels", "SequenceParallel"]),
         .target(
             name: "SPSimCLI",
             dependencies: [
-                "MPI", "Kernels", "SequenceParallel", "CostModel", "Reports",
+                "MPI", "Kernels", "SequenceParallel", "CostModel", "Reports", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "spsim", dependencies: ["SPSimCLI"]),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "TestSupport"]),
         .testTarget(name: "MPITests", dependencies: ["spsim", "TestSupport"]),
         .testTarget(name: "CostModelTests", dependencies: ["CostModel", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,92 @@
+import SequenceParallel
+
+/// Which attention a model's blocks use.
+public enum AttentionKind: String, Sendable, Codable, CaseIterable {
+    /// Causal softmax attention with rotary positions and grouped-query heads.
+    case softmax
+    /// Gated linear attention with log-sigmoid gates.
+    case gla
+}
+
+/// The shape of a decoder-only language model: what `--model NAME` names.
+///
+/// Softmax blocks: `heads` query heads and `kvHeads` key/value heads (GQA when fewer) of
+/// `headDim` channels; GLA blocks: `heads` heads with key dimension `headDim` (Dk) and value
+/// dimension `valueDim` (Dv).
+public struct TrainingModelConfig: Sendable, Equatable, Codable {
+    public var layers: Int
+    public var hidden: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var valueDim: Int
+    public var ffn: Int
+    public var vocabulary: Int
+    /// Whether the LM head reuses the embedding matrix (only `false` is implemented).
+    public var tiedEmbeddings: Bool
+    public var attention: AttentionKind
+    /// RMSNorm ε.
+    public var normEpsilon: Double
+    /// RoPE base θ.
+    public var ropeBase: Double
+
+    public init(layers: Int, hidden: Int, heads: Int, kvHeads: Int, headDim: Int, valueDim: Int, ffn: Int,
+                vocabulary: Int, tiedEmbeddings: Bool = false, attention: AttentionKind = .softmax,
+                normEpsilon: Double = 1e-5, ropeBase: Double = 10_000) {
+        self.layers = layers
+        self.hidden = hidden
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.valueDim = valueDim
+        self.ffn = ffn
+        self.vocabulary = vocabulary
+        self.tiedEmbeddings = tiedEmbeddings
+        self.attention = attention
+        self.normEpsilon = normEpsilon
+        self.ropeBase = ropeBase
+    }
+
+    /// The built-in `tiny` model: 2 layers, hidden 64, 4 heads (2 KV heads) of 16, FFN 128,
+    /// byte vocabulary 256, untied embeddings; with GLA 4 heads, Dk = Dv = 16.
+    public static func tiny(attention: AttentionKind = .softmax) -> TrainingModelConfig {
+        TrainingModelConfig(layers: 2, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, valueDim: 16, ffn: 128,
+                            vocabulary: 256, attention: attention)
+    }
+
+    /// Models `--model` accepts by name (until `Models/` files exist, only the built-in one).
+    public static func named(_ name: String, attention: AttentionKind) -> TrainingModelConfig? {
+        name == "tiny" ? .tiny(attention: attention) : nil
+    }
+
+    /// Checks the dimensions. - Throws: `InputError` naming the flag at fault.
+    public func validate() throws(InputError) {
+        for (flag, value) in [("--layers", layers), ("--hidden", hidden), ("--heads", heads), ("--kv-heads", kvHeads),
+                              ("--head-dim", headDim), ("--value-dim", valueDim), ("--ffn", ffn),
+                              ("vocabulary", vocabulary)] where value < 1 {
+            throw InputError("\(flag) must be at least 1 (got \(value))")
+        }
+        if hidden % heads != 0 {
+            throw InputError("--heads \(heads) must divide --hidden \(hidden)")
+        }
+        if attention == .softmax {
+            if heads % kvHeads != 0 {
+                throw InputError("--kv-heads \(kvHeads) must divide --heads \(heads): each KV head serves H/G query heads")
+            }
+            if headDim % 2 != 0 {
+                throw InputError("--head-dim \(headDim) must be even: rotary embeddings rotate channel pairs")
+            }
+        }
+        if tiedEmbeddings { throw InputError("tied embeddings are not implemented; the model needs tied_embeddings false") }
+        // Parameter count, overflow-checked before anything is allocated.
+        let perLayer = [hidden * heads * headDim, 2 * hidden * kvHeads * headDim, heads * max(headDim, valueDim) * hidden * 4,
+                        3 * hidden * ffn]
+        var total = 2 * vocabulary * hidden
+        for part in perLayer {
+            let (layer, o1) = part.multipliedReportingOverflow(by: layers)
+            let (sum, o2) = total.addingReportingOverflow(layer)
+            if o1 || o2 || sum > 1 << 31 { throw InputError("the model is too large: more than 2³¹ parameters") }
+            total = sum
+        }
+    }
+}
