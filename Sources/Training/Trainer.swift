@@ -58,6 +58,8 @@ public final class Trainer {
     public let ledgers: [TrainingPhase: TrafficLedger]
     /// The strategy's compute and communication spans of the last step.
     public let timeline: Timeline
+    /// The last step's own spans: the model's compute and the gradient all-reduce.
+    public let stepTimeline = Timeline(clock: MPIEnvironment.wallTime)
     private var optimizer: AdamW
     private let data: TokenData
     private let world: Communicator
@@ -160,19 +162,24 @@ public final class Trainer {
     public func step(_ step: Int) throws -> StepMeasurement {
         for ledger in ledgers.values { ledger.reset() }
         timeline.reset()
+        stepTimeline.reset()
         try world.barrier()
         let start = MPIEnvironment.wallTime()
         let n = layout.tokens
         let window = data.window(step: step, length: n + 1)
         let positions = layout.positions(rank: world.rank)
-        let result = try model.lossAndGradient(weights: weights, tokens: positions.map { window[$0] },
-                                               labels: positions.map { window[$0 + 1] }, positions: positions,
-                                               normalizer: n, core: core, checkpoint: checkpoint)
+        let result = try stepTimeline.measure("forward and backward", .compute) {
+            try model.lossAndGradient(weights: weights, tokens: positions.map { window[$0] },
+                                      labels: positions.map { window[$0 + 1] }, positions: positions,
+                                      normalizer: n, core: core, checkpoint: checkpoint)
+        }
         let reduceStart = MPIEnvironment.wallTime()
-        let gradient = try gradientCommunicator.allreduce(result.gradient, .sum)
+        let gradient = try stepTimeline.measure("gradient allreduce", .communication) {
+            try gradientCommunicator.allreduce(result.gradient, .sum)
+        }
         let reduceSeconds = MPIEnvironment.wallTime() - reduceStart
         let loss = try world.allreduce([result.lossSum], .sum)[0] / Double(n)
-        if loss.isFinite { optimizer.update(&weights, gradient: gradient) }
+        if loss.isFinite { stepTimeline.measure("AdamW", .compute) { optimizer.update(&weights, gradient: gradient) } }
         return StepMeasurement(loss: loss, seconds: MPIEnvironment.wallTime() - start,
                                attentionComputeSeconds: timeline.seconds(in: .compute),
                                attentionCommunicationSeconds: timeline.seconds(in: .communication),
