@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"]),
         .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "TestSupport"]),
-        .testTarget(name: "MPITests", dependencies: ["spsim", "TestSupport"]),
+        .testTarget(name: "MPITests", dependencies: ["spsim", "Reports", "TestSupport"]),
         .testTarget(name: "CostModelTests", dependencies: ["CostModel", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     ],

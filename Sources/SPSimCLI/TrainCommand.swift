@@ -142,7 +142,7 @@ struct TrainCommand: ParsableCommand {
                                  history.tokensPerSecond.last!))
             }
             guard m.loss.isFinite else {
-                if world.rank == 0 { printError("the loss became \(m.loss) at step \(step + 1); training stopped") }
+                if world.rank == 0 { printError("the loss became \(m.loss.isNaN ? "NaN" : "\(m.loss)") at step \(step + 1); training stopped") }
                 return 1
             }
         }
