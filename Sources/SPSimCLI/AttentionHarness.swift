@@ -193,15 +193,16 @@ func gatherTrace(_ phases: [(name: String, spans: [Span])], world: Communicator)
     return merged
 }
 
-/// Checks that `--trace FILE` can be written: not a directory, in an existing directory.
-func validateTracePath(_ path: String?) throws(InputError) {
+/// Checks that `--trace FILE` (or another output file `flag`) can be written: not a directory,
+/// in an existing directory.
+func validateTracePath(_ path: String?, flag: String = "--trace", example: String = "trace.json") throws(InputError) {
     guard let path else { return }
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw InputError("--trace \(path) is a directory; give a file name such as trace.json")
+        throw InputError("\(flag) \(path) is a directory; give a file name such as \(example)")
     }
     let parent = (path as NSString).deletingLastPathComponent
     if !parent.isEmpty, !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
-        throw InputError("--trace \(path): the directory \(parent) does not exist")
+        throw InputError("\(flag) \(path): the directory \(parent) does not exist")
     }
 }

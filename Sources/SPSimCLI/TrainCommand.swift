@@ -65,6 +65,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write losses.npy and the final weights (one .npy per tensor) to this directory.")
     var save: String?
 
+    @Option(help: "Write an SVG plot of the loss against the step (log-log) to this file.")
+    var plot: String?
+
+    @Option(parsing: .singleValue, help: "With --plot: also draw the curve of this earlier `spsim train --json` output (repeatable).")
+    var plotAlso: [String] = []
+
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
 
@@ -74,6 +80,8 @@ struct TrainCommand: ParsableCommand {
         var strategy: StrategyChoice
         var layout: SequenceLayout
         var data: TokenData
+        /// The curves of `--plot-also`, named.
+        var otherCurves: [SVGPlot.Series]
     }
 
     func run() throws {
@@ -108,7 +116,10 @@ struct TrainCommand: ParsableCommand {
         try validateSaveDirectory(save)
         try validateTracePath(trace)
         let data = try TokenData.load(self.data, vocabulary: config.vocabulary, minimumTokens: seqLen + 1)
-        return Prepared(config: config, strategy: choice, layout: layout, data: data)
+        if !plotAlso.isEmpty && plot == nil { throw InputError("--plot-also needs --plot FILE") }
+        try validateTracePath(plot, flag: "--plot", example: "loss.svg")
+        return Prepared(config: config, strategy: choice, layout: layout, data: data,
+                        otherCurves: try plotAlso.map(lossCurve))
     }
 
     /// The strategy by name from the registries (the only place `train` reads them).
@@ -156,6 +167,13 @@ struct TrainCommand: ParsableCommand {
         }
         guard world.rank == 0 else { return 0 }
         if let save { try saveTraining(to: save, losses: history.losses, model: model, weights: trainer.weights) }
+        if let plot {
+            let mine = SVGPlot.Series(name: "\(p.strategy.name) \(p.layout.kind.rawValue), P=\(world.size)",
+                                      points: history.losses.enumerated().map { (Double($0.offset + 1), $0.element) })
+            let figure = SVGPlot(title: "Training loss, \(p.config.attention.rawValue) attention, N=\(p.layout.tokens)",
+                                 xLabel: "step", yLabel: "loss (nats per token)", series: [mine] + p.otherCurves)
+            try Data(figure.render().utf8).write(to: URL(fileURLWithPath: plot), options: .atomic)
+        }
         let report = TrainReport(
             strategy: p.strategy.name, attention: p.config.attention.rawValue, layout: p.layout.kind.rawValue,
             ranks: world.size, model: model.config, parameters: model.parameters.count, seqLen: p.layout.tokens,
@@ -164,6 +182,18 @@ struct TrainCommand: ParsableCommand {
         if json { print(try jsonLine(report)) } else { print(report.text, terminator: "") }
         return 0
     }
+}
+
+/// A loss curve from an earlier `spsim train --json` output, named by its strategy, layout and ranks.
+/// - Throws: `InputError` when the file is unreadable or holds no `losses`.
+func lossCurve(_ path: String) throws -> SVGPlot.Series {
+    guard let data = FileManager.default.contents(atPath: path),
+          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+          let losses = object["losses"] as? [Double] else {
+        throw InputError("--plot-also \(path) is not the JSON output of spsim train --json (no \"losses\")")
+    }
+    let name = "\(object["strategy"] as? String ?? path) \(object["layout"] as? String ?? ""), P=\(object["ranks"] as? Int ?? 0)"
+    return SVGPlot.Series(name: name, points: losses.enumerated().map { (Double($0.offset + 1), $0.element) })
 }
 
 /// Per-step measurements on every rank.
