@@ -48,7 +48,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Override the model's blocks.") var layers: Int?
     @Option(help: "Override the model's hidden size.") var hidden: Int?
     @Option(help: "Override the model's (query) heads.") var heads: Int?
-    @Option(help: "Override the model's key/value heads (softmax).") var kvHeads: Int?
+    @Option(help: "Override the model's key/value heads (softmax; default the model's, or --heads when --heads is given).")
+    var kvHeads: Int?
     @Option(help: "Override the model's channels per head (GLA: Dk).") var headDim: Int?
     @Option(help: "Override the model's GLA value channels per head Dv.") var valueDim: Int?
     @Option(help: "Override the model's SwiGLU width.") var ffn: Int?
@@ -96,6 +97,9 @@ struct TrainCommand: ParsableCommand {
         if kind == .gla && kvHeads != nil {
             throw InputError("--kv-heads applies to softmax attention; GLA has one key head per head (--heads)")
         }
+        if kind == .softmax && valueDim != nil {
+            throw InputError("--value-dim applies to --attention gla; softmax values have --head-dim channels")
+        }
         config.layers = layers ?? config.layers
         config.hidden = hidden ?? config.hidden
         config.heads = heads ?? config.heads
@@ -106,6 +110,7 @@ struct TrainCommand: ParsableCommand {
         try config.validate()
         guard steps >= 1 else { throw InputError("--steps must be at least 1 (got \(steps))") }
         guard seqLen >= 1 else { throw InputError("--seq-len must be at least 1 (got \(seqLen))") }
+        guard seqLen < 1 << 31 else { throw InputError("--seq-len \(seqLen) is too long: at most 2³¹ − 1 tokens") }
         guard lr.isFinite && lr > 0 else { throw InputError("--lr must be a positive number (got \(lr))") }
         let choice = try strategyChoice(kind)
         let layout = try SequenceLayout.make(self.layout, tokens: seqLen, ranks: world.size).get()

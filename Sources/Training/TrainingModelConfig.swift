@@ -78,15 +78,22 @@ public struct TrainingModelConfig: Sendable, Equatable, Codable {
             }
         }
         if tiedEmbeddings { throw InputError("tied embeddings are not implemented; the model needs tied_embeddings false") }
-        // Parameter count, overflow-checked before anything is allocated.
-        let perLayer = [hidden * heads * headDim, 2 * hidden * kvHeads * headDim, heads * max(headDim, valueDim) * hidden * 4,
-                        3 * hidden * ffn]
-        var total = 2 * vocabulary * hidden
-        for part in perLayer {
-            let (layer, o1) = part.multipliedReportingOverflow(by: layers)
-            let (sum, o2) = total.addingReportingOverflow(layer)
-            if o1 || o2 || sum > 1 << 31 { throw InputError("the model is too large: more than 2³¹ parameters") }
-            total = sum
+        // An upper bound of the parameter count, overflow-checked before anything is allocated:
+        // q, k, v, g and o projections at the widest head shape, the MLP, two gains, per layer.
+        let perLayer = [[5, hidden, heads, max(headDim, valueDim)], [3, hidden, ffn], [2, hidden]]
+        let terms = perLayer.map { $0 + [layers] } + [[2, vocabulary, hidden], [hidden]]
+        var total = 0
+        for term in terms {
+            var product = 1
+            for factor in term {
+                let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+                if overflow || next > 1 << 31 { throw InputError("the model is too large: more than 2³¹ parameters") }
+                product = next
+            }
+            total += product
+        }
+        if total > 1 << 31 {
+            throw InputError("the model has about \(total) parameters; spsim train holds at most 2³¹")
         }
     }
 }

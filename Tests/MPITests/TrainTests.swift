@@ -168,3 +168,12 @@ final class TrainTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: save))
     }
 }
+
+extension TrainTests {
+    /// Sizes are checked with overflow-checked arithmetic before anything is allocated.
+    func testHugeModelIsBadInput() throws {
+        try assertBadInput(["train", "--hidden", "4611686018427387904", "--heads", "1", "--kv-heads", "1",
+                            "--ffn", "4611686018427387904"], ranks: 2, mentions: ["too large"])
+        try assertBadInput(["train", "--value-dim", "8"], ranks: 1, mentions: ["--value-dim applies to --attention gla"])
+    }
+}
