@@ -177,3 +177,25 @@ extension TrainTests {
         try assertBadInput(["train", "--value-dim", "8"], ranks: 1, mentions: ["--value-dim applies to --attention gla"])
     }
 }
+
+extension TrainTests {
+    /// A training step's attention phases are `spsim run`'s forward and backward of one layer
+    /// of the same shape, times the layers (the tiny model: 2 layers, H=4, G=2, D=16, causal).
+    func testAttentionPhasesAreOneLayerTimesLayers() throws {
+        for (strategy, layout) in [("ring", "zigzag"), ("ulysses", "contiguous")] {
+            let train = try SPSimProcess.run(common + ["--strategy", strategy, "--layout", layout], ranks: 4)
+            let run = try SPSimProcess.run(["run", "--strategy", strategy, "--layout", layout, "--seq-len", "48",
+                                            "--heads", "4", "--kv-heads", "2", "--head-dim", "16", "--causal",
+                                            "--backward", "--json"], ranks: 4)
+            XCTAssertEqual(train.status, 0, train.stderr)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            guard train.status == 0, run.status == 0 else { continue }
+            let trained = try train.json(), layer = try run.json()
+            for (phase, runPhase) in [("attention_forward", "forward"), ("attention_backward", "backward")] {
+                let one = sentToMatrix(layer, runPhase)
+                XCTAssertFalse(one.isEmpty)
+                XCTAssertEqual(sentToMatrix(trained, phase), one.map { $0.map { 2 * $0 } }, "\(strategy) \(phase)")
+            }
+        }
+    }
+}
