@@ -35,10 +35,11 @@ let package = Package(
         .target(name: "SequenceParallel", dependencies: ["SPCore", "MPI", "Kernels"]),
         .target(name: "CostModel", dependencies: ["SPCore"]),
         .target(name: "Reports", dependencies: ["Kernels", "SPCore"]),
+        .target(name: "Training", dependencies: ["SPCore", "MPI", "Kernels", "SequenceParallel"]),
         .target(
             name: "SPSimCLI",
             dependencies: [
-                "MPI", "Kernels", "SequenceParallel", "CostModel", "Reports",
+                "MPI", "Kernels", "SequenceParallel", "CostModel", "Reports", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "spsim", dependencies: ["SPSimCLI"]),
@@ -50,6 +51,7 @@ let package = Package(
         // The `spsim` binary as a user runs it: mpirun P = 1…8, smpirun, model and topology commands.
         .testTarget(name: "EndToEndTests", dependencies: ["spsim", "TestSupport"]),
         .testTarget(name: "CostModelTests", dependencies: ["CostModel", "SPCore", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "SPCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

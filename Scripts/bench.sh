@@ -10,3 +10,13 @@ swift build -c release
 # The scan collectives of linear attention side by side (All-Scan at several K, MPI_Exscan,
 # all-gather + prefix, the serial chain), 4 KiB to 64 MiB states, under mpirun.
 mpirun --quiet -np "${RANKS:-4}" .build/release/spsim bench
+# One training step of the tiny model at N = 4096 on one rank beside the best single-thread
+# sgemm of the same run; then the parallel efficiency T(1) / (2·T(2)) of ring and ulysses at P = 2
+# (median step time of 5 steps after the first).
+.build/release/spsim bench --train --repeat 3
+step_seconds() { python3 -c 'import json,sys; r=json.load(sys.stdin); import statistics as s; print(s.median([4096/t for t in r["tokens_per_second"][1:]]))'; }
+one=$(.build/release/spsim train --seq-len 4096 --steps 6 --json 2>/dev/null | step_seconds)
+for strategy in ring ulysses; do
+    two=$(mpirun --quiet -np 2 .build/release/spsim train --strategy "$strategy" --layout zigzag --seq-len 4096 --steps 6 --json 2>/dev/null | step_seconds)
+    python3 -c "print(f'$strategy: one rank {$one:.3f} s/step, two ranks {$two:.3f} s/step, parallel efficiency {$one / (2 * $two):.2f}')"
+done

@@ -26,3 +26,16 @@ echo "== every strategy over the built-in verification matrix on 3 ranks"
 mpirun --quiet -np 3 "$spsim" verify | tail -n 1
 echo "== the cost model: every strategy on 8M tokens, 8 to 256 H100 GPUs (no MPI; the README section "How communication scales" explains it)"
 "$spsim" model --topology h100x32-ndr --seq-len 8M --ranks 8..256 --heads 64 --kv-heads 8 --head-dim 128 --causal
+echo "== spsim train: the tiny model, 200 steps on 2 ranks, softmax under ring (zigzag) and GLA under ZeCO"
+mkdir -p out
+mpirun --quiet -np 2 "$spsim" train --strategy ring --layout zigzag --steps 200 --json > out/train-ring.json
+mpirun --quiet -np 2 "$spsim" train --attention gla --strategy zeco --steps 200 --json \
+    --plot out/train-loss.svg --plot-also out/train-ring.json > out/train-zeco.json
+python3 - out/train-ring.json out/train-zeco.json <<'PY'
+import json, sys
+for path in sys.argv[1:]:
+    r = json.load(open(path))
+    print(f"{r['strategy']:>5} ({r['attention']}): loss {r['losses'][0]:.3f} at step 1 -> {r['losses'][-1]:.3f} "
+          f"at step {r['steps']}; unigram entropy of the text {r['unigram_entropy']:.3f} nats")
+PY
+echo "loss curves: out/train-loss.svg"

@@ -44,3 +44,57 @@ func sgemm(
                 b + bOffset, blasint(max(ldb, 1)),
                 beta, c + cOffset, blasint(max(ldc, 1)))
 }
+
+/// Scalars with a BLAS general matrix product on row-major storage: `Float` (`cblas_sgemm`)
+/// and `Double` (`cblas_dgemm`, for float64 checks such as finite differences).
+///
+///     C[m×n] ← alpha · op(A)[m×k] · op(B)[k×n] + beta · C
+///
+/// with `op(X) = Xᵀ` when `transposeA`/`transposeB` is set; `lda`, `ldb`, `ldc` are the
+/// stored matrices' row strides in elements.
+public protocol BLASScalar: BinaryFloatingPoint & Sendable {
+    static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+                     a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int,
+                     beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
+}
+
+extension Float: BLASScalar {
+    @inlinable
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        publicSgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+}
+
+extension Double: BLASScalar {
+    @inlinable
+    public static func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+                            a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                            beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        publicDgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+}
+
+/// `sgemm` for other modules (through `Float.gemm`).
+@usableFromInline
+func publicSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                 _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                 _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    sgemm(transA ? .transposed : .plain, transB ? .transposed : .plain, m: m, n: n, k: k, alpha: alpha,
+          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// Double-precision general matrix product on row-major storage, through `cblas_dgemm`;
+/// the same conventions as `sgemm`.
+@usableFromInline
+func publicDgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Double,
+                 _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
+                 _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
+    if m == 0 || n == 0 { return }
+    precondition(m > 0 && n > 0 && k >= 0, "dgemm: negative extent")
+    precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "dgemm: extent exceeds the BLAS integer range")
+    cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha, a, blasint(max(lda, 1)), b, blasint(max(ldb, 1)),
+                beta, c, blasint(max(ldc, 1)))
+}

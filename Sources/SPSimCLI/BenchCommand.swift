@@ -25,8 +25,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Benchmark the attention block kernel beside cblas_sgemm (one process, no MPI).")
     var kernels = false
 
-    @Option(help: ArgumentHelp("Tokens of the kernel benchmark (a size, e.g. 2k).", valueName: "size"), transform: parseSize)
-    var tokens: Int = 2048
+    @Flag(help: "Benchmark one training step of the tiny model at --tokens (default 4096 here) beside the best single-thread sgemm.")
+    var train = false
+
+    @Option(help: ArgumentHelp("Tokens of the kernel benchmark (a size, e.g. 2k; default 2048, --train 4096).", valueName: "size"),
+            transform: parseSize)
+    var tokens: Int?
 
     @Option(help: "Heads of the kernel benchmark.")
     var heads: Int = 8
@@ -60,8 +64,12 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        if train {
+            guard (tokens ?? 1) >= 1 else { throw ValidationError("--tokens must be at least 1") }
+            return
+        }
         if kernels {
-            guard tokens >= 1, heads >= 1, headDim >= 1 else {
+            guard (tokens ?? 1) >= 1, heads >= 1, headDim >= 1 else {
                 throw ValidationError("--tokens, --heads and --head-dim must be at least 1")
             }
             return
@@ -102,6 +110,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if train { return try runTrainBenchmark(tokens: tokens ?? 4096, repeats: repeats, json: json) }
         if kernels { return try runKernels() }
         try runScans()
     }
@@ -191,6 +200,7 @@ struct BenchCommand: ParsableCommand {
     // MARK: The attention kernel
 
     func runKernels() throws {
+        let tokens = self.tokens ?? 2048
         let r = benchmarkKernels(tokens: tokens, heads: heads, dim: headDim, repeats: repeats)
         struct Report: Encodable {
             var tokens, heads, headDim: Int

@@ -1,0 +1,91 @@
+import SequenceParallel
+
+/// The shape of a decoder-only language model: what `--model NAME` names.
+///
+/// Softmax blocks: `heads` query heads and `kvHeads` key/value heads (GQA when fewer) of
+/// `headDim` channels; GLA blocks: `heads` heads with key dimension `headDim` (Dk) and value
+/// dimension `valueDim` (Dv).
+public struct TrainingModelConfig: Sendable, Equatable, Codable {
+    public var layers: Int
+    public var hidden: Int
+    public var heads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    public var valueDim: Int
+    public var ffn: Int
+    public var vocabulary: Int
+    /// Whether the LM head reuses the embedding matrix (only `false` is implemented).
+    public var tiedEmbeddings: Bool
+    public var attention: AttentionKind
+    /// RMSNorm ε.
+    public var normEpsilon: Double
+    /// RoPE base θ.
+    public var ropeBase: Double
+
+    public init(layers: Int, hidden: Int, heads: Int, kvHeads: Int, headDim: Int, valueDim: Int, ffn: Int,
+                vocabulary: Int, tiedEmbeddings: Bool = false, attention: AttentionKind = .softmax,
+                normEpsilon: Double = 1e-5, ropeBase: Double = 10_000) {
+        self.layers = layers
+        self.hidden = hidden
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.valueDim = valueDim
+        self.ffn = ffn
+        self.vocabulary = vocabulary
+        self.tiedEmbeddings = tiedEmbeddings
+        self.attention = attention
+        self.normEpsilon = normEpsilon
+        self.ropeBase = ropeBase
+    }
+
+    /// The built-in `tiny` model: 2 layers, hidden 64, 4 heads (2 KV heads) of 16, FFN 128,
+    /// byte vocabulary 256, untied embeddings; with GLA 4 heads, Dk = Dv = 16.
+    public static func tiny(attention: AttentionKind = .softmax) -> TrainingModelConfig {
+        TrainingModelConfig(layers: 2, hidden: 64, heads: 4, kvHeads: 2, headDim: 16, valueDim: 16, ffn: 128,
+                            vocabulary: 256, attention: attention)
+    }
+
+    /// Models `--model` accepts by name (until `Models/` files exist, only the built-in one).
+    public static func named(_ name: String, attention: AttentionKind) -> TrainingModelConfig? {
+        name == "tiny" ? .tiny(attention: attention) : nil
+    }
+
+    /// Checks the dimensions. - Throws: `InputError` naming the flag at fault.
+    public func validate() throws(InputError) {
+        for (flag, value) in [("--layers", layers), ("--hidden", hidden), ("--heads", heads), ("--kv-heads", kvHeads),
+                              ("--head-dim", headDim), ("--value-dim", valueDim), ("--ffn", ffn),
+                              ("vocabulary", vocabulary)] where value < 1 {
+            throw InputError("\(flag) must be at least 1 (got \(value))")
+        }
+        if hidden % heads != 0 {
+            throw InputError("--heads \(heads) must divide --hidden \(hidden)")
+        }
+        if attention == .softmax {
+            if heads % kvHeads != 0 {
+                throw InputError("--kv-heads \(kvHeads) must divide --heads \(heads): each KV head serves H/G query heads")
+            }
+            if headDim % 2 != 0 {
+                throw InputError("--head-dim \(headDim) must be even: rotary embeddings rotate channel pairs")
+            }
+        }
+        if tiedEmbeddings { throw InputError("tied embeddings are not implemented; the model needs tied_embeddings false") }
+        // An upper bound of the parameter count, overflow-checked before anything is allocated:
+        // q, k, v, g and o projections at the widest head shape, the MLP, two gains, per layer.
+        let perLayer = [[5, hidden, heads, max(headDim, valueDim)], [3, hidden, ffn], [2, hidden]]
+        let terms = perLayer.map { $0 + [layers] } + [[2, vocabulary, hidden], [hidden]]
+        var total = 0
+        for term in terms {
+            var product = 1
+            for factor in term {
+                let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+                if overflow || next > 1 << 31 { throw InputError("the model is too large: more than 2³¹ parameters") }
+                product = next
+            }
+            total += product
+        }
+        if total > 1 << 31 {
+            throw InputError("the model has about \(total) parameters; spsim train holds at most 2³¹")
+        }
+    }
+}
