@@ -24,6 +24,7 @@ public struct AttentionProblem: Sendable, Equatable, Codable {
     }
 
     /// Checks the shape alone (no rank count involved).
+    /// - Throws: `InputError` when a dimension is below 1 or G does not divide H.
     public func validate() throws(InputError) {
         if seqLen < 1 { throw InputError("--seq-len must be at least 1 (got \(seqLen))") }
         if heads < 1 { throw InputError("--heads must be at least 1 (got \(heads))") }

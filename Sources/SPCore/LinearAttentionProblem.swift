@@ -30,6 +30,7 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
     public var stateBytes: Int { stateRows * valueDim * MemoryLayout<Float>.stride }
 
     /// Checks the shape alone (no rank count involved).
+    /// - Throws: `InputError` when a dimension is below 1 or K is outside 1…H·Dk.
     public func validate() throws(InputError) {
         if seqLen < 1 { throw InputError("--seq-len must be at least 1 (got \(seqLen))") }
         if heads < 1 { throw InputError("--heads must be at least 1 (got \(heads))") }
