@@ -61,6 +61,7 @@ public struct TopologyCatalog: Sendable {
     }
 
     /// The path of `nameOrFile`: an existing file as given, else `NAME.json` in the folders.
+    /// - Throws: `TopologyError` naming the file when there is no such file or topology.
     public func path(of nameOrFile: String) throws(TopologyError) -> String {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: nameOrFile, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -79,6 +80,7 @@ public struct TopologyCatalog: Sendable {
     }
 
     /// Loads and validates the topology `nameOrFile`.
+    /// - Throws: `TopologyError` (file, key, problem) when it is missing or malformed.
     public func load(_ nameOrFile: String) throws(TopologyError) -> Topology {
         try Topology.load(path: try path(of: nameOrFile))
     }

@@ -52,6 +52,7 @@ public final class Communicator {
     deinit { _ = cmpi_comm_release(handle) }
 
     /// A communicator over every process of the job. Records no traffic.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public static func world() throws -> Communicator {
         var h: cmpi_comm?
         try check(cmpi_comm_world(&h), "MPI_COMM_WORLD")
@@ -60,6 +61,7 @@ public final class Communicator {
 
     /// A duplicate (`MPI_Comm_dup`): same ranks, separate message space. Records into
     /// `ledger` when given, else into this communicator's ledger.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func dup(recordingInto ledger: TrafficLedger? = nil) throws -> Communicator {
         var h: cmpi_comm?
         try check(cmpi_comm_dup(handle, &h), "MPI_Comm_dup")
@@ -69,6 +71,7 @@ public final class Communicator {
 
     /// `MPI_Comm_split`: ranks with equal `color` form a communicator, ordered by `key`.
     /// A negative color leaves this rank out and returns nil.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func split(color: Int, key: Int) throws -> Communicator? {
         var h: cmpi_comm?
         try check(cmpi_comm_split(handle, Int32(color), Int32(key), &h), "MPI_Comm_split")
@@ -148,6 +151,7 @@ public final class Communicator {
     // MARK: Point to point
 
     /// Blocking send (`MPI_Send`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func send<T: MPIScalar>(_ data: [T], to dest: Int, tag: Int = 0) throws {
         try data.withUnsafeBufferPointer {
             try check(cmpi_send($0.baseAddress, Int64($0.count), T.mpiType, Int32(dest), Int32(tag), handle), "MPI_Send")
@@ -156,6 +160,7 @@ public final class Communicator {
     }
 
     /// Blocking receive of exactly `count` elements (`MPI_Recv`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func recv<T: MPIScalar>(count: Int, from source: Int, tag: Int = 0, as _: T.Type = T.self) throws -> [T] {
         var out = [T](unsafeUninitializedCapacity: count) { _, n in n = count }
         try out.withUnsafeMutableBufferPointer {
@@ -182,6 +187,7 @@ public final class Communicator {
     }
 
     /// Starts a send of the whole buffer (`MPI_Isend`); the request keeps the buffer alive.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func isend<T: MPIScalar>(_ buffer: MessageBuffer<T>, to dest: Int, tag: Int = 0) throws -> Request {
         var r: cmpi_request?
         try check(cmpi_isend(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(dest), Int32(tag), handle, &r),
@@ -192,6 +198,7 @@ public final class Communicator {
     }
 
     /// Starts a receive filling the whole buffer (`MPI_Irecv`); the request keeps it alive.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func irecv<T: MPIScalar>(into buffer: MessageBuffer<T>, from source: Int, tag: Int = 0) throws -> Request {
         var r: cmpi_request?
         try check(cmpi_irecv(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(source), Int32(tag), handle, &r),
@@ -204,11 +211,13 @@ public final class Communicator {
     // MARK: Collectives
 
     /// Waits until every rank has arrived (`MPI_Barrier`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func barrier() throws {
         try check(cmpi_barrier(handle), "MPI_Barrier")
     }
 
     /// Broadcasts `root`'s `data` to every rank (`MPI_Bcast`); `count` is the length every rank expects.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func bcast<T: MPIScalar>(_ data: [T], count: Int, root: Int) throws -> [T] {
         var out = rank == root ? data : [T](unsafeUninitializedCapacity: count) { _, n in n = count }
         precondition(out.count == count, "bcast: the root's data must have `count` elements")
@@ -221,6 +230,7 @@ public final class Communicator {
     }
 
     /// Element-wise reduction of every rank's `data`, result on every rank (`MPI_Allreduce`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func allreduce<T: MPIScalar>(_ data: [T], _ op: ReductionOperator) throws -> [T] {
         var out = [T](unsafeUninitializedCapacity: data.count) { _, n in n = data.count }
         try data.withUnsafeBufferPointer { s in
@@ -235,6 +245,7 @@ public final class Communicator {
     }
 
     /// Every rank's equal-sized `data`, concatenated in rank order (`MPI_Allgather`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func allgather<T: MPIScalar>(_ data: [T]) throws -> [T] {
         let total = data.count * size
         var out = [T](unsafeUninitializedCapacity: total) { _, n in n = total }
@@ -250,6 +261,7 @@ public final class Communicator {
 
     /// Every rank's `data` (rank j contributes `counts[j]` elements), concatenated in rank
     /// order (`MPI_Allgatherv`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func allgatherv<T: MPIScalar>(_ data: [T], counts: [Int]) throws -> [T] {
         precondition(counts.count == size && counts[rank] == data.count, "allgatherv: counts do not match")
         let out = try gathered(data, counts: counts, root: nil)!
@@ -260,6 +272,7 @@ public final class Communicator {
 
     /// Like `allgatherv`, but only `root` receives (nil elsewhere) and nothing is recorded:
     /// meant for the harness collecting results, not for algorithms.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func gatherv<T: MPIScalar>(_ data: [T], counts: [Int], root: Int) throws -> [T]? {
         precondition(counts.count == size && counts[rank] == data.count, "gatherv: counts do not match")
         return try gathered(data, counts: counts, root: root)
@@ -287,6 +300,7 @@ public final class Communicator {
 
     /// Block j of `data` (`count` elements each) goes to rank j; the result holds the
     /// blocks received, in source rank order (`MPI_Alltoall`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func alltoall<T: MPIScalar>(_ data: [T], countPerRank count: Int) throws -> [T] {
         precondition(data.count == count * size, "alltoall: data must hold size × countPerRank elements")
         var out = [T](unsafeUninitializedCapacity: data.count) { _, n in n = data.count }
@@ -302,6 +316,7 @@ public final class Communicator {
 
     /// Sends `sendCounts[j]` consecutive elements of `data` to rank j and receives
     /// `receiveCounts[j]` from rank j, blocks packed in rank order (`MPI_Alltoallv`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func alltoallv<T: MPIScalar>(_ data: [T], sendCounts: [Int], receiveCounts: [Int]) throws -> [T] {
         precondition(sendCounts.count == size && receiveCounts.count == size, "alltoallv: one count per rank")
         precondition(sendCounts.reduce(0, +) == data.count, "alltoallv: send counts must cover the data")
@@ -321,6 +336,7 @@ public final class Communicator {
 
     /// Reduces every rank's `data` element-wise and leaves block j (`counts[j]` elements)
     /// on rank j (`MPI_Reduce_scatter`).
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func reduceScatter<T: MPIScalar>(_ data: [T], counts: [Int], _ op: ReductionOperator) throws -> [T] {
         precondition(counts.count == size && counts.reduce(0, +) == data.count, "reduceScatter: counts must cover the data")
         var out = [T](unsafeUninitializedCapacity: counts[rank]) { _, n in n = counts[rank] }
@@ -403,6 +419,7 @@ public final class Request {
     }
 
     /// Waits for completion (`MPI_Wait`). Waiting again is a no-op.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func wait() throws {
         guard let h = handle else { return }
         handle = nil
@@ -413,6 +430,7 @@ public final class Request {
 
     /// Whether the operation has completed, without blocking (`MPI_Test`). Once it returns
     /// true the request is finished, as after `wait()`; testing again returns true.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func test() throws -> Bool {
         guard let h = handle else { return true }
         var flag: Int32 = 0
@@ -431,6 +449,7 @@ public final class Request {
 }
 
 /// Waits for every request (`MPI_Waitall` semantics); the first error is thrown after all complete.
+/// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
 public func waitAll(_ requests: [Request]) throws {
     var firstError: Error?
     for r in requests {

@@ -32,9 +32,7 @@ struct VerifyCommand: ParsableCommand {
 
     /// One row of the matrix.
     struct Case: Encodable {
-        var strategy: String
-        var shape: String
-        var layout: String
+        var strategy, shape, layout: String
         var causal: Bool
         var errors: [String: Double]?
         var skipped: String?

@@ -42,25 +42,15 @@ public final class ExscanAttention: StrategyInstance<LinearAttentionProblem>, Li
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
-        var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }
-        let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
-        let incoming = try context.communicate("exscan states") { try scan(element, on: context.communicator) }
-        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: incoming) }
-        return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
+        try stateScanForward(q: q, k: k, v: v, g: g) { element in
+            try context.communicate("exscan states") { try scan(element, on: context.communicator) }
+        }
     }
 
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
         -> LinearAttentionGradients {
-        let grads = context.compute("local GLA backward") {
-            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
-        }
-        let decay = context.compute("decay") { glaRowDecay(g) }
-        let later = try context.communicate("exscan state gradients") {
-            try scan(GLAScanElement(decay: decay, state: grads.initialState), on: reversed)
-        }
-        return context.compute("final-state gradient") {
-            let carry = later.rowDot(saved.outgoing(decay: decay))
-            return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
+        try stateScanBackward(q: q, k: k, v: v, g: g, saved: saved, dO: dO) { element in
+            try context.communicate("exscan state gradients") { try scan(element, on: reversed) }
         }
     }
 

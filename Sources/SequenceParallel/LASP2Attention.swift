@@ -35,30 +35,22 @@ public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, Lin
         name: "lasp2", attention: .gla, layouts: [.contiguous],
         summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)")
 
-
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
-        var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }
-        let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
-        let all = try context.communicate("all-gather states") { try context.communicator.allgather(element.packed) }
-        let incoming = context.compute("prefix combine") { fold(all, order: Array(0 ..< context.rank)) }
-        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: incoming) }
-        return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
+        try stateScanForward(q: q, k: k, v: v, g: g) { element in
+            let all = try context.communicate("all-gather states") { try context.communicator.allgather(element.packed) }
+            return context.compute("prefix combine") { fold(all, order: Array(0 ..< context.rank)) }
+        }
     }
 
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
         -> LinearAttentionGradients {
-        let grads = context.compute("local GLA backward") {
-            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
-        }
-        let decay = context.compute("decay") { glaRowDecay(g) }
-        let element = GLAScanElement(decay: decay, state: grads.initialState)
-        let all = try context.communicate("all-gather state gradients") {
-            try context.communicator.allgather(element.packed)
-        }
-        return context.compute("suffix combine") {
-            let later = fold(all, order: Array((context.rank + 1 ..< context.size).reversed()))
-            let carry = later.rowDot(saved.outgoing(decay: decay))
-            return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
+        try stateScanBackward(q: q, k: k, v: v, g: g, saved: saved, dO: dO) { element in
+            let all = try context.communicate("all-gather state gradients") {
+                try context.communicator.allgather(element.packed)
+            }
+            return context.compute("suffix combine") {
+                fold(all, order: Array((context.rank + 1 ..< context.size).reversed()))
+            }
         }
     }
 

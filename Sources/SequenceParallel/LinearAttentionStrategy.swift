@@ -24,11 +24,15 @@ public protocol LinearAttentionStrategy: SequenceParallelStrategy {
     /// resolved); empty for a strategy without options.
     static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int]
 
+    /// This rank's instance (it may create communicators: collective over the context's).
+    /// - Throws: `InputError` when the strategy refuses the problem; `MPIError` when MPI fails.
     init(problem: LinearAttentionProblem, context: RankContext) throws
 
     /// This rank's output rows and what the backward needs.
+    /// - Throws: `MPIError` when communication fails.
     func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved>
     /// This rank's gradients, given the forward's `saved` and the output gradient.
+    /// - Throws: `MPIError` when communication fails.
     func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
         -> LinearAttentionGradients
 }
@@ -104,6 +108,36 @@ public struct GLABoundaryStates: Sendable, Equatable {
             }
         }
         return out
+    }
+}
+
+/// The forward and backward of a strategy that exchanges whole boundary states in one
+/// collective (LASP-2's all-gather, `MPI_Exscan`): the scan step written once. Local GLA
+/// from a zero state, the rank's scan element `(a_p, B_p)`, the strategy's `exchange` (the
+/// exclusive ⊕-scan's state `S_in`), then `S_in`'s contribution to the outputs; backward, the
+/// local backward from `S_in`, the reverse exchange of state gradients (`dS` from later
+/// ranks), the gate-gradient carry and the final-state gradient.
+extension StrategyInstance where Problem == LinearAttentionProblem {
+    func stateScanForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
+                          exchange: (GLAScanElement) throws -> GLAState) throws -> LinearAttentionOutput<GLABoundaryStates> {
+        var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }
+        let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
+        let incoming = try exchange(element)
+        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: incoming) }
+        return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
+    }
+
+    func stateScanBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: GLABoundaryStates, dO: Tensor32,
+                           exchange: (GLAScanElement) throws -> GLAState) throws -> LinearAttentionGradients {
+        let grads = context.compute("local GLA backward") {
+            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
+        }
+        let decay = context.compute("decay") { glaRowDecay(g) }
+        let later = try exchange(GLAScanElement(decay: decay, state: grads.initialState))
+        return context.compute("final-state gradient") {
+            let carry = later.rowDot(saved.outgoing(decay: decay))
+            return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
+        }
     }
 }
 

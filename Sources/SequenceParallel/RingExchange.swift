@@ -52,6 +52,7 @@ public final class RingExchange {
 
     /// Posts the receive of `count` floats from `previous` (when given), then the send of
     /// `block` to `next` (when given).
+    /// - Throws: `MPIError` when posting or waiting fails.
     public func start(sending block: MessageBuffer<Float>?, receiving count: Int?) throws {
         precondition(!isInFlight, "RingExchange \(name): start before the previous hop finished")
         try context.communicate("post \(name)") {
@@ -67,6 +68,7 @@ public final class RingExchange {
     }
 
     /// Waits for the posted hop; returns the received block (nil if none was posted).
+    /// - Throws: `MPIError` when posting or waiting fails.
     @discardableResult
     public func finish() throws -> MessageBuffer<Float>? {
         try context.communicate("wait \(name)") { try waitAll(pending) }

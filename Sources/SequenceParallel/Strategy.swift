@@ -44,11 +44,15 @@ public protocol AttentionStrategy: SequenceParallelStrategy {
     /// resolved); empty for a strategy without options.
     static func resolvedOptions(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> [StrategyOption: Int]
 
+    /// This rank's instance (it may create communicators: collective over the context's).
+    /// - Throws: `InputError` when the strategy refuses the problem; `MPIError` when MPI fails.
     init(problem: AttentionProblem, context: RankContext) throws
 
     /// This rank's output rows and their log-sum-exp.
+    /// - Throws: `MPIError` when communication fails.
     func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput
     /// This rank's gradients, given the forward's final `o` and `lse` and the output gradient.
+    /// - Throws: `MPIError` when communication fails.
     func backward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32, dO: Tensor32) throws
         -> AttentionGradients
 }
