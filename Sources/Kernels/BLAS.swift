@@ -44,3 +44,29 @@ func sgemm(
                 b + bOffset, blasint(max(ldb, 1)),
                 beta, c + cOffset, blasint(max(ldc, 1)))
 }
+
+/// Double-precision general matrix product on row-major storage, through `cblas_dgemm`:
+/// `C[m×n] ← alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, with the conventions of `sgemm`
+/// (row strides `lda`, `ldb`, `ldc` in elements; `base + offset` addressing). For the float64
+/// references: every product is accumulated in float64. The only call of `cblas_dgemm`.
+@inline(__always)
+func dgemm(
+    _ transA: MatrixOperand = .plain, _ transB: MatrixOperand = .plain,
+    m: Int, n: Int, k: Int,
+    alpha: Double = 1,
+    a: UnsafePointer<Double>, aOffset: Int = 0, lda: Int,
+    b: UnsafePointer<Double>, bOffset: Int = 0, ldb: Int,
+    beta: Double = 0,
+    c: UnsafeMutablePointer<Double>, cOffset: Int = 0, ldc: Int
+) {
+    if m == 0 || n == 0 { return }
+    precondition(m > 0 && n > 0 && k >= 0, "dgemm: negative extent")
+    precondition(m <= Int(Int32.max) && n <= Int(Int32.max) && k <= Int(Int32.max)
+                 && lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max),
+                 "dgemm: extent exceeds the BLAS integer range")
+    cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas,
+                blasint(m), blasint(n), blasint(k),
+                alpha, a + aOffset, blasint(max(lda, 1)),
+                b + bOffset, blasint(max(ldb, 1)),
+                beta, c + cOffset, blasint(max(ldc, 1)))
+}

@@ -33,6 +33,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Head dimension of the kernel benchmark.")
     var headDim: Int = 64
 
+    @Option(help: "Kernel benchmark: another sgemm's GFLOP/s on the same products (Scripts/bench.sh passes numpy's, one thread), printed beside the kernels as a ratio.")
+    var referenceSgemmGflops: Double?
+
     @Option(help: "Scan benchmark: smallest state, bytes.")
     var minBytes: Int = 4 << 10
 
@@ -60,6 +63,9 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
         if kernels {
+            if let referenceSgemmGflops, !(referenceSgemmGflops > 0) {
+                throw ValidationError("--reference-sgemm-gflops must be positive (got \(referenceSgemmGflops))")
+            }
             guard tokens >= 1, heads >= 1, headDim >= 1 else {
                 throw ValidationError("--tokens, --heads and --head-dim must be at least 1")
             }
@@ -193,17 +199,32 @@ struct BenchCommand: ParsableCommand {
         let r = benchmarkKernels(tokens: tokens, heads: heads, dim: headDim, repeats: repeats)
         struct Report: Encodable {
             var tokens, heads, headDim: Int
-            var sgemmGflops, attentionForwardGflops, attentionBackwardGflops, ratio: Double
+            var blas: BLASCore
+            var sgemmGflops, attentionForwardGflops, attentionBackwardGflops, glaForwardGflops, ratio: Double
+            var referenceSgemmGflops: Double?
+            var forwardOverReference, backwardOverReference, glaOverReference: Double?
         }
-        let report = Report(tokens: tokens, heads: heads, headDim: headDim, sgemmGflops: r.sgemmGFLOPs,
+        let reference = referenceSgemmGflops
+        let over = { (x: Double) in reference.map { x / $0 } }
+        let report = Report(tokens: tokens, heads: heads, headDim: headDim, blas: r.blas, sgemmGflops: r.sgemmGFLOPs,
                             attentionForwardGflops: r.attentionForwardGFLOPs,
-                            attentionBackwardGflops: r.attentionBackwardGFLOPs, ratio: r.ratio)
+                            attentionBackwardGflops: r.attentionBackwardGFLOPs, glaForwardGflops: r.glaForwardGFLOPs,
+                            ratio: r.ratio, referenceSgemmGflops: reference,
+                            forwardOverReference: over(r.attentionForwardGFLOPs),
+                            backwardOverReference: over(r.attentionBackwardGFLOPs), glaOverReference: over(r.glaForwardGFLOPs))
         if json { print(try jsonLine(report)); return }
-        var table = TextTable(columns: ["kernel", "GFLOP/s"])
-        table.append(["cblas_sgemm", format3(r.sgemmGFLOPs)])
-        table.append(["attention forward N=\(tokens) H=\(heads) D=\(headDim)", format3(r.attentionForwardGFLOPs)])
-        table.append(["attention backward", format3(r.attentionBackwardGFLOPs)])
+        print("BLAS: \(r.blas.summary)")
+        var table = TextTable(columns: ["kernel", "GFLOP/s", "/ cblas_sgemm"] + (reference == nil ? [] : ["/ reference sgemm"]))
+        func row(_ name: String, _ x: Double) {
+            table.append([name, format3(x), String(format: "%.2f", x / r.sgemmGFLOPs)]
+                         + (reference.map { [String(format: "%.2f", x / $0)] } ?? []))
+        }
+        if let reference { table.append(["reference sgemm (--reference-sgemm-gflops)", format3(reference), "-", "1.00"]) }
+        row("cblas_sgemm", r.sgemmGFLOPs)
+        row("attention forward N=\(tokens) H=\(heads) D=\(headDim)", r.attentionForwardGFLOPs)
+        row("attention backward (2.5x forward FLOPs)", r.attentionBackwardGFLOPs)
+        row("GLA chunk forward C=64 Dk=Dv=\(headDim)", r.glaForwardGFLOPs)
         print(table.render(), terminator: "")
-        print("attention forward / sgemm = \(String(format: "%.2f", r.ratio))")
+        print("FLOPs: attention forward 4·N²·H·D, backward 10·N²·H·D; GLA forward N·H·(4·Dk·Dv + C·(Dk+Dv))")
     }
 }

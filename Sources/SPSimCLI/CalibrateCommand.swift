@@ -143,7 +143,7 @@ struct CalibrateCommand: ParsableCommand {
             gpusPerNode: Sourced(Double(ranksPerHost), source: "ranks mpirun may place on this host (--oversubscribe); set by --ranks-per-host"),
             placement: .block, levels: [level],
             device: Device(
-                name: "CPU core (OpenBLAS sgemm)",
+                name: "CPU core (OpenBLAS sgemm, core \(kernel.blas.core))",
                 peakTFLOPs: Sourced(kernel.sgemmGFLOPs / 1e3, source: "\(how): cblas_sgemm on one attention block's products, one thread"),
                 attentionEfficiency: Sourced(min(1, kernel.ratio), source: "\(how): attention forward GFLOP/s / sgemm GFLOP/s (N=512, H=4, D=64)")),
             collectiveLaunchMicroseconds: Sourced(launch * 1e6, source: "\(how): all-to-all fit intercept on \(ranks) ranks minus \(ranks - 1) ping-pong latencies"))
@@ -163,7 +163,7 @@ struct CalibrateCommand: ParsableCommand {
                 var path: String; var pingPong: [Point]; var allToAll: [Point]
                 var latencySeconds: Double; var bandwidthGBps: Double; var thresholdBytes: Int?
                 var largeLatencySeconds: Double?; var largeBandwidthGBps: Double?; var launchSeconds: Double
-                var sgemmGflops: Double; var attentionEfficiency: Double
+                var sgemmGflops: Double; var attentionEfficiency: Double; var blas: BLASCore
             }
             let model = { (b: Int) -> Double in level.seconds(forMessageOf: Double(b)) }
             print(try jsonLine(Report(
@@ -172,7 +172,7 @@ struct CalibrateCommand: ParsableCommand {
                 latencySeconds: fit.small.latencySeconds, bandwidthGBps: fit.small.bytesPerSecond / 1e9,
                 thresholdBytes: fit.thresholdBytes, largeLatencySeconds: fit.large?.latencySeconds,
                 largeBandwidthGBps: fit.large.map { $0.bytesPerSecond / 1e9 }, launchSeconds: launch,
-                sgemmGflops: kernel.sgemmGFLOPs, attentionEfficiency: min(1, kernel.ratio))))
+                sgemmGflops: kernel.sgemmGFLOPs, attentionEfficiency: min(1, kernel.ratio), blas: kernel.blas)))
         } else {
             var table = TextTable(columns: ["bytes", "ping-pong one way", "fit", "all-to-all", "fit"])
             for (i, p) in pingPong.enumerated() {
@@ -184,6 +184,7 @@ struct CalibrateCommand: ParsableCommand {
             print("latency \(formatSeconds(fit.small.latencySeconds)), bandwidth \(format3(fit.small.bytesPerSecond / 1e9)) GB/s"
                   + (fit.large.map { ", from \(fit.thresholdBytes!) B: latency \(formatSeconds($0.latencySeconds)), bandwidth \(format3($0.bytesPerSecond / 1e9)) GB/s" } ?? "")
                   + "; collective launch \(formatSeconds(launch)); sgemm \(format3(kernel.sgemmGFLOPs)) GFLOP/s, attention at \(format3(min(1, kernel.ratio))) of it")
+            print("BLAS: \(kernel.blas.summary)")
             print("wrote \(path)")
         }
         return 0
