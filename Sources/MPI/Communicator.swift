@@ -120,21 +120,31 @@ public final class Communicator {
         return out
     }
 
-    /// Starts a send of the whole buffer (`MPI_Isend`); the request keeps the buffer alive.
-    public func isend<T: MPIScalar>(_ buffer: MessageBuffer<T>, to dest: Int, tag: Int = 0) throws -> Request {
+    /// Starts a send of the buffer's `elements` (all of it by default) (`MPI_Isend`); the
+    /// request keeps the buffer alive.
+    public func isend<T: MPIScalar>(_ buffer: MessageBuffer<T>, elements: Range<Int>? = nil, to dest: Int,
+                                    tag: Int = 0) throws -> Request {
+        let part = elements ?? 0 ..< buffer.count
+        precondition(part.lowerBound >= 0 && part.upperBound <= buffer.count, "isend: elements outside the buffer")
         var r: cmpi_request?
-        try check(cmpi_isend(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(dest), Int32(tag), handle, &r),
+        try check(cmpi_isend(buffer.baseAddress + part.lowerBound, Int64(part.count), T.mpiType, Int32(dest), Int32(tag),
+                             handle, &r),
                   "MPI_Isend")
-        recordPointToPoint("isend", sendTo: dest, sendBytes: bytes(buffer.count, T.self), receiveFrom: nil, receiveBytes: 0)
+        recordPointToPoint("isend", sendTo: dest, sendBytes: bytes(part.count, T.self), receiveFrom: nil, receiveBytes: 0)
         return Request(r, keeping: buffer)
     }
 
-    /// Starts a receive filling the whole buffer (`MPI_Irecv`); the request keeps it alive.
-    public func irecv<T: MPIScalar>(into buffer: MessageBuffer<T>, from source: Int, tag: Int = 0) throws -> Request {
+    /// Starts a receive filling the buffer's `elements` (all of it by default) (`MPI_Irecv`);
+    /// the request keeps the buffer alive.
+    public func irecv<T: MPIScalar>(into buffer: MessageBuffer<T>, elements: Range<Int>? = nil, from source: Int,
+                                    tag: Int = 0) throws -> Request {
+        let part = elements ?? 0 ..< buffer.count
+        precondition(part.lowerBound >= 0 && part.upperBound <= buffer.count, "irecv: elements outside the buffer")
         var r: cmpi_request?
-        try check(cmpi_irecv(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(source), Int32(tag), handle, &r),
+        try check(cmpi_irecv(buffer.baseAddress + part.lowerBound, Int64(part.count), T.mpiType, Int32(source), Int32(tag),
+                             handle, &r),
                   "MPI_Irecv")
-        recordPointToPoint("irecv", sendTo: nil, sendBytes: 0, receiveFrom: source, receiveBytes: bytes(buffer.count, T.self))
+        recordPointToPoint("irecv", sendTo: nil, sendBytes: 0, receiveFrom: source, receiveBytes: bytes(part.count, T.self))
         return Request(r, keeping: buffer)
     }
 
