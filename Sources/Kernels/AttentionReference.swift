@@ -2,10 +2,19 @@
 // row of scores against every visible key (one dgemm), an exact two-pass softmax, and the
 // textbook backward, with every matrix product a float64 `cblas_dgemm`. Independent of the
 // float32 kernels in Attention.swift (no online softmax, no saved lse, no float32 anywhere);
-// memory one tile of rows, `referenceQueryTile × nk` doubles, twice for the backward.
+// memory one tile of rows, `referenceQueryTile × nk` doubles (twice for the backward) per KV
+// head, whose query heads one thread computes (the KV heads run concurrently: `--verify`
+// checks a whole distributed run on one rank, with the machine's other cores).
 // Under a causal mask a tile's products stop at the last key any of its queries sees.
 
 import Foundation
+
+/// A pointer handed to the reference's worker threads, which write disjoint parts of it.
+private struct Shared<Pointee>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Pointee>
+    init(_ buffer: UnsafeBufferPointer<Pointee>) { pointer = UnsafeMutablePointer(mutating: buffer.baseAddress!) }
+    init(_ buffer: UnsafeMutableBufferPointer<Pointee>) { pointer = buffer.baseAddress! }
+}
 
 /// Query rows per tile of the float64 references.
 let referenceQueryTile = 128
@@ -22,7 +31,7 @@ private func visibleKeyEnd(_ mask: AttentionMask, rows: Range<Int>, keys: Int) -
 
 /// Fills `p[rows × keys]` (row stride `keys`) with the softmax probabilities of one tile:
 /// `s_ij = scale · q_i·k_j` (one dgemm), `−∞` where the mask hides the pair, then per row
-/// `lse_i = max + log Σ_j exp(s_ij − max)` and `p_ij = exp(s_ij − lse_i)`. Returns each row's
+/// `lse_i = max + log Σ_j exp(s_ij − max)` and `p_ij = exp(s_ij − max) / Σ_j exp(s_ij − max)`. Returns each row's
 /// lse (−∞ and a zero row for a query that sees no key).
 private func referenceProbabilities(
     _ p: UnsafeMutablePointer<Double>, q: UnsafePointer<Double>, k: UnsafePointer<Double>,
@@ -49,9 +58,13 @@ private func referenceProbabilities(
             continue
         }
         var sum = 0.0
-        for j in 0..<keys { sum += exp(row[j] - top) }
+        for j in 0..<keys {
+            row[j] = exp(row[j] - top)
+            sum += row[j]
+        }
         lse[r] = top + log(sum)
-        for j in 0..<keys { row[j] = exp(row[j] - lse[r]) }
+        let normalizer = 1 / sum
+        for j in 0..<keys { row[j] *= normalizer }
     }
     return lse
 }
@@ -68,28 +81,34 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
     let group = heads / kvHeads
     var o = Tensor64(tokens: nq, heads: heads, dim: valueDim)
     var lse = Tensor64(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
-    var p = [Double](repeating: 0, count: min(referenceQueryTile, nq) * nk)
+    let tileFloats = min(referenceQueryTile, nq) * nk
     q.storage.withUnsafeBufferPointer { qb in
     k.storage.withUnsafeBufferPointer { kb in
     v.storage.withUnsafeBufferPointer { vb in
     o.storage.withUnsafeMutableBufferPointer { ob in
-    p.withUnsafeMutableBufferPointer { pb in
-        for h in 0..<heads {
-            let g = h / group
+    lse.storage.withUnsafeMutableBufferPointer { lb in
+      let (qs, ks, vs, os, ls) = (Shared(qb), Shared(kb), Shared(vb), Shared(ob), Shared(lb))
+      // One worker per KV head: each writes only the o and lse rows of its own query heads.
+      DispatchQueue.concurrentPerform(iterations: kvHeads) { g in
+        let (qp, kp, vp, op, lp) = (qs.pointer, ks.pointer, vs.pointer, os.pointer, ls.pointer)
+        let pb = UnsafeMutableBufferPointer<Double>.allocate(capacity: tileFloats)
+        defer { pb.deallocate() }
+        for h in g * group ..< (g + 1) * group {
             for q0 in stride(from: 0, to: nq, by: referenceQueryTile) {
                 let rows = q0 ..< min(q0 + referenceQueryTile, nq)
                 let keys = visibleKeyEnd(mask, rows: rows, keys: nk)
                 if keys == 0 { continue }
-                let rowLSE = referenceProbabilities(pb.baseAddress!, q: qb.baseAddress!, k: kb.baseAddress!, rows: rows,
+                let rowLSE = referenceProbabilities(pb.baseAddress!, q: qp, k: kp, rows: rows,
                                                     keys: keys, head: h, kvHead: g, heads: heads, kvHeads: kvHeads,
                                                     dim: dim, mask: mask)
-                for (r, i) in rows.enumerated() { lse[i, h, 0] = rowLSE[r] }
+                for (r, i) in rows.enumerated() { lp[i * heads + h] = rowLSE[r] }
                 // O = P V
                 dgemm(m: rows.count, n: valueDim, k: keys, a: pb.baseAddress!, lda: keys,
-                      b: vb.baseAddress!, bOffset: g * valueDim, ldb: kvHeads * valueDim,
-                      c: ob.baseAddress!, cOffset: (q0 * heads + h) * valueDim, ldc: heads * valueDim)
+                      b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim,
+                      c: op, cOffset: (q0 * heads + h) * valueDim, ldc: heads * valueDim)
             }
         }
+      }
     }}}}}
     return (o, lse)
 }
@@ -108,9 +127,7 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
     var dq = Tensor64(tokens: nq, heads: heads, dim: dim)
     var dk = Tensor64(tokens: nk, heads: kvHeads, dim: dim)
     var dv = Tensor64(tokens: nk, heads: kvHeads, dim: valueDim)
-    let tile = min(referenceQueryTile, nq)
-    var p = [Double](repeating: 0, count: tile * nk)
-    var ds = [Double](repeating: 0, count: tile * nk)
+    let tileFloats = min(referenceQueryTile, nq) * nk
     q.storage.withUnsafeBufferPointer { qb in
     k.storage.withUnsafeBufferPointer { kb in
     v.storage.withUnsafeBufferPointer { vb in
@@ -118,22 +135,27 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
     dq.storage.withUnsafeMutableBufferPointer { dqb in
     dk.storage.withUnsafeMutableBufferPointer { dkb in
     dv.storage.withUnsafeMutableBufferPointer { dvb in
-    p.withUnsafeMutableBufferPointer { pb in
-    ds.withUnsafeMutableBufferPointer { sb in
-        let pp = pb.baseAddress!, sp = sb.baseAddress!
-        for h in 0..<heads {
-            let g = h / group
+      let (qs, ks, vs, gs) = (Shared(qb), Shared(kb), Shared(vb), Shared(gb))
+      let (dqs, dks, dvs) = (Shared(dqb), Shared(dkb), Shared(dvb))
+      // One worker per KV head: each writes the dq rows of its own query heads and its own dk, dv.
+      DispatchQueue.concurrentPerform(iterations: kvHeads) { g in
+        let (qp, kp, vp, gp) = (qs.pointer, ks.pointer, vs.pointer, gs.pointer)
+        let (dqp, dkp, dvp) = (dqs.pointer, dks.pointer, dvs.pointer)
+        let pp = UnsafeMutablePointer<Double>.allocate(capacity: tileFloats)
+        let sp = UnsafeMutablePointer<Double>.allocate(capacity: tileFloats)
+        defer { pp.deallocate(); sp.deallocate() }
+        for h in g * group ..< (g + 1) * group {
             for q0 in stride(from: 0, to: nq, by: referenceQueryTile) {
                 let rows = q0 ..< min(q0 + referenceQueryTile, nq), m = rows.count
                 let keys = visibleKeyEnd(mask, rows: rows, keys: nk)
                 if keys == 0 { continue }
-                _ = referenceProbabilities(pp, q: qb.baseAddress!, k: kb.baseAddress!, rows: rows, keys: keys,
+                _ = referenceProbabilities(pp, q: qp, k: kp, rows: rows, keys: keys,
                                            head: h, kvHead: g, heads: heads, kvHeads: kvHeads, dim: dim, mask: mask)
                 let qOffset = (q0 * heads + h) * dim, oOffset = (q0 * heads + h) * valueDim
                 // dP = dO Vᵀ, then dS = P ∘ (dP − rowsum(P ∘ dP)) in place.
                 dgemm(.plain, .transposed, m: m, n: keys, k: valueDim,
-                      a: gb.baseAddress!, aOffset: oOffset, lda: heads * valueDim,
-                      b: vb.baseAddress!, bOffset: g * valueDim, ldb: kvHeads * valueDim, c: sp, ldc: keys)
+                      a: gp, aOffset: oOffset, lda: heads * valueDim,
+                      b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim, c: sp, ldc: keys)
                 for r in 0..<m {
                     let pr = pp + r * keys, sr = sp + r * keys
                     var mean = 0.0
@@ -142,16 +164,17 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
                 }
                 // dV += Pᵀ dO,  dQ = scale·dS K,  dK += scale·dSᵀ Q.
                 dgemm(.transposed, .plain, m: keys, n: valueDim, k: m, a: pp, lda: keys,
-                      b: gb.baseAddress!, bOffset: oOffset, ldb: heads * valueDim,
-                      beta: 1, c: dvb.baseAddress!, cOffset: g * valueDim, ldc: kvHeads * valueDim)
+                      b: gp, bOffset: oOffset, ldb: heads * valueDim,
+                      beta: 1, c: dvp, cOffset: g * valueDim, ldc: kvHeads * valueDim)
                 dgemm(m: m, n: dim, k: keys, alpha: scale, a: sp, lda: keys,
-                      b: kb.baseAddress!, bOffset: g * dim, ldb: kvHeads * dim,
-                      beta: 1, c: dqb.baseAddress!, cOffset: qOffset, ldc: heads * dim)
+                      b: kp, bOffset: g * dim, ldb: kvHeads * dim,
+                      beta: 1, c: dqp, cOffset: qOffset, ldc: heads * dim)
                 dgemm(.transposed, .plain, m: keys, n: dim, k: m, alpha: scale, a: sp, lda: keys,
-                      b: qb.baseAddress!, bOffset: qOffset, ldb: heads * dim,
-                      beta: 1, c: dkb.baseAddress!, cOffset: g * dim, ldc: kvHeads * dim)
+                      b: qp, bOffset: qOffset, ldb: heads * dim,
+                      beta: 1, c: dkp, cOffset: g * dim, ldc: kvHeads * dim)
             }
         }
-    }}}}}}}}}
+      }
+    }}}}}}}
     return (dq, dk, dv)
 }

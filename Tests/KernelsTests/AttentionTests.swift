@@ -323,3 +323,24 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(plan.visibility(queryTile: 3, keyTile: 1), .all)
     }
 }
+
+/// The rule for overriding OpenBLAS's kernel core (Kernels/BLASCore.swift).
+final class BLASCoreRuleTests: XCTestCase {
+    func testOnlyTheGenericFallbackOnACapableCPUIsOverridden() {
+        func core(_ name: String, cpu: String?, set: String? = nil) -> BLASCore {
+            BLASCore(config: "OpenBLAS", core: name, cpuCore: cpu, coreType: set)
+        }
+        XCTAssertEqual(core("Prescott", cpu: "SkylakeX").recommendedCoreType, "SkylakeX")
+        XCTAssertEqual(core("Prescott", cpu: "Haswell").recommendedCoreType, "Haswell")
+        XCTAssertNil(core("Prescott", cpu: nil).recommendedCoreType, "never a core the CPU lacks")
+        XCTAssertNil(core("Haswell", cpu: "SkylakeX").recommendedCoreType, "a recognised CPU keeps the library's choice")
+        XCTAssertNil(core("Cooperlake", cpu: "SkylakeX").recommendedCoreType)
+        XCTAssertNil(core("Prescott", cpu: "SkylakeX", set: "Prescott").recommendedCoreType, "the user's choice stands")
+        XCTAssertTrue(core("Prescott", cpu: "SkylakeX", set: "Prescott").summary.contains("WARNING"))
+        XCTAssertFalse(core("SkylakeX", cpu: "SkylakeX").summary.contains("WARNING"))
+        // This process: a known library and core.
+        let here = BLASCore.current
+        XCTAssertTrue(here.config.contains("OpenBLAS"), here.config)
+        XCTAssertFalse(here.core.isEmpty)
+    }
+}
