@@ -29,7 +29,7 @@ if ! command -v smpirun >/dev/null || ! dpkg-query -W -f='${Status}' libsimgrid-
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends libsimgrid-dev simgrid
 fi
-export OPENBLAS_NUM_THREADS=1
+source Scripts/env.sh
 lib=.build-smpi/release/libSPSimSMPI.so
 if [ "$build" -eq 1 ]; then
     SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI >&2

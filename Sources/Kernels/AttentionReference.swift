@@ -1,16 +1,72 @@
-// Float64 references for softmax attention, written plainly: the full score matrix of
-// each head, a two-pass softmax, and the textbook backward. For tests and `--verify`
-// at small sizes only (memory nq·nk per head).
+// Float64 references for softmax attention: for each head and tile of queries, the full
+// row of scores against every visible key (one dgemm), an exact two-pass softmax, and the
+// textbook backward, with every matrix product a float64 `cblas_dgemm`. Independent of the
+// float32 kernels in Attention.swift (no online softmax, no saved lse, no float32 anywhere);
+// memory one tile of rows, `referenceQueryTile × nk` doubles (twice for the backward) per KV
+// head, whose query heads one thread computes (the KV heads run concurrently: `--verify`
+// checks a whole distributed run on one rank, with the machine's other cores).
+// Under a causal mask a tile's products stop at the last key any of its queries sees.
 
 import Foundation
 
-/// Whether key `j` is visible to query `i` under `mask`.
-@inline(__always)
-func isVisible(_ mask: AttentionMask, query i: Int, key j: Int) -> Bool {
-    switch mask {
-    case .none: return true
-    case let .causal(queryPositions, keyPositions): return keyPositions[j] <= queryPositions[i]
+/// A pointer handed to the reference's worker threads, which write disjoint parts of it.
+private struct Shared<Pointee>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Pointee>
+    init(_ buffer: UnsafeBufferPointer<Pointee>) { pointer = UnsafeMutablePointer(mutating: buffer.baseAddress!) }
+    init(_ buffer: UnsafeMutableBufferPointer<Pointee>) { pointer = buffer.baseAddress! }
+}
+
+/// Query rows per tile of the float64 references.
+let referenceQueryTile = 128
+
+/// The keys `0..<end` that can matter to queries `rows`: one past the last key visible to any
+/// of them (all keys without a mask; 0 when none is visible).
+private func visibleKeyEnd(_ mask: AttentionMask, rows: Range<Int>, keys: Int) -> Int {
+    guard case let .causal(queryPositions, keyPositions) = mask else { return keys }
+    let latest = rows.map { queryPositions[$0] }.max() ?? Int.min
+    var end = keys
+    while end > 0 && keyPositions[end - 1] > latest { end -= 1 }
+    return end
+}
+
+/// Fills `p[rows × keys]` (row stride `keys`) with the softmax probabilities of one tile:
+/// `s_ij = scale · q_i·k_j` (one dgemm), `−∞` where the mask hides the pair, then per row
+/// `lse_i = max + log Σ_j exp(s_ij − max)` and `p_ij = exp(s_ij − max) / Σ_j exp(s_ij − max)`. Returns each row's
+/// lse (−∞ and a zero row for a query that sees no key).
+private func referenceProbabilities(
+    _ p: UnsafeMutablePointer<Double>, q: UnsafePointer<Double>, k: UnsafePointer<Double>,
+    rows: Range<Int>, keys: Int, head h: Int, kvHead g: Int, heads: Int, kvHeads: Int, dim: Int,
+    mask: AttentionMask
+) -> [Double] {
+    let scale = 1 / Double(dim).squareRoot()
+    dgemm(.plain, .transposed, m: rows.count, n: keys, k: dim, alpha: scale,
+          a: q, aOffset: (rows.lowerBound * heads + h) * dim, lda: heads * dim,
+          b: k, bOffset: g * dim, ldb: kvHeads * dim, c: p, ldc: keys)
+    var lse = [Double](repeating: -.infinity, count: rows.count)
+    for (r, i) in rows.enumerated() {
+        let row = p + r * keys
+        if case let .causal(queryPositions, keyPositions) = mask {
+            let position = queryPositions[i]
+            keyPositions.withUnsafeBufferPointer { kp in
+                for j in 0..<keys where kp[j] > position { row[j] = -.infinity }
+            }
+        }
+        var top = -Double.infinity
+        for j in 0..<keys { top = max(top, row[j]) }
+        if top == -.infinity {
+            row.update(repeating: 0, count: keys)
+            continue
+        }
+        var sum = 0.0
+        for j in 0..<keys {
+            row[j] = exp(row[j] - top)
+            sum += row[j]
+        }
+        lse[r] = top + log(sum)
+        let normalizer = 1 / sum
+        for j in 0..<keys { row[j] *= normalizer }
     }
+    return lse
 }
 
 /// Softmax attention in float64: `s_ij = q_i·k_j / sqrt(D)` over visible keys,
@@ -23,30 +79,37 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
     precondition(k.dim == dim && v.tokens == nk && v.heads == kvHeads && kvHeads > 0 && heads % kvHeads == 0,
                  "attention reference: inconsistent shapes")
     let group = heads / kvHeads
-    let scale = 1 / Double(dim).squareRoot()
     var o = Tensor64(tokens: nq, heads: heads, dim: valueDim)
     var lse = Tensor64(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
-    for h in 0..<heads {
-        let g = h / group
-        for i in 0..<nq {
-            var scores = [Double](repeating: -.infinity, count: nk)
-            for j in 0..<nk where isVisible(mask, query: i, key: j) {
-                var dot = 0.0
-                for d in 0..<dim { dot += q[i, h, d] * k[j, g, d] }
-                scores[j] = scale * dot
-            }
-            let top = scores.max() ?? -.infinity
-            if top == -.infinity { continue }
-            var sum = 0.0
-            for j in 0..<nk { sum += exp(scores[j] - top) }
-            let rowLSE = top + log(sum)
-            lse[i, h, 0] = rowLSE
-            for j in 0..<nk where scores[j] != -.infinity {
-                let p = exp(scores[j] - rowLSE)
-                for d in 0..<valueDim { o[i, h, d] += p * v[j, g, d] }
+    let tileFloats = min(referenceQueryTile, nq) * nk
+    q.storage.withUnsafeBufferPointer { qb in
+    k.storage.withUnsafeBufferPointer { kb in
+    v.storage.withUnsafeBufferPointer { vb in
+    o.storage.withUnsafeMutableBufferPointer { ob in
+    lse.storage.withUnsafeMutableBufferPointer { lb in
+      let (qs, ks, vs, os, ls) = (Shared(qb), Shared(kb), Shared(vb), Shared(ob), Shared(lb))
+      // One worker per KV head: each writes only the o and lse rows of its own query heads.
+      DispatchQueue.concurrentPerform(iterations: kvHeads) { g in
+        let (qp, kp, vp, op, lp) = (qs.pointer, ks.pointer, vs.pointer, os.pointer, ls.pointer)
+        let pb = UnsafeMutableBufferPointer<Double>.allocate(capacity: tileFloats)
+        defer { pb.deallocate() }
+        for h in g * group ..< (g + 1) * group {
+            for q0 in stride(from: 0, to: nq, by: referenceQueryTile) {
+                let rows = q0 ..< min(q0 + referenceQueryTile, nq)
+                let keys = visibleKeyEnd(mask, rows: rows, keys: nk)
+                if keys == 0 { continue }
+                let rowLSE = referenceProbabilities(pb.baseAddress!, q: qp, k: kp, rows: rows,
+                                                    keys: keys, head: h, kvHead: g, heads: heads, kvHeads: kvHeads,
+                                                    dim: dim, mask: mask)
+                for (r, i) in rows.enumerated() { lp[i * heads + h] = rowLSE[r] }
+                // O = P V
+                dgemm(m: rows.count, n: valueDim, k: keys, a: pb.baseAddress!, lda: keys,
+                      b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim,
+                      c: op, cOffset: (q0 * heads + h) * valueDim, ldc: heads * valueDim)
             }
         }
-    }
+      }
+    }}}}}
     return (o, lse)
 }
 
@@ -64,39 +127,54 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
     var dq = Tensor64(tokens: nq, heads: heads, dim: dim)
     var dk = Tensor64(tokens: nk, heads: kvHeads, dim: dim)
     var dv = Tensor64(tokens: nk, heads: kvHeads, dim: valueDim)
-    for h in 0..<heads {
-        let g = h / group
-        for i in 0..<nq {
-            // P row (two-pass softmax over the visible keys).
-            var scores = [Double](repeating: -.infinity, count: nk)
-            for j in 0..<nk where isVisible(mask, query: i, key: j) {
-                var dot = 0.0
-                for d in 0..<dim { dot += q[i, h, d] * k[j, g, d] }
-                scores[j] = scale * dot
-            }
-            let top = scores.max() ?? -.infinity
-            if top == -.infinity { continue }
-            var p = scores.map { exp($0 - top) }
-            let sum = p.reduce(0, +)
-            for j in 0..<nk { p[j] /= sum }
-            // dP row and its P-weighted mean.
-            var dp = [Double](repeating: 0, count: nk)
-            var mean = 0.0
-            for j in 0..<nk where p[j] != 0 {
-                var dot = 0.0
-                for d in 0..<valueDim { dot += dO[i, h, d] * v[j, g, d] }
-                dp[j] = dot
-                mean += p[j] * dot
-            }
-            for j in 0..<nk where p[j] != 0 {
-                let ds = p[j] * (dp[j] - mean)
-                for d in 0..<valueDim { dv[j, g, d] += p[j] * dO[i, h, d] }
-                for d in 0..<dim {
-                    dq[i, h, d] += scale * ds * k[j, g, d]
-                    dk[j, g, d] += scale * ds * q[i, h, d]
+    let tileFloats = min(referenceQueryTile, nq) * nk
+    q.storage.withUnsafeBufferPointer { qb in
+    k.storage.withUnsafeBufferPointer { kb in
+    v.storage.withUnsafeBufferPointer { vb in
+    dO.storage.withUnsafeBufferPointer { gb in
+    dq.storage.withUnsafeMutableBufferPointer { dqb in
+    dk.storage.withUnsafeMutableBufferPointer { dkb in
+    dv.storage.withUnsafeMutableBufferPointer { dvb in
+      let (qs, ks, vs, gs) = (Shared(qb), Shared(kb), Shared(vb), Shared(gb))
+      let (dqs, dks, dvs) = (Shared(dqb), Shared(dkb), Shared(dvb))
+      // One worker per KV head: each writes the dq rows of its own query heads and its own dk, dv.
+      DispatchQueue.concurrentPerform(iterations: kvHeads) { g in
+        let (qp, kp, vp, gp) = (qs.pointer, ks.pointer, vs.pointer, gs.pointer)
+        let (dqp, dkp, dvp) = (dqs.pointer, dks.pointer, dvs.pointer)
+        let pp = UnsafeMutablePointer<Double>.allocate(capacity: tileFloats)
+        let sp = UnsafeMutablePointer<Double>.allocate(capacity: tileFloats)
+        defer { pp.deallocate(); sp.deallocate() }
+        for h in g * group ..< (g + 1) * group {
+            for q0 in stride(from: 0, to: nq, by: referenceQueryTile) {
+                let rows = q0 ..< min(q0 + referenceQueryTile, nq), m = rows.count
+                let keys = visibleKeyEnd(mask, rows: rows, keys: nk)
+                if keys == 0 { continue }
+                _ = referenceProbabilities(pp, q: qp, k: kp, rows: rows, keys: keys,
+                                           head: h, kvHead: g, heads: heads, kvHeads: kvHeads, dim: dim, mask: mask)
+                let qOffset = (q0 * heads + h) * dim, oOffset = (q0 * heads + h) * valueDim
+                // dP = dO Vᵀ, then dS = P ∘ (dP − rowsum(P ∘ dP)) in place.
+                dgemm(.plain, .transposed, m: m, n: keys, k: valueDim,
+                      a: gp, aOffset: oOffset, lda: heads * valueDim,
+                      b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim, c: sp, ldc: keys)
+                for r in 0..<m {
+                    let pr = pp + r * keys, sr = sp + r * keys
+                    var mean = 0.0
+                    for j in 0..<keys { mean += pr[j] * sr[j] }
+                    for j in 0..<keys { sr[j] = pr[j] * (sr[j] - mean) }
                 }
+                // dV += Pᵀ dO,  dQ = scale·dS K,  dK += scale·dSᵀ Q.
+                dgemm(.transposed, .plain, m: keys, n: valueDim, k: m, a: pp, lda: keys,
+                      b: gp, bOffset: oOffset, ldb: heads * valueDim,
+                      beta: 1, c: dvp, cOffset: g * valueDim, ldc: kvHeads * valueDim)
+                dgemm(m: m, n: dim, k: keys, alpha: scale, a: sp, lda: keys,
+                      b: kp, bOffset: g * dim, ldb: kvHeads * dim,
+                      beta: 1, c: dqp, cOffset: qOffset, ldc: heads * dim)
+                dgemm(.transposed, .plain, m: keys, n: dim, k: m, alpha: scale, a: sp, lda: keys,
+                      b: qp, bOffset: qOffset, ldb: heads * dim,
+                      beta: 1, c: dkp, cOffset: g * dim, ldc: kvHeads * dim)
             }
         }
-    }
+      }
+    }}}}}}}
     return (dq, dk, dv)
 }

@@ -91,10 +91,32 @@ func publicSgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _
 func publicDgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Double,
                  _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
                  _ beta: Double, _ c: UnsafeMutablePointer<Double>, _ ldc: Int) {
+    dgemm(transA ? .transposed : .plain, transB ? .transposed : .plain, m: m, n: n, k: k, alpha: alpha,
+          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// Double-precision general matrix product on row-major storage, through `cblas_dgemm`:
+/// `C[m×n] ← alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, with the conventions of `sgemm`
+/// (row strides `lda`, `ldb`, `ldc` in elements; `base + offset` addressing). For the float64
+/// references: every product is accumulated in float64. The only call of `cblas_dgemm`.
+@inline(__always)
+func dgemm(
+    _ transA: MatrixOperand = .plain, _ transB: MatrixOperand = .plain,
+    m: Int, n: Int, k: Int,
+    alpha: Double = 1,
+    a: UnsafePointer<Double>, aOffset: Int = 0, lda: Int,
+    b: UnsafePointer<Double>, bOffset: Int = 0, ldb: Int,
+    beta: Double = 0,
+    c: UnsafeMutablePointer<Double>, cOffset: Int = 0, ldc: Int
+) {
     if m == 0 || n == 0 { return }
     precondition(m > 0 && n > 0 && k >= 0, "dgemm: negative extent")
-    precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max), "dgemm: extent exceeds the BLAS integer range")
-    cblas_dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                blasint(m), blasint(n), blasint(k), alpha, a, blasint(max(lda, 1)), b, blasint(max(ldb, 1)),
-                beta, c, blasint(max(ldc, 1)))
+    precondition(m <= Int(Int32.max) && n <= Int(Int32.max) && k <= Int(Int32.max)
+                 && lda <= Int(Int32.max) && ldb <= Int(Int32.max) && ldc <= Int(Int32.max),
+                 "dgemm: extent exceeds the BLAS integer range")
+    cblas_dgemm(CblasRowMajor, transA.cblas, transB.cblas,
+                blasint(m), blasint(n), blasint(k),
+                alpha, a + aOffset, blasint(max(lda, 1)),
+                b + bOffset, blasint(max(ldb, 1)),
+                beta, c + cOffset, blasint(max(ldc, 1)))
 }

@@ -8,11 +8,13 @@
 // entering the chunk:
 //     o_t  = (q_t ⊙ exp(Γ_t)) S + Σ_{s≤t} A_ts v_s,   A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)
 //     S'   = Diag(exp(Γ_L)) S + Σ_s (k_s ⊙ exp(Γ_L − Γ_s))ᵀ v_s.
-// The three products with S and V are sgemm calls. A is computed directly: for a row t the
-// factor exp(Γ_t − Γ_s) is the running product Π_{u=s+1..t} exp(g_u), so every factor is
-// ≤ 1 and only values ≤ 0 are ever exponentiated (exp(g), exp(Γ_t), exp(Γ_L − Γ_t)).
-// Strongly negative gates underflow to 0 gracefully; nothing overflows. The factorization
-// (q ⊙ exp(Γ)) (k ⊙ exp(−Γ))ᵀ is never formed.
+// The three products with S and V are sgemm calls. A is computed in sub-blocks of 16 tokens:
+// between sub-blocks by one sgemm on (q_t ⊙ exp(Γ_t − Γ_r)) (k_s ⊙ exp(Γ_r − Γ_s))ᵀ, r the
+// token before the row sub-block (s ≤ r < t, so both exponents are ≤ 0); inside a sub-block
+// directly, the factor exp(Γ_t − Γ_s) being the running product Π_{u=s+1..t} exp(g_u) ≤ 1.
+// Only values ≤ 0 are ever exponentiated; strongly negative gates underflow to 0 gracefully
+// and nothing overflows. The chunk-wide factorization (q ⊙ exp(Γ)) (k ⊙ exp(−Γ))ᵀ, whose
+// second factor overflows, is never formed.
 //
 // Backward, with R the gradient of the state leaving the chunk (dS_out for the last one):
 //     dq_t = exp(Γ_t) ⊙ (do_t Sᵀ) + Σ_{s≤t} dA_ts k_s ⊙ exp(Γ_t − Γ_s),   dA_ts = do_t · v_s
@@ -33,23 +35,63 @@ func glaShape(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) -> (Int, Int, 
     return (q.tokens, q.heads, q.dim, v.dim)
 }
 
+/// Tokens per sub-block of the forward's intra-chunk scores.
+private let glaSubBlock = 16
+
 /// Intra-chunk scores `A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)` for s ≤ t, 0 above the
-/// diagonal, into `scores` (leading dimension `ld`). Row t starts from `w = q_t` and multiplies
-/// `w` by `exp(g_{s+1})` on each step to s, so the decay is a running product of factors ≤ 1.
+/// diagonal, into `scores` (leading dimension `ld`), in sub-blocks of 16 tokens. For the
+/// sub-block of rows starting at t0 and every earlier column s < t0, with r = t0 − 1:
+///
+///     A[t, s] = Σ_c (q_tc exp(Γ_tc − Γ_rc)) (k_sc exp(Γ_rc − Γ_sc))      (t > r ≥ s)
+///
+/// one sgemm of `[16 × Dk]·[Dk × t0]`, both exponents ≤ 0 (so nothing overflows; a factor
+/// that underflows belongs to a pair whose true score underflows too). Inside a sub-block
+/// (the diagonal 16 × 16 triangle) row t starts from `w = q_t` and multiplies `w` by
+/// `exp(g_{s+1})` on each step to s, a running product of factors ≤ 1. `logPrefix` holds Γ,
+/// `gateExp` exp(g); `rowScratch` `[16, Dk]` and `columnScratch` `[length, Dk]` are scratch.
 func glaIntraScores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, rowStride: Int,
-                            length: Int, keyDim dk: Int, gateExp: UnsafePointer<Float>,
-                            scores: UnsafeMutablePointer<Float>, ld: Int, w: UnsafeMutablePointer<Float>) {
-    for t in 0..<length {
-        let row = scores + t &* ld
-        let qt = q + t &* rowStride
-        w.update(from: qt, count: dk)
-        row[t] = dotProduct(qt, k + t &* rowStride, count: dk)
-        var s = t &- 1
-        while s >= 0 {
-            row[s] = glaDecayAndDot(w, gateExp + (s &+ 1) &* dk, k + s &* rowStride, dk)
-            s &-= 1
+                            length: Int, keyDim dk: Int, gateExp: UnsafePointer<Float>, logPrefix: UnsafePointer<Float>,
+                            scores: UnsafeMutablePointer<Float>, ld: Int, w: UnsafeMutablePointer<Float>,
+                            rowScratch: UnsafeMutablePointer<Float>, columnScratch: UnsafeMutablePointer<Float>) {
+    var t0 = 0
+    while t0 < length {
+        let t1 = min(t0 &+ glaSubBlock, length)
+        if t0 > 0 {
+            let reference = logPrefix + (t0 &- 1) &* dk
+            for t in t0..<t1 {
+                let gt = logPrefix + t &* dk, out = rowScratch + (t &- t0) &* dk
+                for c in 0..<dk { out[c] = gt[c] - reference[c] }
+            }
+            for s in 0..<t0 {
+                let gs = logPrefix + s &* dk, out = columnScratch + s &* dk
+                for c in 0..<dk { out[c] = reference[c] - gs[c] }
+            }
+            fastExpInPlace(rowScratch, count: (t1 &- t0) &* dk)
+            fastExpInPlace(columnScratch, count: t0 &* dk)
+            for t in t0..<t1 {
+                let qt = q + t &* rowStride, out = rowScratch + (t &- t0) &* dk
+                for c in 0..<dk { out[c] *= qt[c] }
+            }
+            for s in 0..<t0 {
+                let ks = k + s &* rowStride, out = columnScratch + s &* dk
+                for c in 0..<dk { out[c] *= ks[c] }
+            }
+            sgemm(.plain, .transposed, m: t1 &- t0, n: t0, k: dk, a: rowScratch, lda: dk,
+                  b: columnScratch, ldb: dk, c: scores + t0 &* ld, ldc: ld)
         }
-        for s in (t &+ 1)..<length { row[s] = 0 }
+        for t in t0..<t1 {
+            let row = scores + t &* ld
+            let qt = q + t &* rowStride
+            w.update(from: qt, count: dk)
+            row[t] = dotProduct(qt, k + t &* rowStride, count: dk)
+            var s = t &- 1
+            while s >= t0 {
+                row[s] = glaDecayAndDot(w, gateExp + (s &+ 1) &* dk, k + s &* rowStride, dk)
+                s &-= 1
+            }
+            for s in (t &+ 1)..<length { row[s] = 0 }
+        }
+        t0 = t1
     }
 }
 
@@ -122,7 +164,8 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
                       beta: 0, c: op, ldc: vStride)
                 // Intra-chunk: o += A V.
                 glaIntraScores(q: qp, k: kp, rowStride: kStride, length: length, keyDim: dk,
-                               gateExp: ws.gateExp, scores: ws.scores, ld: chunk, w: ws.running)
+                               gateExp: ws.gateExp, logPrefix: ws.logPrefix, scores: ws.scores, ld: chunk,
+                               w: ws.running, rowScratch: ws.scaledK, columnScratch: ws.product)
                 sgemm(m: length, n: dv, k: length, a: ws.scores, lda: chunk, b: vp, ldb: vStride,
                       beta: 1, c: op, ldc: vStride)
                 // State: S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.

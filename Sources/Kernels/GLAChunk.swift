@@ -81,6 +81,8 @@ struct GLAWorkspace {
     let scores, scoreGradients: UnsafeMutablePointer<Float>
     /// `[chunk, keyDim]`: exp(g_t), exp(Γ_t), exp(Γ_L − Γ_t), q ⊙ exp(Γ), k ⊙ exp(Γ_L − Γ), a product.
     let gateExp, prefixDecay, suffixDecay, scaledQ, scaledK, product: UnsafeMutablePointer<Float>
+    /// `[chunk, keyDim]`: Γ_t itself (before the exponential), for the forward's sub-blocks.
+    let logPrefix: UnsafeMutablePointer<Float>
     /// `[keyDim]`: exp(Γ_L), and two running vectors for the intra-chunk loops.
     let totalDecay, running, runningQ: UnsafeMutablePointer<Float>
     /// `[keyDim]` Double accumulators for the cumulative log-gates.
@@ -107,6 +109,7 @@ struct GLAWorkspace {
         scaledQ = floats(chunk * keyDim)
         scaledK = floats(chunk * keyDim)
         product = floats(chunk * keyDim)
+        logPrefix = floats(chunk * keyDim)
         totalDecay = floats(keyDim)
         running = floats(keyDim)
         runningQ = floats(keyDim)
@@ -116,7 +119,7 @@ struct GLAWorkspace {
 
     func deallocate() {
         for p in [scores, scoreGradients, gateExp, prefixDecay, suffixDecay, scaledQ, scaledK,
-                  product, totalDecay, running, runningQ] { p.deallocate() }
+                  product, logPrefix, totalDecay, running, runningQ] { p.deallocate() }
         prefixSum.deallocate()
         suffixSum.deallocate()
     }
@@ -137,6 +140,7 @@ struct GLAWorkspace {
             }
         }
         for c in 0..<dk { totalDecay[c] = Float(prefixSum[c]) }
+        logPrefix.update(from: prefixDecay, count: length &* dk)
         var t = length &- 1
         while t >= 0 {
             let gt = g + t &* rowStride, suf = suffixDecay + t &* dk

@@ -12,19 +12,27 @@ public struct KernelBenchmarkResult: Sendable {
     /// Attention backward GFLOP/s, counting 2.5× the forward FLOPs (`10·n²·H·D`, five
     /// matrix products) (median).
     public var attentionBackwardGFLOPs: Double
+    /// GLA chunk kernel forward GFLOP/s (`glaForward`, chunk 64, Dk = Dv = D), counting
+    /// `glaForwardFLOPs` (median).
+    public var glaForwardGFLOPs: Double
     /// attentionForwardGFLOPs / sgemmGFLOPs.
     public var ratio: Double
+    /// The BLAS library and kernel core the measurement ran on.
+    public var blas: BLASCore
 
     /// A result from its measurements; `ratio` is derived.
-    public init(sgemmGFLOPs: Double, attentionForwardGFLOPs: Double, attentionBackwardGFLOPs: Double) {
+    public init(sgemmGFLOPs: Double, attentionForwardGFLOPs: Double, attentionBackwardGFLOPs: Double,
+                glaForwardGFLOPs: Double, blas: BLASCore = .current) {
         self.sgemmGFLOPs = sgemmGFLOPs
         self.attentionForwardGFLOPs = attentionForwardGFLOPs
         self.attentionBackwardGFLOPs = attentionBackwardGFLOPs
+        self.glaForwardGFLOPs = glaForwardGFLOPs
         self.ratio = sgemmGFLOPs > 0 ? attentionForwardGFLOPs / sgemmGFLOPs : 0
+        self.blas = blas
     }
 }
 
-/// Measures sgemm and the attention forward/backward on `[tokens, heads, dim]` inputs
+/// Measures sgemm, the attention forward/backward and the GLA chunk forward on `[tokens, heads, dim]` inputs
 /// (non-causal, MHA), median of `repeats` timed runs after one warm-up each, with a
 /// monotonic clock (`ContinuousClock`).
 ///
@@ -82,10 +90,29 @@ public func benchmarkKernels(tokens: Int = 2048, heads: Int = 8, dim: Int = 64, 
         let grads = attentionBackward(q: q, k: k, v: v, o: last.o, lse: last.lse, dO: dO, mask: .none)
         checksum += grads.dq.storage[run % count] + grads.dk.storage[run % count] + grads.dv.storage[run % count]
     }
+    // GLA forward on the same q, k, v with log-gates in [-0.1, 0).
+    var gates = randomTensor()
+    for i in 0..<count { gates.storage[i] = -0.05 * (gates.storage[i] + 1.001) }
+    let glaSeconds = medianSeconds(repeats: repeats) { run in
+        q.storage[run % count] += 1e-3
+        let (o, state) = glaForward(q: q, k: k, v: v, g: gates)
+        checksum += o.storage[run % count] + state.storage[run % state.storage.count]
+    }
     consumeBenchmarkValue(checksum)
     return KernelBenchmarkResult(sgemmGFLOPs: sgemmFLOPs / sgemmSeconds / 1e9,
                                  attentionForwardGFLOPs: flops / forwardSeconds / 1e9,
-                                 attentionBackwardGFLOPs: 2.5 * flops / backwardSeconds / 1e9)
+                                 attentionBackwardGFLOPs: 2.5 * flops / backwardSeconds / 1e9,
+                                 glaForwardGFLOPs: glaForwardFLOPs(tokens: tokens, heads: heads, keyDim: dim, valueDim: dim)
+                                     / glaSeconds / 1e9)
+}
+
+/// FLOPs of the chunked GLA forward counted for its throughput (multiply-add = 2), per head
+/// and token: `2·Dk·Dv` for `(q ⊙ exp Γ) S`, `2·Dk·Dv` for the state update `(k ⊙ exp(Γ_L − Γ))ᵀ V`,
+/// and the causal half of the intra-chunk products, `C·Dk` for `A = (q k ⊙ decay)` and
+/// `C·Dv` for `A V`: `tokens · heads · (4·Dk·Dv + C·(Dk + Dv))` with C = min(chunk, tokens).
+public func glaForwardFLOPs(tokens: Int, heads: Int, keyDim: Int, valueDim: Int, chunk: Int = 64) -> Double {
+    let c = Double(min(chunk, tokens)), dk = Double(keyDim), dv = Double(valueDim)
+    return Double(tokens) * Double(heads) * (4 * dk * dv + c * (dk + dv))
 }
 
 /// Runs `body` once to warm up, then `repeats` timed times; returns the median seconds.

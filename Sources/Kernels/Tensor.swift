@@ -110,6 +110,7 @@ extension Tensor {
     /// `max |x − r| / max(max |r|, tiny)`: errors are measured against the tensor's scale,
     /// so a near-zero element does not make the ratio meaningless. Non-finite values
     /// anywhere (other than equal infinities) give `.infinity`.
+    @inlinable
     public func maxRelativeError<R: BinaryFloatingPoint>(against reference: Tensor<R>) -> Double {
         precondition(storage.count == reference.storage.count, "compared tensors differ in shape")
         var scale = 0.0

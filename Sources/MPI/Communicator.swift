@@ -186,25 +186,35 @@ public final class Communicator {
         return out
     }
 
-    /// Starts a send of the whole buffer (`MPI_Isend`); the request keeps the buffer alive.
+    /// Starts a send of the buffer's `elements` (all of it by default) (`MPI_Isend`); the
+    /// request keeps the buffer alive.
     /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
-    public func isend<T: MPIScalar>(_ buffer: MessageBuffer<T>, to dest: Int, tag: Int = 0) throws -> Request {
+    public func isend<T: MPIScalar>(_ buffer: MessageBuffer<T>, elements: Range<Int>? = nil, to dest: Int,
+                                    tag: Int = 0) throws -> Request {
+        let part = elements ?? 0 ..< buffer.count
+        precondition(part.lowerBound >= 0 && part.upperBound <= buffer.count, "isend: elements outside the buffer")
         var r: cmpi_request?
-        try check(cmpi_isend(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(dest), Int32(tag), handle, &r),
+        try check(cmpi_isend(buffer.baseAddress + part.lowerBound, Int64(part.count), T.mpiType, Int32(dest), Int32(tag),
+                             handle, &r),
                   "MPI_Isend")
-        let events = recordPointToPoint("isend", tag: tag, sendTo: dest, sendBytes: bytes(buffer.count, T.self),
+        let events = recordPointToPoint("isend", tag: tag, sendTo: dest, sendBytes: bytes(part.count, T.self),
                                         receiveFrom: nil, receiveBytes: 0, stage: .posted)
         return request(r, keeping: buffer, events: events)
     }
 
-    /// Starts a receive filling the whole buffer (`MPI_Irecv`); the request keeps it alive.
+    /// Starts a receive filling the buffer's `elements` (all of it by default) (`MPI_Irecv`);
+    /// the request keeps the buffer alive.
     /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
-    public func irecv<T: MPIScalar>(into buffer: MessageBuffer<T>, from source: Int, tag: Int = 0) throws -> Request {
+    public func irecv<T: MPIScalar>(into buffer: MessageBuffer<T>, elements: Range<Int>? = nil, from source: Int,
+                                    tag: Int = 0) throws -> Request {
+        let part = elements ?? 0 ..< buffer.count
+        precondition(part.lowerBound >= 0 && part.upperBound <= buffer.count, "irecv: elements outside the buffer")
         var r: cmpi_request?
-        try check(cmpi_irecv(buffer.baseAddress, Int64(buffer.count), T.mpiType, Int32(source), Int32(tag), handle, &r),
+        try check(cmpi_irecv(buffer.baseAddress + part.lowerBound, Int64(part.count), T.mpiType, Int32(source), Int32(tag),
+                             handle, &r),
                   "MPI_Irecv")
         let events = recordPointToPoint("irecv", tag: tag, sendTo: nil, sendBytes: 0, receiveFrom: source,
-                                        receiveBytes: bytes(buffer.count, T.self), stage: .posted)
+                                        receiveBytes: bytes(part.count, T.self), stage: .posted)
         return request(r, keeping: buffer, events: events)
     }
 

@@ -14,8 +14,9 @@ struct BenchCommand: ParsableCommand {
             By default, under mpirun: the exclusive scan of GLA states alone, every variant in one run and one \
             table — ZeCO's All-Scan at each --blocks K, MPI_Exscan with the scan operator as a user op, \
             all-gather + local prefix combine (LASP-2), and the blocking chain (LASP-1) — over state sizes \
-            from --min-bytes to --max-bytes (×--factor). Each cell is the median over --repeat of the slowest \
-            rank's time, and the achieved bandwidth, state bytes / time (1 GB = 1e9 B). Every result is checked \
+            from --min-bytes to --max-bytes (×--factor). Each cell is the median (min–max) over --repeat of the \
+            slowest rank's time, the achieved bandwidth, state bytes / time (1 GB = 1e9 B), and the fraction of \
+            the wire: (ping-pong one way + one memcpy of the same bytes, both measured in the run) / time. Every result is checked \
             exactly; exit 1 if any element is wrong.
             Example: mpirun -np 4 spsim bench --max-bytes 1M --json
             Defaults: states 4k to 64M bytes (×4), --value-dim 16, --repeat 5 after --warmup 1; kernels N 2048, H 8, D 64, float32.
@@ -38,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Head dimension of the kernel benchmark.")
     var headDim: Int = 64
 
+    @Option(help: "Kernel benchmark: another sgemm's GFLOP/s on the same products (Scripts/bench.sh passes numpy's, one thread), printed beside the kernels as a ratio.")
+    var referenceSgemmGflops: Double?
+
     @Option(help: ArgumentHelp("Scan benchmark: smallest state, bytes (a size, e.g. 4k).", valueName: "size"), transform: parseSize)
     var minBytes: Int = 4 << 10
 
@@ -56,7 +60,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Scan benchmark: untimed runs of each variant and size before the timed ones.")
     var warmup: Int = 1
 
-    @Option(name: .customLong("repeat"), help: "Timed repetitions; the median is reported.")
+    @Option(name: .customLong("repeat"), help: "Timed repetitions; the median (and min, max) is reported.")
     var repeats: Int = 5
 
     @Flag(help: "Print one JSON object on stdout (rank 0).")
@@ -69,6 +73,9 @@ struct BenchCommand: ParsableCommand {
             return
         }
         if kernels {
+            if let referenceSgemmGflops, !(referenceSgemmGflops > 0) {
+                throw ValidationError("--reference-sgemm-gflops must be positive (got \(referenceSgemmGflops))")
+            }
             guard (tokens ?? 1) >= 1, heads >= 1, headDim >= 1 else {
                 throw ValidationError("--tokens, --heads and --head-dim must be at least 1")
             }
@@ -126,10 +133,32 @@ struct BenchCommand: ParsableCommand {
         var stateBytes: Int
         /// Median over repeats of the slowest rank's seconds.
         var seconds: Double
+        /// Fastest and slowest repeat (slowest rank's seconds).
+        var minSeconds: Double
+        var maxSeconds: Double
         /// State bytes / seconds, 1e9 bytes per GB.
         var gbPerSecond: Double
+        /// (one-way ping-pong of the state's bytes + one memcpy pass over it) / seconds: 1 is
+        /// the transport's limit for one hop.
+        var wireFraction: Double
+        /// The same from the fastest repeats: (fastest ping-pong + fastest memcpy) / minSeconds
+        /// (on a loaded machine the medians carry the load; the fastest runs show the code).
+        var wireFractionBest: Double
         /// Elements of any rank's S_in that differ from the exact result.
         var wrongElements: Int
+    }
+
+    /// The transport's own cost for a state size, measured in the same run.
+    struct WireResult: Encodable {
+        var stateBytes: Int
+        /// One-way time of a ping-pong of the state's bytes between ranks 0 and 1 (median over
+        /// repeats of half a round trip; min and max beside it).
+        var pingPongSeconds: Double
+        var pingPongMinSeconds: Double
+        var pingPongMaxSeconds: Double
+        /// One memcpy of the state's bytes (median and fastest, slowest rank).
+        var memcpySeconds: Double
+        var memcpyMinSeconds: Double
     }
 
     struct ScanReport: Encodable {
@@ -139,6 +168,7 @@ struct BenchCommand: ParsableCommand {
         var warmup: Int
         var variants: [String]
         var stateBytes: [Int]
+        var wire: [WireResult]
         var results: [ScanResult]
         var wrongElements: Int
     }
@@ -147,53 +177,98 @@ struct BenchCommand: ParsableCommand {
         let collectives = try blockCounts().map { ScanCollective.allScan(blocks: $0) } + [.exscan, .allgather, .chain]
         try withMPI(validate: { _ in }) { world, _ in
             let communicator = try world.dup()
-            var results = [ScanResult]()
+            var results = [ScanResult](), wire = [WireResult]()
             for size in sizes {
                 let rows = size / (4 * valueDim)
                 let element = ScanBenchmarkInput.element(rank: world.rank, rows: rows, valueDim: valueDim)
+                let link = try measureWire(bytes: size, on: communicator)
+                wire.append(link)
                 for collective in collectives {
-                    for _ in 0..<warmup { _ = try collective.incomingState(element, on: communicator) }
+                    let prepared = try PreparedScan(collective, element: element, on: communicator)
+                    for _ in 0..<warmup { try prepared.run() }
                     var elapsed = [Double]()
-                    var incoming: GLAState?
                     for _ in 0..<repeats {
                         try world.barrier()
                         let start = MPIEnvironment.wallTime()
-                        incoming = try collective.incomingState(element, on: communicator)
+                        try prepared.run()
                         elapsed.append(MPIEnvironment.wallTime() - start)
                     }
                     let slowest = try world.allreduce(elapsed, .max)
-                    let wrong = Int(try world.allreduce([Int64(ScanBenchmarkInput.wrongElements(incoming!, rank: world.rank))], .sum)[0])
+                    let wrong = Int(try world.allreduce(
+                        [Int64(ScanBenchmarkInput.wrongElements(prepared.incomingState, rank: world.rank))], .sum)[0])
                     let seconds = median(slowest)
                     var scanBlocks: Int?
                     if case .allScan(let k) = collective { scanBlocks = k }
                     results.append(ScanResult(variant: collective.description, collective: collective.family, blocks: scanBlocks,
-                                              stateBytes: size, seconds: seconds, gbPerSecond: Double(size) / seconds / 1e9,
+                                              stateBytes: size, seconds: seconds, minSeconds: slowest.min()!,
+                                              maxSeconds: slowest.max()!, gbPerSecond: Double(size) / seconds / 1e9,
+                                              wireFraction: (link.pingPongSeconds + link.memcpySeconds) / seconds,
+                                              wireFractionBest: (link.pingPongMinSeconds + link.memcpyMinSeconds) / slowest.min()!,
                                               wrongElements: wrong))
                 }
             }
             let wrong = results.reduce(0) { $0 + $1.wrongElements }
             if world.rank == 0 {
                 let report = ScanReport(ranks: world.size, valueDim: valueDim, repeat: repeats, warmup: warmup,
-                                        variants: collectives.map(\.description), stateBytes: sizes, results: results,
-                                        wrongElements: wrong)
+                                        variants: collectives.map(\.description), stateBytes: sizes, wire: wire,
+                                        results: results, wrongElements: wrong)
                 if json { print(try jsonLine(report)) } else { print(Self.table(report), terminator: "") }
             }
             return wrong == 0 ? 0 : 1
         }
     }
 
+    /// The transport's cost for `bytes`: a ping-pong between ranks 0 and 1 in buffers allocated
+    /// once (`warmup` untimed round trips, then `repeats` timed), and one memcpy of the same bytes.
+    func measureWire(bytes: Int, on communicator: Communicator) throws -> WireResult {
+        let outgoing = MessageBuffer<UInt8>(count: bytes, repeating: 1), incoming = MessageBuffer<UInt8>(count: bytes, repeating: 0)
+        let rank = communicator.rank
+        var times = [Double]()
+        try communicator.barrier()
+        for run in 0..<(max(warmup, 1) + repeats) {
+            let start = MPIEnvironment.wallTime()
+            if communicator.size < 2 {
+                break  // one rank: no wire
+            } else if rank == 0 {
+                try communicator.isend(outgoing, to: 1, tag: 7).wait()
+                try communicator.irecv(into: incoming, from: 1, tag: 7).wait()
+            } else if rank == 1 {
+                try communicator.irecv(into: incoming, from: 0, tag: 7).wait()
+                try communicator.isend(outgoing, to: 0, tag: 7).wait()
+            }
+            if run >= max(warmup, 1) { times.append((MPIEnvironment.wallTime() - start) / 2) }
+        }
+        if times.isEmpty { times = [0] }
+        let pingPong = try communicator.allreduce([median(times), times.min()!, times.max()!], .max)
+        var copies = [Double]()
+        for run in 0..<(1 + repeats) {
+            let start = MPIEnvironment.wallTime()
+            incoming.baseAddress.update(from: outgoing.baseAddress, count: bytes)
+            if run > 0 { copies.append(MPIEnvironment.wallTime() - start) }
+        }
+        let copy = try communicator.allreduce([median(copies), copies.min()!], .max)
+        return WireResult(stateBytes: bytes, pingPongSeconds: pingPong[0], pingPongMinSeconds: pingPong[1],
+                          pingPongMaxSeconds: pingPong[2], memcpySeconds: copy[0], memcpyMinSeconds: copy[1])
+    }
+
     static func table(_ report: ScanReport) -> String {
-        var table = TextTable(columns: ["state"] + report.variants)
-        for size in report.stateBytes {
+        var table = TextTable(columns: ["state", "ping-pong one way", "memcpy"] + report.variants)
+        for (size, link) in zip(report.stateBytes, report.wire) {
             let cells = report.variants.map { variant -> String in
                 guard let r = report.results.first(where: { $0.variant == variant && $0.stateBytes == size }) else { return "-" }
-                return "\(formatSeconds(r.seconds)) \(String(format: "%.2f", r.gbPerSecond)) GB/s"
+                return "\(formatSeconds(r.seconds)) (\(formatSeconds(r.minSeconds))–\(formatSeconds(r.maxSeconds))) "
+                    + "\(String(format: "%.2f", r.gbPerSecond)) GB/s wire \(String(format: "%.2f", r.wireFraction))"
+                    + " (best \(String(format: "%.2f", r.wireFractionBest)))"
                     + (r.wrongElements > 0 ? " WRONG" : "")
             }
-            table.append([formatBytes(Double(size))] + cells)
+            table.append([formatBytes(Double(size)),
+                          "\(formatSeconds(link.pingPongSeconds)) (\(formatSeconds(link.pingPongMinSeconds))–\(formatSeconds(link.pingPongMaxSeconds)))",
+                          formatSeconds(link.memcpySeconds)] + cells)
         }
         return "exclusive scan of GLA states on \(report.ranks) ranks, [1, bytes/\(4 * report.valueDim), \(report.valueDim)] "
-            + "float32, median of \(report.repeat) (slowest rank); GB/s = state bytes / time\n" + table.render()
+            + "float32; each cell: median (min–max) over \(report.repeat) repeats of the slowest rank, state bytes / median, "
+            + "and the fraction of the wire = (ping-pong one way + memcpy of the same bytes) / median "
+            + "(best: the same from the fastest repeats)\n" + table.render()
             + (report.wrongElements > 0 ? "\(report.wrongElements) wrong elements\n" : "every result exact\n")
     }
 
@@ -204,17 +279,32 @@ struct BenchCommand: ParsableCommand {
         let r = benchmarkKernels(tokens: tokens, heads: heads, dim: headDim, repeats: repeats)
         struct Report: Encodable {
             var tokens, heads, headDim: Int
-            var sgemmGflops, attentionForwardGflops, attentionBackwardGflops, ratio: Double
+            var blas: BLASCore
+            var sgemmGflops, attentionForwardGflops, attentionBackwardGflops, glaForwardGflops, ratio: Double
+            var referenceSgemmGflops: Double?
+            var forwardOverReference, backwardOverReference, glaOverReference: Double?
         }
-        let report = Report(tokens: tokens, heads: heads, headDim: headDim, sgemmGflops: r.sgemmGFLOPs,
+        let reference = referenceSgemmGflops
+        let over = { (x: Double) in reference.map { x / $0 } }
+        let report = Report(tokens: tokens, heads: heads, headDim: headDim, blas: r.blas, sgemmGflops: r.sgemmGFLOPs,
                             attentionForwardGflops: r.attentionForwardGFLOPs,
-                            attentionBackwardGflops: r.attentionBackwardGFLOPs, ratio: r.ratio)
+                            attentionBackwardGflops: r.attentionBackwardGFLOPs, glaForwardGflops: r.glaForwardGFLOPs,
+                            ratio: r.ratio, referenceSgemmGflops: reference,
+                            forwardOverReference: over(r.attentionForwardGFLOPs),
+                            backwardOverReference: over(r.attentionBackwardGFLOPs), glaOverReference: over(r.glaForwardGFLOPs))
         if json { print(try jsonLine(report)); return }
-        var table = TextTable(columns: ["kernel", "GFLOP/s"])
-        table.append(["cblas_sgemm", format3(r.sgemmGFLOPs)])
-        table.append(["attention forward N=\(tokens) H=\(heads) D=\(headDim)", format3(r.attentionForwardGFLOPs)])
-        table.append(["attention backward", format3(r.attentionBackwardGFLOPs)])
+        print("BLAS: \(r.blas.summary)")
+        var table = TextTable(columns: ["kernel", "GFLOP/s", "/ cblas_sgemm"] + (reference == nil ? [] : ["/ reference sgemm"]))
+        func row(_ name: String, _ x: Double) {
+            table.append([name, format3(x), String(format: "%.2f", x / r.sgemmGFLOPs)]
+                         + (reference.map { [String(format: "%.2f", x / $0)] } ?? []))
+        }
+        if let reference { table.append(["reference sgemm (--reference-sgemm-gflops)", format3(reference), "-", "1.00"]) }
+        row("cblas_sgemm", r.sgemmGFLOPs)
+        row("attention forward N=\(tokens) H=\(heads) D=\(headDim)", r.attentionForwardGFLOPs)
+        row("attention backward (2.5x forward FLOPs)", r.attentionBackwardGFLOPs)
+        row("GLA chunk forward C=64 Dk=Dv=\(headDim)", r.glaForwardGFLOPs)
         print(table.render(), terminator: "")
-        print("attention forward / sgemm = \(String(format: "%.2f", r.ratio))")
+        print("FLOPs: attention forward 4·N²·H·D, backward 10·N²·H·D; GLA forward N·H·(4·Dk·Dv + C·(Dk+Dv))")
     }
 }

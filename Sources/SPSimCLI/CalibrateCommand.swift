@@ -151,7 +151,7 @@ struct CalibrateCommand: ParsableCommand {
             gpusPerNode: Sourced(Double(ranksPerHost), source: "ranks mpirun may place on this host (--oversubscribe); set by --ranks-per-host"),
             placement: .block, levels: [level],
             device: Device(
-                name: "CPU core (OpenBLAS sgemm)",
+                name: "CPU core (OpenBLAS sgemm, core \(kernel.blas.core))",
                 peakTFLOPs: Sourced(kernel.sgemmGFLOPs / 1e3, source: "\(how): cblas_sgemm on one attention block's products, one thread"),
                 attentionEfficiency: Sourced(min(1, kernel.ratio), source: "\(how): attention forward GFLOP/s / sgemm GFLOP/s (N=512, H=4, D=64)")),
             collectiveLaunchMicroseconds: Sourced(launch * 1e6, source: "\(how): all-to-all fit intercept on \(ranks) ranks minus \(ranks - 1) ping-pong latencies"))
@@ -173,7 +173,7 @@ struct CalibrateCommand: ParsableCommand {
                 var path: String; var pingPong: [Point]; var allToAll: [Point]
                 var latencySeconds: Double; var bandwidthGBps: Double; var thresholdBytes: Int?
                 var largeLatencySeconds: Double?; var largeBandwidthGBps: Double?; var launchSeconds: Double
-                var sgemmGflops: Double; var attentionEfficiency: Double
+                var sgemmGflops: Double; var attentionEfficiency: Double; var blas: BLASCore
                 var pingPongWorstRelativeResidual: Double; var allToAllWorstRelativeResidual: Double
             }
             let model = { (b: Int) -> Double in level.seconds(forMessageOf: Double(b)) }
@@ -183,7 +183,7 @@ struct CalibrateCommand: ParsableCommand {
                 latencySeconds: fit.small.latencySeconds, bandwidthGBps: fit.small.bytesPerSecond / 1e9,
                 thresholdBytes: fit.thresholdBytes, largeLatencySeconds: fit.large?.latencySeconds,
                 largeBandwidthGBps: fit.large.map { $0.bytesPerSecond / 1e9 }, launchSeconds: launch,
-                sgemmGflops: kernel.sgemmGFLOPs, attentionEfficiency: min(1, kernel.ratio),
+                sgemmGflops: kernel.sgemmGFLOPs, attentionEfficiency: min(1, kernel.ratio), blas: kernel.blas,
                 pingPongWorstRelativeResidual: pingPongWorst, allToAllWorstRelativeResidual: allToAllWorst)))
         } else {
             var table = TextTable(columns: ["bytes", "ping-pong one way", "fit", "all-to-all", "fit"])
@@ -198,6 +198,7 @@ struct CalibrateCommand: ParsableCommand {
                   + "; collective launch \(formatSeconds(launch)); sgemm \(format3(kernel.sgemmGFLOPs)) GFLOP/s, attention at \(format3(min(1, kernel.ratio))) of it")
             print("fit quality: worst relative residual \(format3(pingPongWorst)) ping-pong, \(format3(allToAllWorst)) all-to-all"
                   + (max(pingPongWorst, allToAllWorst) > Self.poorFit ? " — a poor fit: repeat on an idle machine" : ""))
+            print("BLAS: \(kernel.blas.summary)")
             print("wrote \(path)")
         }
         return 0

@@ -1,4 +1,5 @@
 import CostModel
+import Kernels
 import SequenceParallel
 
 /// The problem's own fields of a `spsim run` report, flattened into the same JSON object.
@@ -67,7 +68,7 @@ struct RunReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case strategy, ranks, layout, seed, `repeat`, forwardSeconds, backwardSeconds, computeSeconds
-        case backwardComputeSeconds, errors, tolerance, passed, traffic, model
+        case backwardComputeSeconds, errors, tolerance, passed, traffic, model, blas
     }
 
     func encode(to encoder: Encoder) throws {
@@ -87,6 +88,7 @@ struct RunReport: Encodable {
         try c.encodeIfPresent(passed, forKey: .passed)
         try c.encode(traffic, forKey: .traffic)
         try c.encodeIfPresent(model, forKey: .model)
+        try c.encode(BLASCore.current, forKey: .blas)  // the BLAS and kernel core of the compute times
     }
 
     /// The same facts for people.

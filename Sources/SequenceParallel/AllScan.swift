@@ -20,6 +20,14 @@
 // `finish` waits for the rest. The same function runs the backward scan: direction
 // `.descending` chains the ranks in reverse order, and the combine is the caller's.
 //
+// Memory: one receive buffer and one send buffer of R·w floats each, allocated (and their
+// pages touched) once when the scan is set up; block k is a slice of them, so nothing is
+// allocated or copied per block, and `restart` runs the same scan again in the same buffers
+// (a benchmark's repeats, a strategy's steps). The combine reads the received slice and
+// writes the outgoing slice directly. While block k+1 is combined, block k's send is in
+// flight; every pass also tests the sends already posted, so the library moves their
+// remaining fragments between combines (MPI progresses only inside calls).
+//
 // Traffic (ledger convention: each isend is one message): every rank but the last in the
 // chain sends R·w floats to its successor in K messages, w the floats per row of a message.
 import MPI
@@ -55,12 +63,19 @@ public final class AllScan {
     public let successor: Int?
 
     private let tag: Int
-    private var receives: [(request: Request, buffer: MessageBuffer<Float>)] = []
+    /// Every block's message from the predecessor, row after row (`rows · width` floats),
+    /// nil on the first rank. After `finish` it holds the whole incoming message until
+    /// `restart`.
+    public let received: MessageBuffer<Float>?
+    /// Every block's message to the successor, nil on the last rank.
+    private let outgoing: MessageBuffer<Float>?
+    private var receives: [Request] = []
     private var sends: [Request] = []
     /// The next block to combine.
     public private(set) var nextBlock = 0
 
-    /// Sets up the chain and posts the receive of every block from the predecessor.
+    /// Sets up the chain, allocates its two buffers and posts the receive of every block
+    /// from the predecessor.
     /// Block k uses tag `tag + k mod 32767` (MPI guarantees tags up to 32767; should two blocks
     /// share a tag, MPI's in-order matching between one sender and one receiver still pairs
     /// them correctly, since both sides go through the blocks in order).
@@ -82,12 +97,23 @@ public final class AllScan {
             predecessor = rank < last ? rank + 1 : nil
             successor = rank > 0 ? rank - 1 : nil
         }
-        if let predecessor {
-            for k in 0..<blocks {
-                let buffer = MessageBuffer<Float>(count: Self.rows(ofBlock: k, rows: rows, blocks: blocks).count * width,
-                                                  repeating: 0)
-                receives.append((try communicator.irecv(into: buffer, from: predecessor, tag: messageTag(k)), buffer))
-            }
+        received = predecessor == nil ? nil : MessageBuffer<Float>(count: rows * width, repeating: 0)
+        outgoing = successor == nil ? nil : MessageBuffer<Float>(count: rows * width, repeating: 0)
+        try postReceives()
+    }
+
+    /// Runs the scan again in the same buffers: posts the receive of every block. Only after
+    /// `finish`; the previous incoming message in `received` is overwritten.
+    public func restart() throws {
+        precondition(isComplete, "All-Scan: restart before finish")
+        nextBlock = 0
+        try postReceives()
+    }
+
+    private func postReceives() throws {
+        guard let predecessor, let received else { return }
+        receives = try (0..<blocks).map { k in
+            try communicator.irecv(into: received, elements: elements(ofBlock: k), from: predecessor, tag: messageTag(k))
         }
     }
 
@@ -99,42 +125,57 @@ public final class AllScan {
         return start ..< start + base + (k < extra ? 1 : 0)
     }
 
+    /// The floats of block `k` in a message buffer.
+    private func elements(ofBlock k: Int) -> Range<Int> {
+        let range = Self.rows(ofBlock: k, rows: rows, blocks: blocks)
+        return range.lowerBound * width ..< range.upperBound * width
+    }
+
     private func messageTag(_ k: Int) -> Int { tag + k % 32_767 }
 
-    /// Whether every block has been combined and passed on.
-    public var isComplete: Bool { nextBlock == blocks }
+    /// Whether every block has been combined and passed on and every send has completed
+    /// (`finish` returned).
+    public var isComplete: Bool { nextBlock == blocks && sends.isEmpty }
 
     /// Combines and passes on, in block order, every block whose rows all lie below
     /// `readyRows` (the caller's part is ready) and whose message has arrived. Never blocks.
     public func advance(readyRows: Int, combine: Combine) throws {
         while nextBlock < blocks {
             let range = Self.rows(ofBlock: nextBlock, rows: rows, blocks: blocks)
-            guard range.upperBound <= readyRows else { return }
-            if predecessor != nil, try !receives[nextBlock].request.test() { return }
+            guard range.upperBound <= readyRows else { break }
+            if predecessor != nil, try !receives[nextBlock].test() { break }
             try pass(range, combine)
         }
+        try progressSends()
     }
 
     /// Combines and passes on every remaining block, waiting for each message in turn, then
     /// waits until every send has completed. The caller's part must be ready for all rows.
     public func finish(combine: Combine) throws {
         while nextBlock < blocks {
-            if predecessor != nil { try receives[nextBlock].request.wait() }
+            if predecessor != nil { try receives[nextBlock].wait() }
             try pass(Self.rows(ofBlock: nextBlock, rows: rows, blocks: blocks), combine)
+            try progressSends()
         }
         try waitAll(sends)
         sends = []
+        receives = []
+    }
+
+    /// Lets the library move the posted sends on (`MPI_Test` on each until one is pending).
+    private func progressSends() throws {
+        for send in sends where try !send.test() { return }
     }
 
     /// Block `nextBlock` (rows `range`), whose message has arrived: combine, then isend at once.
     private func pass(_ range: Range<Int>, _ combine: Combine) throws {
-        let incoming = predecessor == nil ? nil : receives[nextBlock].buffer
-        if let successor {
-            let outgoing = MessageBuffer<Float>(count: range.count * width, repeating: 0)
-            combine(range, incoming.map { UnsafeBufferPointer($0.buffer) }, outgoing.buffer)
-            sends.append(try communicator.isend(outgoing, to: successor, tag: messageTag(nextBlock)))
+        let slice = elements(ofBlock: nextBlock)
+        let incoming = received.map { UnsafeBufferPointer(rebasing: UnsafeBufferPointer($0.buffer)[slice]) }
+        if let successor, let outgoing {
+            combine(range, incoming, UnsafeMutableBufferPointer(rebasing: outgoing.buffer[slice]))
+            sends.append(try communicator.isend(outgoing, elements: slice, to: successor, tag: messageTag(nextBlock)))
         } else {
-            combine(range, incoming.map { UnsafeBufferPointer($0.buffer) }, nil)
+            combine(range, incoming, nil)
         }
         nextBlock += 1
     }

@@ -73,6 +73,65 @@ public enum ScanCollective: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// A scan collective set up once for one rank's element, then run many times (a benchmark's
+/// repeats): All-Scan allocates its buffers and posts its receives at setup and reruns in
+/// them (`AllScan.restart`); the combine writes `Diag(a_p) S_in + B_p` straight into the
+/// outgoing slice and `S_in` stays in the receive buffer, so a timed run allocates and copies
+/// nothing. The other collectives run as `ScanCollective.incomingState` does.
+public final class PreparedScan {
+    /// The collective this runs.
+    public let collective: ScanCollective
+    private let element: GLAScanElement
+    private let communicator: Communicator
+    private let scan: AllScan?
+    private var result: GLAState?
+    private var runs = 0
+
+    /// Sets `collective` up for `element` on `communicator` (for All-Scan: buffers and receives).
+    public init(_ collective: ScanCollective, element: GLAScanElement, on communicator: Communicator) throws {
+        self.collective = collective
+        self.element = element
+        self.communicator = communicator
+        if case .allScan(let k) = collective {
+            let state = element.state
+            scan = try AllScan(communicator: communicator, rows: state.rowCount, width: state.valueDim, blocks: k,
+                               direction: .ascending)
+        } else {
+            scan = nil
+        }
+    }
+
+    /// One scan: this rank's `S_in` is computed (and kept until the next run).
+    public func run() throws {
+        defer { runs += 1 }
+        guard let scan else {
+            result = try collective.incomingState(element, on: communicator)
+            return
+        }
+        if runs > 0 { try scan.restart() }
+        let dv = element.state.valueDim
+        try element.decay.withUnsafeBufferPointer { a in
+            try element.state.storage.withUnsafeBufferPointer { b in
+                try scan.finish { rows, received, outgoing in
+                    guard let outgoing else { return }
+                    GLAScanOperator.apply(rows: rows, decay: a.baseAddress!, own: b.baseAddress!,
+                                          incoming: received?.baseAddress, into: outgoing.baseAddress!,
+                                          valueDim: dv, stride: dv, offset: 0)
+                }
+            }
+        }
+    }
+
+    /// This rank's `S_in` from the last run (zero on the first rank).
+    public var incomingState: GLAState {
+        if let result { return result }
+        let state = element.state
+        var incoming = GLAState(heads: state.heads, keyDim: state.keyDim, valueDim: state.valueDim)
+        if let received = scan?.received { incoming.storage = received.array }
+        return incoming
+    }
+}
+
 /// Benchmark inputs whose scan is exact in float32, so every variant's result can be checked
 /// element by element (nccl-tests style): rank j's element has decay 1/2 on every row and
 /// `B_j[r, e] = (j + r + e) mod 8`; every partial sum is a short dyadic fraction.

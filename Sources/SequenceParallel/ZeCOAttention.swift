@@ -51,6 +51,22 @@ public final class ZeCOAttention: LinearAttentionStrategy {
     /// Row blocks K of both scans.
     public let blocks: Int
 
+    /// The forward and backward All-Scans, set up on first use and restarted in the same
+    /// buffers by every later step.
+    private var scans: [ScanDirection: AllScan] = [:]
+
+    /// The All-Scan along `direction` with `width` floats per row, its receives posted.
+    private func allScan(_ direction: ScanDirection, width: Int) throws -> AllScan {
+        if let scan = scans[direction], scan.isComplete {
+            try scan.restart()
+            return scan
+        }
+        let scan = try AllScan(communicator: context.communicator, rows: problem.stateRows, width: width, blocks: blocks,
+                               direction: direction)
+        scans[direction] = scan
+        return scan
+    }
+
     public init(problem: LinearAttentionProblem, context: RankContext) {
         self.problem = problem
         self.context = context
@@ -61,10 +77,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         let heads = problem.heads, dk = problem.keyDim, dv = problem.valueDim
         let zero = GLAState(heads: heads, keyDim: dk, valueDim: dv)
         let decay = context.compute("decay") { glaRowDecay(g) }
-        let scan = try context.communicate("all-scan post") {
-            try AllScan(communicator: context.communicator, rows: problem.stateRows, width: dv, blocks: blocks,
-                        direction: .ascending)
-        }
+        let scan = try context.communicate("all-scan post") { try allScan(.ascending, width: dv) }
         var states = GLABoundaryStates(incoming: zero, local: zero)
         // Block of rows: S_in ← the received rows; the message is Diag(a_p) S_in + B_p.
         let combine: AllScan.Combine = { rows, incoming, outgoing in
@@ -92,10 +105,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         let heads = problem.heads, dk = problem.keyDim, dv = problem.valueDim, rows = problem.stateRows
         let n = q.tokens, width = GLAScanOperator.packedWidth(valueDim: dv)
         let decay = context.compute("decay") { glaRowDecay(g) }
-        let scan = try context.communicate("all-scan post") {
-            try AllScan(communicator: context.communicator, rows: rows, width: width, blocks: blocks,
-                        direction: .descending)
-        }
+        let scan = try context.communicate("all-scan post") { try allScan(.descending, width: width) }
         var local = GLAGradients(dq: Tensor32(tokens: n, heads: heads, dim: dk), dk: Tensor32(tokens: n, heads: heads, dim: dk),
                                  dv: Tensor32(tokens: n, heads: heads, dim: dv), dG: Tensor32(tokens: n, heads: heads, dim: dk),
                                  initialState: GLAState(heads: heads, keyDim: dk, valueDim: dv))

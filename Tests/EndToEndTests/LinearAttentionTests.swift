@@ -136,6 +136,8 @@ final class LinearAttentionTests: XCTestCase {
         XCTAssertEqual(json["wrong_elements"] as? Int, 0)
         let results = try XCTUnwrap(json["results"] as? [[String: Any]])
         XCTAssertEqual(results.count, variants.count * 2)
+        let wire = try XCTUnwrap(json["wire"] as? [[String: Any]])
+        XCTAssertEqual(wire.count, 2)
         for size in [4096, 16384] {
             for variant in variants {
                 let row = results.first { $0["variant"] as? String == variant && $0["state_bytes"] as? Int == size }
@@ -144,6 +146,15 @@ final class LinearAttentionTests: XCTestCase {
                 XCTAssertGreaterThan(seconds, 0)
                 XCTAssertEqual(rate, Double(size) / seconds / 1e9, accuracy: rate * 1e-9)
                 XCTAssertEqual(row?["wrong_elements"] as? Int, 0, variant)
+                // Spread and the transport's own time for the same bytes beside each variant.
+                let low = try XCTUnwrap(row?["min_seconds"] as? Double), high = try XCTUnwrap(row?["max_seconds"] as? Double)
+                XCTAssertLessThanOrEqual(low, seconds)
+                XCTAssertGreaterThanOrEqual(high, seconds)
+                let link = try XCTUnwrap(wire.first { $0["state_bytes"] as? Int == size })
+                let pingPong = try XCTUnwrap(link["ping_pong_seconds"] as? Double)
+                let copy = try XCTUnwrap(link["memcpy_seconds"] as? Double)
+                XCTAssertGreaterThan(pingPong, 0)
+                XCTAssertEqual(try XCTUnwrap(row?["wire_fraction"] as? Double), (pingPong + copy) / seconds, accuracy: 1e-9)
             }
         }
         XCTAssertEqual(results.compactMap { $0["blocks"] as? Int }.sorted(), [1, 1, 4, 4, 16, 16, 64, 64])

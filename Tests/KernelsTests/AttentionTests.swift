@@ -257,6 +257,53 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    func testReferenceOverSeveralTilesMatchesTheDefinition() {
+        // More queries than one reference tile (128), keys in any order, GQA: the tiled dgemm
+        // reference against the definition row by row, and its backward against central
+        // differences on a few entries of every input.
+        let queries = 300, keys = 200, heads = 2, kvHeads = 1, dim = 5
+        var random = TestRandom(seed: 31)
+        let q = random.tensor(queries, heads, dim, in: -1.5...1.5)
+        let k = random.tensor(keys, kvHeads, dim, in: -1.5...1.5)
+        let v = random.tensor(keys, kvHeads, dim)
+        let dO = random.tensor(queries, heads, dim)
+        let mask = AttentionMask.causal(queryPositions: PositionLayout.shuffled(range: 400, seed: 5).positions(queries),
+                                        keyPositions: PositionLayout.shuffled(range: 400, seed: 6).positions(keys))
+        guard case let .causal(qp, kp) = mask else { return }
+        let (o, lse) = attentionReference(q: q, k: k, v: v, mask: mask)
+        var worst = 0.0, hidden = 0
+        for h in 0..<heads {
+            for i in 0..<queries {
+                let visible = (0..<keys).filter { kp[$0] <= qp[i] }
+                if visible.isEmpty { hidden += 1; XCTAssertEqual(lse[i, h, 0], -.infinity); continue }
+                let s = visible.map { j in (0..<dim).reduce(0.0) { $0 + q[i, h, $1] * k[j, 0, $1] } / Double(dim).squareRoot() }
+                let rowLSE = log(s.reduce(0.0) { $0 + exp($1) })
+                worst = max(worst, abs(rowLSE - lse[i, h, 0]))
+                for d in 0..<dim {
+                    let expected = zip(visible, s).reduce(0.0) { $0 + exp($1.1 - rowLSE) * v[$1.0, 0, d] }
+                    worst = max(worst, abs(expected - o[i, h, d]))
+                }
+            }
+        }
+        XCTAssertGreaterThan(hidden, 0, "some query sees no key")
+        XCTAssertLessThanOrEqual(worst, 1e-12)
+
+        let grads = attentionReferenceBackward(q: q, k: k, v: v, dO: dO, mask: mask)
+        func loss(_ t: [Tensor64]) -> Double {
+            zip(attentionReference(q: t[0], k: t[1], v: t[2], mask: mask).o.storage, dO.storage).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let eps = 1e-5
+        for (which, analytic) in [grads.dq, grads.dk, grads.dv].enumerated() {
+            for index in [1, 7, analytic.storage.count / 2, analytic.storage.count - 3] {
+                var plus = [q, k, v], minus = [q, k, v]
+                plus[which].storage[index] += eps
+                minus[which].storage[index] -= eps
+                let numeric = (loss(plus) - loss(minus)) / (2 * eps)
+                XCTAssertEqual(analytic.storage[index], numeric, accuracy: 1e-7, "input \(which) index \(index)")
+            }
+        }
+    }
+
     func testForwardFLOPsCountVisiblePairs() {
         XCTAssertEqual(attentionForwardFLOPs(queries: 3, keys: 5, heads: 2, dim: 4, mask: .none), 4 * 15 * 2 * 4)
         let diagonal = AttentionMask.causal(queryPositions: Array(0..<10), keyPositions: Array(0..<10))
@@ -274,5 +321,26 @@ final class AttentionTests: XCTestCase {
         XCTAssertEqual(plan.visibility(queryTile: 0, keyTile: 1), .none)
         XCTAssertEqual(plan.visibility(queryTile: 2, keyTile: 2), .partial)
         XCTAssertEqual(plan.visibility(queryTile: 3, keyTile: 1), .all)
+    }
+}
+
+/// The rule for overriding OpenBLAS's kernel core (Kernels/BLASCore.swift).
+final class BLASCoreRuleTests: XCTestCase {
+    func testOnlyTheGenericFallbackOnACapableCPUIsOverridden() {
+        func core(_ name: String, cpu: String?, set: String? = nil) -> BLASCore {
+            BLASCore(config: "OpenBLAS", core: name, cpuCore: cpu, coreType: set)
+        }
+        XCTAssertEqual(core("Prescott", cpu: "SkylakeX").recommendedCoreType, "SkylakeX")
+        XCTAssertEqual(core("Prescott", cpu: "Haswell").recommendedCoreType, "Haswell")
+        XCTAssertNil(core("Prescott", cpu: nil).recommendedCoreType, "never a core the CPU lacks")
+        XCTAssertNil(core("Haswell", cpu: "SkylakeX").recommendedCoreType, "a recognised CPU keeps the library's choice")
+        XCTAssertNil(core("Cooperlake", cpu: "SkylakeX").recommendedCoreType)
+        XCTAssertNil(core("Prescott", cpu: "SkylakeX", set: "Prescott").recommendedCoreType, "the user's choice stands")
+        XCTAssertTrue(core("Prescott", cpu: "SkylakeX", set: "Prescott").summary.contains("WARNING"))
+        XCTAssertFalse(core("SkylakeX", cpu: "SkylakeX").summary.contains("WARNING"))
+        // This process: a known library and core.
+        let here = BLASCore.current
+        XCTAssertTrue(here.config.contains("OpenBLAS"), here.config)
+        XCTAssertFalse(here.core.isEmpty)
     }
 }
