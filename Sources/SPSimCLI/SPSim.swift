@@ -14,7 +14,8 @@ public struct SPSim: ParsableCommand {
             3 an MPI failure during a run (every rank is ended through MPI_Abort).
             """,
         subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, StrategiesCommand.self, CollectivesCommand.self,
-                      ModelCommand.self, TopologyCommand.self, CalibrateCommand.self])
+                      ModelCommand.self, TopologyCommand.self, CalibrateCommand.self,
+                      PlanCommand.self, ModelsCommand.self])
 
     public init() {}
 }
