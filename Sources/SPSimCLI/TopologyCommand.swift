@@ -77,6 +77,9 @@ struct TopologyCommand: ParsableCommand {
             }
             row("\(t.device.name) peak", t.device.peakTFLOPs, "TFLOP/s")
             row("\(t.device.name) attention efficiency", t.device.attentionEfficiency, "")
+            if let e = t.device.matmulEfficiency { row("\(t.device.name) matmul efficiency", e, "") }
+            if let m = t.device.hbmGiB { row("\(t.device.name) memory", m, "GiB") }
+            if let h = t.device.hostLinkGBps { row("\(t.device.name) host link", h, "GB/s per direction") }
             row("collective launch", t.collectiveLaunchMicroseconds, "µs")
             return "\(t.name): \(t.description)\nplacement: \(t.placement.rawValue), \(t.capacity) GPUs\n" + table.render()
         }
