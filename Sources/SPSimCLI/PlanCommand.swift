@@ -118,8 +118,9 @@ struct PlanCommand: ParsableCommand {
                     }, colorIndex: Self.colorIndex(s.name))
                 }
                 let svg = SVGPlot(title: "Longest trainable sequence: \(planner.model.name) on \(planner.topology.name)",
-                                  xLabel: "GPUs", yLabel: "longest sequence (tokens)", series: series, xPowersOfTwo: true,
-                                  formatX: { String(Int($0)) }, formatY: { tokens(Int($0)) }).render()
+                                  xLabel: "GPUs", yLabel: "longest sequence (tokens; k = 10³, M = 10⁶)", series: series,
+                                  xPowersOfTwo: true, formatX: { String(Int($0)) },
+                                  formatY: { $0 >= 1e6 ? "\(format3($0 / 1e6))M" : "\(format3($0 / 1e3))k" }).render()
                 try writePlot(svg, to: plot)
             }
             return
@@ -164,7 +165,8 @@ struct PlanCommand: ParsableCommand {
             let chart = SVGStackedBars(
                 title: "Step time of the best configuration per strategy: \(planner.model.name), N = \(tokens(n)), \(largest) GPUs",
                 yLabel: "step time (s)", categories: best.map { $0.estimate.configuration.strategy },
-                parts: parts.map { part in (part.0, best.map { part.1($0.estimate.time) }) }, formatY: { format3($0) })
+                parts: parts.map { part in (part.0, best.map { part.1($0.estimate.time) }) },
+                formatY: { String(format: "%.4g", $0) })
             try writePlot(chart.render(), to: plot)
         }
     }
