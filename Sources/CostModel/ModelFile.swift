@@ -150,10 +150,7 @@ extension TransformerModel {
     /// Reads and validates the model file at `path`.
     /// - Throws: `TopologyError` naming the file and key of the first problem.
     public static func load(path: String) throws(TopologyError) -> TransformerModel {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TopologyError(file: path, key: "", problem: "cannot read the file")
-        }
-        return try decode(data, file: path)
+        try decode(try StrictReader.contents(path), file: path)
     }
 
     /// Decodes a model from JSON `data`, strictly: unknown or missing keys, numbers without a
@@ -161,14 +158,8 @@ extension TransformerModel {
     /// do not divide the hidden size or KV heads that do not divide the heads are errors.
     /// - Throws: `TopologyError` naming `file` and the key.
     public static func decode(_ data: Data, file: String) throws(TopologyError) -> TransformerModel {
-        let root: Any
-        do {
-            root = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw TopologyError(file: file, key: "", problem: "is not valid JSON (\(error.localizedDescription))")
-        }
         let reader = StrictReader(file: file)
-        let object = try reader.object(root, at: "")
+        let object = try reader.root(data)
         let attentionText = try reader.string(object, "attention", at: "")
         guard let attention = AttentionFamily(rawValue: attentionText) else {
             throw reader.error("attention", "must be \"softmax\" or \"gla\", not \"\(attentionText)\"")

@@ -24,23 +24,14 @@ public struct TopologyError: Error, CustomStringConvertible, Sendable, Equatable
 extension Topology {
     /// Reads and validates the topology file at `path`.
     public static func load(path: String) throws(TopologyError) -> Topology {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TopologyError(file: path, key: "", problem: "cannot read the file")
-        }
-        return try decode(data, file: path)
+        try decode(try StrictReader.contents(path), file: path)
     }
 
     /// Decodes a topology from JSON `data`, strictly: unknown or missing keys, numbers
     /// without a source, wrong types and impossible values are errors naming `file` and the key.
     public static func decode(_ data: Data, file: String) throws(TopologyError) -> Topology {
-        let root: Any
-        do {
-            root = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw TopologyError(file: file, key: "", problem: "is not valid JSON (\(error.localizedDescription))")
-        }
         let reader = StrictReader(file: file)
-        let object = try reader.object(root, at: "")
+        let object = try reader.root(data)
         try reader.onlyKeys(object, at: "", allowed: ["name", "description", "nodes", "gpus_per_node", "placement",
                                                        "levels", "device", "collective_launch_us"])
         let nodes = try reader.sourced(object, "nodes", at: "", positiveInteger: true)
@@ -145,6 +136,25 @@ func quote(_ s: String) -> String {
 /// Walks decoded JSON, naming the key path in every error (topology and model files).
 struct StrictReader {
     let file: String
+
+    /// The bytes of the file at `path`.
+    static func contents(_ path: String) throws(TopologyError) -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TopologyError(file: path, key: "", problem: "cannot read the file")
+        }
+        return data
+    }
+
+    /// The one JSON object `data` holds.
+    func root(_ data: Data) throws(TopologyError) -> [String: Any] {
+        let root: Any
+        do {
+            root = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw TopologyError(file: file, key: "", problem: "is not valid JSON (\(error.localizedDescription))")
+        }
+        return try object(root, at: "")
+    }
 
     func error(_ key: String, _ problem: String) -> TopologyError {
         TopologyError(file: file, key: key, problem: problem)

@@ -83,20 +83,9 @@ struct ModelsCommand: ParsableCommand {
 
         func run() throws {
             let catalog = ModelCatalog.models()
-            let targets = models.isEmpty ? catalog.entries().map(\.path) : models
-            guard !targets.isEmpty else { throw InputError("no model files to validate") }
-            var failures = [String]()
-            for target in targets {
-                do {
-                    let m = try catalog.loadModel(target)
-                    print("ok: \(target) (\(m.name), \(m.parameters) parameters)")
-                } catch {
-                    failures.append("\(error)")
-                }
-            }
-            guard failures.isEmpty else {
-                for f in failures.dropLast() { printError(f) }
-                throw InputError(failures.last!)
+            try validateEach(models, in: catalog) { target throws(TopologyError) in
+                let m = try catalog.loadModel(target)
+                return "\(m.name), \(m.parameters) parameters"
             }
         }
     }
