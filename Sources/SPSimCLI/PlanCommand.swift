@@ -316,7 +316,23 @@ struct PlanReport: Encodable {
         var tokensPerSecond, mfu: Double
     }
     struct Failure: Encodable { var strategy: String; var gpus: Int; var reasons: [String] }
-    struct Longest: Encodable { var strategy: String; var gpus: Int; var tokens: Int?; var reason: String? }
+    struct Longest: Encodable {
+        var strategy: String
+        var gpus: Int
+        var tokens: Int?
+        var reason: String?
+
+        enum CodingKeys: String, CodingKey { case strategy, gpus, tokens, reason }
+
+        /// `tokens` is always present: null when nothing fits.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(strategy, forKey: .strategy)
+            try c.encode(gpus, forKey: .gpus)
+            try c.encode(tokens, forKey: .tokens)
+            try c.encodeIfPresent(reason, forKey: .reason)
+        }
+    }
 
     var model, topology: String
     var seqLen: Int?
