@@ -112,7 +112,7 @@ public struct Planner: Sendable {
         var out = [(sp: Int, layout: LayoutKind, ulysses: Int?, result: Result<Prediction, CostModelError>)]()
         for sp in degrees {
             for layout in strategy.layouts {
-                let us: [Int?] = strategy == USPModel.self ? (1...min(sp, model.headCount)).filter { sp % $0 == 0 } : [nil]
+                let us: [Int?] = strategy.name == USPModel.name ? (1...min(sp, model.headCount)).filter { sp % $0 == 0 } : [nil]
                 for u in us {
                     let w = model.workload(seqLen: n, layout: layout, ulyssesDegree: u)
                     out.append((sp, layout, u, CostModel.predict(strategy, w, ranks: sp, topology: topology)))
