@@ -27,3 +27,6 @@ for strategy in ring ulysses; do
     two=$(mpirun --quiet -np 2 .build/release/spsim train --strategy "$strategy" --layout zigzag --seq-len 4096 --steps 6 --json 2>/dev/null | step_seconds)
     python3 -c "print(f'$strategy: one rank {$one:.3f} s/step, two ranks {$two:.3f} s/step, parallel efficiency {$one / (2 * $two):.2f}')"
 done
+# The planner's search (targets: under 2 s at a fixed N, under 10 s for --max-seq-len), GPUs 8..1024.
+.build/release/spsim plan --model llama3-70b --topology h100x128-ndr --gpus 8..1024 --seq-len 1M --time > /dev/null
+.build/release/spsim plan --model llama3-70b --topology h100x128-ndr --gpus 8..1024 --max-seq-len --time > /dev/null

@@ -13,7 +13,10 @@ extension Topology {
                                   efficiency: Sourced(1, source: "toy: nominal bandwidth achieved"),
                                   latencyMicroseconds: Sourced(1, source: "toy: 1 µs per message"))],
             device: Device(name: "toy", peakTFLOPs: Sourced(1, source: "toy: 1 TFLOP/s"),
-                           attentionEfficiency: Sourced(1, source: "toy: peak achieved")),
+                           attentionEfficiency: Sourced(1, source: "toy: peak achieved"),
+                           matmulEfficiency: Sourced(1, source: "toy: peak achieved"),
+                           hbmGiB: Sourced(16, source: "toy: 16 GiB, a round number for hand-checked memory"),
+                           hostLinkGBps: Sourced(1, source: "toy: 1 GB/s, like the network")),
             collectiveLaunchMicroseconds: Sourced(0, source: "toy: no launch cost, so collectives are pure α-β"))
     }
 }

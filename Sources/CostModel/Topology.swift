@@ -23,7 +23,10 @@
 //     ],
 //     "device": {"name": "H100 SXM5",
 //                "peak_TFLOPs":          {"value": 989,  "source": "…"},   dense, per GPU
-//                "attention_efficiency": {"value": 0.35, "source": "…"}},  of peak, attention kernels
+//                "attention_efficiency": {"value": 0.35, "source": "…"},   of peak, attention kernels
+//                "matmul_efficiency":    {"value": 0.7,  "source": "…"},   of peak, dense matmuls (optional)
+//                "hbm_GiB":              {"value": 80,   "source": "…"},   memory per GPU (optional)
+//                "host_link_GBps":       {"value": 50,   "source": "…"}},  GPU ↔ host, achieved (optional)
 //     "collective_launch_us": {"value": 7.5, "source": "…"}   added once per collective call
 //   }
 //
@@ -121,7 +124,8 @@ public struct NetworkLevel: Sendable, Equatable {
     }
 }
 
-/// The GPU model: its dense peak and how much of it attention kernels reach.
+/// The GPU model: its dense peak, how much of it attention kernels and dense matmuls
+/// reach, and its memory.
 public struct Device: Sendable, Equatable {
     /// A name for people (`H100 SXM5`).
     public var name: String
@@ -129,13 +133,28 @@ public struct Device: Sendable, Equatable {
     public var peakTFLOPs: Sourced
     /// Fraction of the peak attention kernels achieve, in (0, 1].
     public var attentionEfficiency: Sourced
+    /// Fraction of the peak large dense matmuls (projections, MLP, LM head) achieve, in (0, 1];
+    /// nil when the file does not say (then `spsim plan` refuses the topology).
+    public var matmulEfficiency: Sourced?
+    /// Device memory (HBM) per GPU in GiB (2^30 bytes); nil when the file does not say.
+    public var hbmGiB: Sourced?
+    /// Achieved per-direction bandwidth between one GPU and host memory in GB/s (PCIe, C2C):
+    /// what CPU offload moves over; nil when the file does not say (then nothing is offloaded).
+    public var hostLinkGBps: Sourced?
 
     /// A device.
-    public init(name: String, peakTFLOPs: Sourced, attentionEfficiency: Sourced) {
+    public init(name: String, peakTFLOPs: Sourced, attentionEfficiency: Sourced, matmulEfficiency: Sourced? = nil,
+                hbmGiB: Sourced? = nil, hostLinkGBps: Sourced? = nil) {
         self.name = name
         self.peakTFLOPs = peakTFLOPs
         self.attentionEfficiency = attentionEfficiency
+        self.matmulEfficiency = matmulEfficiency
+        self.hbmGiB = hbmGiB
+        self.hostLinkGBps = hostLinkGBps
     }
+
+    /// Device memory per GPU in bytes, when known.
+    public var memoryBytes: Double? { hbmGiB.map { $0.value * 1_073_741_824 } }
 
     /// Achieved FLOP/s of attention kernels: peak × efficiency.
     @inlinable

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Finds topology files by name (`hgx-h100`) or path (`my.json`).
+/// Finds topology files by name (`hgx-h100`) or path (`my.json`); with `folder: "Models"`
+/// the same for model files (`ModelCatalog`).
 ///
 /// Names are looked up as `NAME.json` in, in order: `$SPSIM_TOPOLOGIES`, the user's folder
 /// (`userDirectory`: where `spsim calibrate` writes this machine's calibration, never the
@@ -10,21 +11,27 @@ import Foundation
 public struct TopologyCatalog: Sendable {
     /// Folders searched, in order (only those that exist).
     public var directories: [String]
+    /// What the files hold, for messages ("topology", "model").
+    public var noun: String
 
     /// A catalog over `directories`.
-    public init(directories: [String]) {
+    public init(directories: [String], noun: String = "topology") {
         self.directories = directories
+        self.noun = noun
     }
 
-    /// The default folders for this process (see the type's documentation).
-    public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment) -> TopologyCatalog {
+    /// The default folders for this process (see the type's documentation): `$variable`,
+    /// `./folder`, and `folder` beside the source tree.
+    public static func standard(folder: String = "Topologies", variable: String = "SPSIM_TOPOLOGIES",
+                                noun: String = "topology",
+                                environment: [String: String] = ProcessInfo.processInfo.environment) -> TopologyCatalog {
         var candidates = [String]()
-        if let dir = environment["SPSIM_TOPOLOGIES"] { candidates.append(dir) }
-        candidates.append(userDirectory(environment: environment))
-        candidates.append(FileManager.default.currentDirectoryPath + "/Topologies")
+        if let dir = environment[variable] { candidates.append(dir) }
+        if folder == "Topologies" { candidates.append(userDirectory(environment: environment)) }
+        candidates.append(FileManager.default.currentDirectoryPath + "/" + folder)
         var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         for _ in 0..<6 {
-            candidates.append(dir.appendingPathComponent("Topologies").path)
+            candidates.append(dir.appendingPathComponent(folder).path)
             dir = dir.deletingLastPathComponent()
         }
         var seen = Set<String>(), existing = [String]()
@@ -36,7 +43,7 @@ public struct TopologyCatalog: Sendable {
                 existing.append(path)
             }
         }
-        return TopologyCatalog(directories: existing)
+        return TopologyCatalog(directories: existing, noun: noun)
     }
 
     /// The user's topology folder, outside any repository: `$XDG_CONFIG_HOME/spsim/topologies`,
@@ -74,8 +81,8 @@ public struct TopologyCatalog: Sendable {
         let known = entries().map(\.name)
         throw TopologyError(
             file: nameOrFile, key: "",
-            problem: "no topology of that name"
-                + (directories.isEmpty ? " (no Topologies folder found; set SPSIM_TOPOLOGIES)"
+            problem: "no \(noun) of that name"
+                + (directories.isEmpty ? " (no folder of \(noun) files found)"
                     : " in \(directories.joined(separator: ", ")); known: \(known.joined(separator: ", "))"))
     }
 

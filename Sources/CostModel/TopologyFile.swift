@@ -2,7 +2,7 @@
 import Foundation
 import SPCore
 
-/// A topology file that cannot be used: names the file and the key path.
+/// A topology or model file that cannot be used: names the file and the key path.
 public struct TopologyError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The file (or the name given when decoding from memory).
     public var file: String
@@ -25,23 +25,15 @@ public struct TopologyError: Error, CustomStringConvertible, Sendable, Equatable
 extension Topology {
     /// Reads and validates the topology file at `path`.
     public static func load(path: String) throws(TopologyError) -> Topology {
-        let data: Data
-        do { data = try StrictJSON.read(path) } catch { throw TopologyError(file: path, key: "", problem: error.problem) }
-        return try decode(data, file: path)
+        try decode(try StrictReader.contents(path), file: path)
     }
 
     /// Decodes a topology from JSON `data`, strictly: duplicate, unknown or missing keys,
     /// numbers without a source, wrong types and impossible values (counts above
     /// `SizeLimits.maxRanks`) are errors naming `file` and the key.
     public static func decode(_ data: Data, file: String) throws(TopologyError) -> Topology {
-        let root: Any
-        do {
-            root = try StrictJSON.parse(data)
-        } catch {
-            throw TopologyError(file: file, key: error.key, problem: "\(error.problem) (line \(error.line))")
-        }
         let reader = StrictReader(file: file)
-        let object = try reader.object(root, at: "")
+        let object = try reader.root(data)
         try reader.onlyKeys(object, at: "", allowed: ["name", "description", "nodes", "gpus_per_node", "placement",
                                                        "levels", "device", "collective_launch_us"])
         let nodes = try reader.sourced(object, "nodes", at: "", positiveInteger: true)
@@ -65,11 +57,18 @@ extension Topology {
             throw reader.error("levels", "a topology with \(Int(nodes.value)) node\(nodes.value > 1 ? "s" : "") needs levels with scopes \(expected.map(\.rawValue)), innermost first; found \(levels.map(\.scope.rawValue))")
         }
         let deviceObject = try reader.object(object["device"] as Any?, at: "device")
-        try reader.onlyKeys(deviceObject, at: "device", allowed: ["name", "peak_TFLOPs", "attention_efficiency"])
+        try reader.onlyKeys(deviceObject, at: "device", allowed: ["name", "peak_TFLOPs", "attention_efficiency",
+                                                                 "matmul_efficiency", "hbm_GiB", "host_link_GBps"])
         let device = Device(name: try reader.string(deviceObject, "name", at: "device"),
                             peakTFLOPs: try reader.sourced(deviceObject, "peak_TFLOPs", at: "device"),
                             attentionEfficiency: try reader.sourced(deviceObject, "attention_efficiency", at: "device",
-                                                                    fraction: true))
+                                                                    fraction: true),
+                            matmulEfficiency: deviceObject["matmul_efficiency"] == nil ? nil
+                                : try reader.sourced(deviceObject, "matmul_efficiency", at: "device", fraction: true),
+                            hbmGiB: deviceObject["hbm_GiB"] == nil ? nil
+                                : try reader.sourced(deviceObject, "hbm_GiB", at: "device"),
+                            hostLinkGBps: deviceObject["host_link_GBps"] == nil ? nil
+                                : try reader.sourced(deviceObject, "host_link_GBps", at: "device"))
         let topology = Topology(
             name: try reader.string(object, "name", at: ""),
             description: try reader.string(object, "description", at: ""),
@@ -113,7 +112,10 @@ extension Topology {
                   "  \"device\": {",
                   "    \"name\": \(quote(device.name)),",
                   "    \"peak_TFLOPs\": \(num(device.peakTFLOPs)),",
-                  "    \"attention_efficiency\": \(num(device.attentionEfficiency))",
+                  "    \"attention_efficiency\": \(num(device.attentionEfficiency))"
+                    + (device.matmulEfficiency.map { ",\n    \"matmul_efficiency\": \(num($0))" } ?? "")
+                    + (device.hbmGiB.map { ",\n    \"hbm_GiB\": \(num($0))" } ?? "")
+                    + (device.hostLinkGBps.map { ",\n    \"host_link_GBps\": \(num($0))" } ?? ""),
                   "  },",
                   "  \"collective_launch_us\": \(num(collectiveLaunchMicroseconds))",
                   "}"]
@@ -122,7 +124,7 @@ extension Topology {
 }
 
 /// A JSON string literal.
-private func quote(_ s: String) -> String {
+func quote(_ s: String) -> String {
     var out = "\""
     for c in s.unicodeScalars {
         switch c {
@@ -137,9 +139,25 @@ private func quote(_ s: String) -> String {
     return out + "\""
 }
 
-/// Walks decoded JSON, naming the key path in every error.
-private struct StrictReader {
+/// Walks decoded JSON, naming the key path in every error (topology and model files).
+struct StrictReader {
     let file: String
+
+    /// The bytes of the file at `path`.
+    static func contents(_ path: String) throws(TopologyError) -> Data {
+        do { return try StrictJSON.read(path) } catch { throw TopologyError(file: path, key: "", problem: error.problem) }
+    }
+
+    /// The one JSON object `data` holds, parsed strictly (`StrictJSON`: duplicate keys refused).
+    func root(_ data: Data) throws(TopologyError) -> [String: Any] {
+        let root: Any
+        do {
+            root = try StrictJSON.parse(data)
+        } catch {
+            throw TopologyError(file: file, key: error.key, problem: "\(error.problem) (line \(error.line))")
+        }
+        return try object(root, at: "")
+    }
 
     func error(_ key: String, _ problem: String) -> TopologyError {
         TopologyError(file: file, key: key, problem: problem)
@@ -169,9 +187,11 @@ private struct StrictReader {
     }
 
     /// A `{"value": x, "source": "…"}` number. Positive unless `allowZero`; at most 1 when
-    /// `fraction`; a whole number at most `SizeLimits.maxRanks` when `positiveInteger`.
+    /// `fraction`; a whole number at most `SizeLimits.maxRanks` when `positiveInteger`;
+    /// `true`/`false` read as 1/0 when `allowBoolean` (a yes/no fact with its source).
     func sourced(_ object: [String: Any], _ name: String, at parent: String, allowZero: Bool = false,
-                 fraction: Bool = false, positiveInteger: Bool = false) throws(TopologyError) -> Sourced {
+                 fraction: Bool = false, positiveInteger: Bool = false,
+                 allowBoolean: Bool = false) throws(TopologyError) -> Sourced {
         let key = path(parent, name)
         guard let raw = object[name] else { throw error(key, "is missing") }
         if raw is NSNumber {
@@ -181,7 +201,7 @@ private struct StrictReader {
         try onlyKeys(inner, at: key, allowed: ["value", "source"])
         guard let number = inner["value"] else { throw error(path(key, "value"), "is missing") }
         // JSON true/false decode as NSNumber too; their type name tells them apart.
-        guard let n = number as? NSNumber, !String(describing: type(of: number)).contains("Boolean") else {
+        guard let n = number as? NSNumber, allowBoolean || !String(describing: type(of: number)).contains("Boolean") else {
             throw error(path(key, "value"), "must be a number")
         }
         let value = n.doubleValue

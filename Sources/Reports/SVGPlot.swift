@@ -200,7 +200,7 @@ public func svgFigure(_ plots: [SVGPlot], title: [String] = [], footnotes: [Stri
     return svgDocument(width: width, height: height, body: body)
 }
 
-private func svgDocument(width: Double, height: Double, body: String) -> String {
+func svgDocument(width: Double, height: Double, body: String) -> String {
     """
     <?xml version="1.0" encoding="UTF-8"?>
     <svg xmlns="http://www.w3.org/2000/svg" width="\(f(width))" height="\(f(height))" viewBox="0 0 \(f(width)) \(f(height))" font-family="Helvetica, Arial, sans-serif">
@@ -250,9 +250,9 @@ private func crossSVG(colour: String, x: Double, y: Double) -> String {
     return "<path d=\"M\(f(x - d)),\(f(y - d)) L\(f(x + d)),\(f(y + d)) M\(f(x - d)),\(f(y + d)) L\(f(x + d)),\(f(y - d))\" stroke=\"\(colour)\" stroke-width=\"2.5\" class=\"unsupported\"/>\n"
 }
 
-private func f(_ v: Double) -> String { String(format: "%.1f", v) }
+func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-private func escape(_ s: String) -> String {
+func escape(_ s: String) -> String {
     s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
 }

@@ -10,7 +10,7 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
     public var keyDim: Int
     /// Value dimension Dv: channels of v and o per head, columns of the state.
     public var valueDim: Int
-    /// Row blocks K of ZeCO's All-Scan, or nil for the default rule (`resolvedScanBlocks`, in SequenceParallel).
+    /// Row blocks K of ZeCO's All-Scan, or nil for the default rule (`resolvedScanBlocks`, ScanBlocks.swift).
     public var scanBlocks: Int?
 
     /// A problem from its dimensions (checked by `validate()`).

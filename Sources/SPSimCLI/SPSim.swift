@@ -21,7 +21,7 @@ public struct SPSim: ParsableCommand {
         version: SPSim.version,
         subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, StrategiesCommand.self, CollectivesCommand.self,
                       ModelCommand.self, TopologyCommand.self, CalibrateCommand.self, ReportCommand.self,
-                      TrainCommand.self])
+                      TrainCommand.self, PlanCommand.self, ModelsCommand.self])
 
     /// spsim's version, printed by `spsim --version`: the one place it is written.
     public static let version = "0.2.0"

@@ -78,6 +78,9 @@ struct TopologyCommand: ParsableCommand {
             }
             row("\(t.device.name) peak", t.device.peakTFLOPs, "TFLOP/s")
             row("\(t.device.name) attention efficiency", t.device.attentionEfficiency, "")
+            if let e = t.device.matmulEfficiency { row("\(t.device.name) matmul efficiency", e, "") }
+            if let m = t.device.hbmGiB { row("\(t.device.name) memory", m, "GiB") }
+            if let h = t.device.hostLinkGBps { row("\(t.device.name) host link", h, "GB/s per direction") }
             row("collective launch", t.collectiveLaunchMicroseconds, "µs")
             return "\(t.name): \(t.description)\nplacement: \(t.placement.rawValue), \(t.capacity) GPUs\n" + table.render()
         }
@@ -131,21 +134,26 @@ struct TopologyCommand: ParsableCommand {
 
         func run() throws {
             let catalog = TopologyCatalog.standard()
-            let targets = topologies.isEmpty ? catalog.entries().map(\.path) : topologies
-            guard !targets.isEmpty else { throw InputError("no topology files to validate") }
-            var failures = [String]()
-            for target in targets {
-                do {
-                    let t = try catalog.load(target)
-                    print("ok: \(target) (\(t.name), \(t.capacity) GPUs)")
-                } catch {
-                    failures.append("\(error)")
-                }
-            }
-            guard failures.isEmpty else {
-                for f in failures.dropLast() { printError(f) }
-                throw InputError(failures.last!)
+            try validateEach(topologies, in: catalog) { target throws(TopologyError) in
+                let t = try catalog.load(target)
+                return "\(t.name), \(t.capacity) GPUs"
             }
         }
+    }
+}
+
+/// Validates `targets` (default: every file of `catalog`): prints `ok: FILE (summary)` for
+/// each good one, `error:` lines for the bad ones, and fails with the last as bad input.
+func validateEach(_ targets: [String], in catalog: TopologyCatalog,
+                  _ check: (String) throws(TopologyError) -> String) throws {
+    let files = targets.isEmpty ? catalog.entries().map(\.path) : targets
+    guard !files.isEmpty else { throw InputError("no \(catalog.noun) files to validate") }
+    var failures = [String]()
+    for file in files {
+        do { print("ok: \(file) (\(try check(file)))") } catch { failures.append("\(error)") }
+    }
+    guard failures.isEmpty else {
+        for f in failures.dropLast() { printError(f) }
+        throw InputError(failures.last!)
     }
 }

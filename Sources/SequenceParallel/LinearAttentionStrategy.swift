@@ -1,13 +1,6 @@
 import Kernels
 import MPI
 
-extension LinearAttentionProblem {
-    /// The All-Scan block count on `ranks` ranks: `scanBlocks` when given, else the default rule.
-    public func resolvedScanBlocks(ranks: Int) -> Int {
-        scanBlocks ?? AllScan.defaultBlocks(ranks: ranks, rows: stateRows, stateBytes: stateBytes)
-    }
-}
-
 /// A sequence-parallel gated linear attention schedule, forward and backward.
 ///
 /// Every rank holds a contiguous slice of the sequence, ranks in token order (a scan needs

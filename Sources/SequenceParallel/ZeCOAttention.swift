@@ -25,7 +25,7 @@
 // the carry rides in the same row blocks, one float per row. Overlap: a block is passed on
 // as soon as its rows' local part is done and its message has arrived (the scan advances
 // between heads; with H = 1 the scan follows the local work). The default K is the cost
-// model's K* = sqrt((P−2)·m·β/α) (`AllScan.defaultBlocks`), `--scan-blocks` overrides it.
+// model's K* = sqrt((P−2)·m·β/α) (`ScanBlocks.defaultBlocks`), `--scan-blocks` overrides it.
 //
 // Traffic (b = 4 bytes, state H·Dk·Dv):
 //   forward:  rank p < P−1 sends H·Dk·Dv·b bytes to p+1 in K messages; rank P−1 sends nothing.

@@ -190,21 +190,21 @@ final class ScanOperatorTests: XCTestCase {
 
     func testDefaultBlocksFollowTheCostModel() {
         // K* = sqrt((P−2)·m·β/α) with α = 2 µs, 1/β = 2 GB/s.
-        XCTAssertEqual(AllScan.defaultLatencySeconds, 2e-6)
-        XCTAssertEqual(AllScan.defaultBandwidthBytesPerSecond, 2e9)
+        XCTAssertEqual(ScanBlocks.defaultLatencySeconds, 2e-6)
+        XCTAssertEqual(ScanBlocks.defaultBandwidthBytesPerSecond, 2e9)
         // P = 8, m = 128 KiB: sqrt(6 · 131072 / 2e9 / 2e-6) = sqrt(196.6) = 14.02 → 14.
-        XCTAssertEqual(AllScan.defaultBlocks(ranks: 8, rows: 512, stateBytes: 131_072), 14)
+        XCTAssertEqual(ScanBlocks.defaultBlocks(ranks: 8, rows: 512, stateBytes: 131_072), 14)
         // P = 5, m = 64 KiB: sqrt(3 · 65536 / 4e3) = sqrt(49.15) = 7.01 → 7.
-        XCTAssertEqual(AllScan.defaultBlocks(ranks: 5, rows: 256, stateBytes: 65_536), 7)
+        XCTAssertEqual(ScanBlocks.defaultBlocks(ranks: 5, rows: 256, stateBytes: 65_536), 7)
         // Fewer rows than K*: P = 8, m = 128 KiB over 10 rows gives 10.
-        XCTAssertEqual(AllScan.defaultBlocks(ranks: 8, rows: 10, stateBytes: 131_072), 10)
+        XCTAssertEqual(ScanBlocks.defaultBlocks(ranks: 8, rows: 10, stateBytes: 131_072), 10)
         // Nothing to pipeline on one or two ranks.
-        XCTAssertEqual(AllScan.defaultBlocks(ranks: 2, rows: 512, stateBytes: 1 << 26), 1)
-        XCTAssertEqual(AllScan.defaultBlocks(ranks: 1, rows: 512, stateBytes: 1 << 26), 1)
+        XCTAssertEqual(ScanBlocks.defaultBlocks(ranks: 2, rows: 512, stateBytes: 1 << 26), 1)
+        XCTAssertEqual(ScanBlocks.defaultBlocks(ranks: 1, rows: 512, stateBytes: 1 << 26), 1)
         // Clamped to the rows: P = 64, m = 64 MiB gives K* ≈ 1020, but a state of 16 rows has 16.
-        XCTAssertEqual(AllScan.defaultBlocks(ranks: 64, rows: 16, stateBytes: 1 << 26), 16)
+        XCTAssertEqual(ScanBlocks.defaultBlocks(ranks: 64, rows: 16, stateBytes: 1 << 26), 16)
         // Small states: K* < 1 rounds up to 1.
-        XCTAssertEqual(AllScan.defaultBlocks(ranks: 3, rows: 16, stateBytes: 384), 1)
+        XCTAssertEqual(ScanBlocks.defaultBlocks(ranks: 3, rows: 16, stateBytes: 384), 1)
         XCTAssertEqual(LinearAttentionProblem(seqLen: 64, heads: 4, keyDim: 64, valueDim: 64).resolvedScanBlocks(ranks: 5), 7)
         XCTAssertEqual(LinearAttentionProblem(seqLen: 64, heads: 4, keyDim: 64, valueDim: 64, scanBlocks: 7)
             .resolvedScanBlocks(ranks: 5), 7)

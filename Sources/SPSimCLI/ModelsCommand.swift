@@ -1,0 +1,92 @@
+import ArgumentParser
+import CostModel
+import Foundation
+import Reports
+import SequenceParallel
+
+/// `spsim models`: list, show and validate model files.
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List, show and validate the model files the planner and the trainer read.",
+        discussion: """
+            Models are found by name in $SPSIM_MODELS, ./Models and the Models folder of the source tree spsim was
+            built in; a path to a .json file works everywhere a name does.
+            """,
+        subcommands: [List.self, Show.self, Validate.self])
+
+    /// `spsim models list`.
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List known models with their size.")
+
+        func run() throws {
+            let catalog = ModelCatalog.models()
+            guard !catalog.directories.isEmpty else {
+                throw InputError("no Models folder found (looked in $SPSIM_MODELS, ./Models and beside spsim)")
+            }
+            var table = TextTable(columns: ["name", "parameters", "layers", "attention", "description"])
+            for (name, path) in catalog.entries() {
+                do {
+                    let m = try TransformerModel.load(path: path)
+                    table.append([name, format3(Double(m.parameters) / 1e9) + "B", "\(m.layerCount)", m.attention.rawValue,
+                                  m.description])
+                } catch {
+                    table.append([name, "-", "-", "-", "INVALID: \(error)"])
+                }
+            }
+            print(table.render(), terminator: "")
+            printNote("from \(catalog.directories.joined(separator: ", "))")
+        }
+    }
+
+    /// `spsim models show NAME`.
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one model's numbers with their sources and its parameter count.")
+
+        @Argument(help: "A model name or a JSON file.")
+        var model: String
+
+        func run() throws {
+            let m: TransformerModel
+            do { m = try ModelCatalog.models().loadModel(model) } catch { throw InputError("\(error)") }
+            var table = TextTable(columns: ["quantity", "value", "source"])
+            func row(_ name: String, _ s: Sourced?) {
+                if let s { table.append([name, s.value == s.value.rounded() ? "\(Int(s.value))" : format3(s.value), s.source]) }
+            }
+            row("layers L", m.layers)
+            row("hidden size d", m.hiddenSize)
+            row("heads H", m.heads)
+            row("KV heads G", m.kvHeads)
+            row("head dim D", m.headDim)
+            row("key dim Dk", m.keyDim)
+            row("value dim Dv", m.valueDim)
+            row("gate low rank", m.gateLowRank)
+            row("FFN size f (\(m.ffnActivation.rawValue))", m.ffnSize)
+            row("vocabulary V", m.vocabulary)
+            row("tied embeddings (1 = yes)", m.tiedEmbeddings)
+            print("\(m.name): \(m.description)\nattention: \(m.attention.rawValue)\n" + table.render(), terminator: "")
+            print("""
+                parameters: \(m.parameters) (\(format3(Double(m.parameters) / 1e9))B): per layer \(m.parametersPerLayer) \
+                (attention \(m.attentionParametersPerLayer), MLP \(m.mlpParametersPerLayer), norms \(2 * m.hidden)), \
+                embeddings \(m.embeddingParameters)\(m.isTied ? " (tied)" : " + LM head \(m.embeddingParameters)")
+                """)
+        }
+    }
+
+    /// `spsim models validate FILE…`.
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check model files strictly; exit 2 naming the file and key of the first problem in each.")
+
+        @Argument(help: "Model names or JSON files (default: every known model).")
+        var models: [String] = []
+
+        func run() throws {
+            let catalog = ModelCatalog.models()
+            try validateEach(models, in: catalog) { target throws(TopologyError) in
+                let m = try catalog.loadModel(target)
+                return "\(m.name), \(m.parameters) parameters"
+            }
+        }
+    }
+}
