@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "SPCore", "TestSupport"]),
         .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "CostModel", "TestSupport"]),
         // The `spsim` binary as a user runs it: mpirun P = 1…8, smpirun, model and topology commands.
-        .testTarget(name: "EndToEndTests", dependencies: ["spsim", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["spsim", "CostModel", "SPCore", "TestSupport"]),
         .testTarget(name: "CostModelTests", dependencies: ["CostModel", "SPCore", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "SPCore", "TestSupport"]),
     ],

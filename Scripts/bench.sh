@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 source Scripts/env.sh
-swift build -c release
+swift build "${spsim_build_flags[@]}"
 # numpy's sgemm on its own OpenBLAS and its own choice of core (no spsim override).
 numpy=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Scripts/numpy_sgemm.py)
 .build/release/spsim bench --kernels --reference-sgemm-gflops "$numpy" "$@"

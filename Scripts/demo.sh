@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 source Scripts/env.sh
-swift build -c release
+swift build "${spsim_build_flags[@]}"
 spsim=".build/release/spsim"
 ranks=${RANKS:-4}
 strategies() { "$spsim" strategies | awk -v kind="$1" 'NR > 2 && $2 == kind { print $1 }'; }

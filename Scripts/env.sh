@@ -23,3 +23,10 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ] && command -v python3 >/dev/null; then
     fi
     unset spsim_blas_core
 fi
+# One build configuration for every script (test.sh, demo.sh, bench.sh, smpi.sh), so no script
+# rebuilds what another built: release (the kernels are SIMD code) with testing enabled.
+spsim_build_flags=(-c release -Xswiftc -enable-testing)
+# `spsim` on the PATH, as the README's examples write it.
+spsim_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+case ":$PATH:" in *":$spsim_root/.build/release:"*) ;; *) export PATH="$spsim_root/.build/release:$PATH" ;; esac
+unset spsim_root

@@ -33,7 +33,7 @@ source Scripts/env.sh
 lib=.build-smpi/release/libSPSimSMPI.so
 if [ "$build" -eq 1 ]; then
     SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI >&2
-    swift build -c release >&2
+    swift build "${spsim_build_flags[@]}" >&2
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

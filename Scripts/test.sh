@@ -8,7 +8,7 @@ source Scripts/env.sh
 # One release build of everything, tests included (the kernels are SIMD code that a debug
 # build runs far too slowly); `swift test --skip-build` then runs exactly what was built, so
 # nothing is compiled twice. The end-to-end tests launch the same .build/release/spsim.
-flags=(-c release -Xswiftc -enable-testing)
+flags=("${spsim_build_flags[@]}")
 swift build "${flags[@]}" --build-tests
 # The SMPI build of the same code (SMPITests run it under smpirun; nothing builds inside swift test).
 SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI

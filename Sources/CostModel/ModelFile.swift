@@ -112,6 +112,21 @@ public struct TransformerModel: Sendable, Equatable {
         layerCount * (attentionParametersPerLayer + mlpParametersPerLayer) + embeddingParameters
     }
 
+    /// This model with its attention layers replaced by `family`'s: a softmax model run by a
+    /// GLA strategy gets H heads with Dk = Dv = D and full-rank gates (what `spsim train
+    /// --attention gla` builds from it); otherwise the model itself.
+    public func withAttention(_ family: AttentionFamily) -> TransformerModel {
+        guard family != attention, family == .gla else { return self }
+        var m = self
+        m.attention = .gla
+        m.keyDim = headDim
+        m.valueDim = headDim
+        m.headDim = nil
+        m.kvHeads = nil
+        m.gateLowRank = nil
+        return m
+    }
+
     /// One attention layer of this model over `seqLen` tokens as the strategy models see it.
     /// Softmax models are causal; a softmax model run by a GLA strategy uses Dk = Dv = D.
     ///

@@ -9,7 +9,8 @@
 //                        P − 1 messages per rank
 //
 // The attention shape is the model's: softmax H, G, D, causal; a softmax model run by a GLA
-// strategy uses H heads with Dk = Dv = D. ZeCO's K, when not given, is the run's own rule
+// strategy uses H heads with Dk = Dv = D and its parameters are those of that GLA variant
+// (`withAttention`), as `spsim train --attention gla` builds it. ZeCO's K, when not given, is the run's own rule
 // (`ScanBlocks.defaultBlocks` on the float32 state), not the model's time-optimal K*.
 import SPCore
 
@@ -75,7 +76,7 @@ extension TransformerModel {
         }
         var allreduce = PhaseTraffic(ranks: ranks)
         if ranks > 1 {
-            allreduce.bytes = Array(repeating: (ranks - 1) * 4 * parameters, count: ranks)
+            allreduce.bytes = Array(repeating: (ranks - 1) * 4 * withAttention(model.attention).parameters, count: ranks)
             allreduce.messages = Array(repeating: ranks - 1, count: ranks)
         }
         return .success(TrainStepTraffic(attentionForward: times(layer.forward, layerCount),

@@ -31,15 +31,19 @@ public struct StrategyDescriptor: Sendable, Equatable {
     public let options: [StrategyOption]
     /// One line for help and tables, naming the paper.
     public let summary: String
+    /// Other names `--strategy` accepts: what other frameworks call the same schedule
+    /// (Megatron-Core's `cp_comm_type`: `p2p`, `all_gather`, `a2a`, `a2a+p2p`).
+    public let aliases: [String]
 
     /// A descriptor; `layouts` must not be empty.
     public init(name: String, attention: AttentionKind, layouts: [LayoutKind], options: [StrategyOption] = [],
-                summary: String) {
+                aliases: [String] = [], summary: String) {
         precondition(!layouts.isEmpty, "a strategy accepts at least one layout")
         self.name = name
         self.attention = attention
         self.layouts = layouts
         self.options = options
+        self.aliases = aliases
         self.summary = summary
     }
 

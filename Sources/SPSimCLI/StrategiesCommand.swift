@@ -17,13 +17,15 @@ struct StrategiesCommand: ParsableCommand {
         var layouts: [String]
         /// The settings it takes beyond the shape (`ulysses_degree`, `scan_blocks`).
         var options: [String]
+        /// Other names `--strategy` accepts (Megatron-Core's `cp_comm_type` values).
+        var aliases: [String]
         var summary: String
     }
 
     static var entries: [Entry] {
         Strategies.descriptors.map {
             Entry(name: $0.name, attention: $0.attention.rawValue, layouts: $0.layouts.map(\.rawValue),
-                  options: $0.options.map(\.rawValue), summary: $0.summary)
+                  options: $0.options.map(\.rawValue), aliases: $0.aliases, summary: $0.summary)
         }
     }
 
@@ -33,8 +35,10 @@ struct StrategiesCommand: ParsableCommand {
             print(try jsonLine(Listing(strategies: Self.entries)))
             return
         }
-        var table = TextTable(columns: ["strategy", "attention", "layouts", "what it does"])
-        for e in Self.entries { table.append([e.name, e.attention, e.layouts.joined(separator: ","), e.summary]) }
+        var table = TextTable(columns: ["strategy", "also", "attention", "layouts", "what it does"])
+        for e in Self.entries {
+            table.append([e.name, e.aliases.joined(separator: ","), e.attention, e.layouts.joined(separator: ","), e.summary])
+        }
         print(table.render(), terminator: "")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CostModel
 import Foundation
 import MPI
 import Reports
@@ -21,7 +22,7 @@ struct TrainCommand: ParsableCommand {
             A loss that becomes NaN or inf stops the run with exit status 1.
             """)
 
-    @Option(help: "The model: tiny (2 layers, hidden 64, 4 heads, 2 KV heads of 16, FFN 128, bytes: vocabulary 256).")
+    @Option(help: "The model: a Models/ file by name or path (`spsim models list`); default tiny (2 layers, hidden 64, 4 heads, 2 KV heads of 16, FFN 128, bytes: vocabulary 256).")
     var model = "tiny"
 
     @Option(help: "softmax (causal, RoPE, GQA) or gla (gated linear attention).")
@@ -91,9 +92,7 @@ struct TrainCommand: ParsableCommand {
 
     func prepare(_ world: Communicator) throws -> Prepared {
         let kind = attention
-        guard var config = TrainingModelConfig.named(model, attention: kind) else {
-            throw InputError("unknown --model \(model); known: tiny")
-        }
+        var config = try Self.trainingConfig(model, attention: kind)
         if kind == .gla && kvHeads != nil {
             throw InputError("--kv-heads applies to softmax attention; GLA has one key head per head (--heads)")
         }
@@ -129,6 +128,28 @@ struct TrainCommand: ParsableCommand {
         if let plot { try AtomicOutput.checkFile(plot, option: "--plot", expectedBytes: 1 << 16) }
         return Prepared(config: config, strategy: choice, layout: layout, data: data,
                         otherCurves: try plotAlso.map(lossCurve))
+    }
+
+    /// The model `--model` names (a `Models/` file, `spsim models list`) as the Training
+    /// module's configuration for `kind` attention; a softmax model trained with GLA gets H
+    /// heads with Dk = Dv = D (`TransformerModel.withAttention`, as the planner counts it).
+    /// - Throws: `InputError` for an unknown or malformed model file, a GLA model without
+    ///   `--attention gla`, or what `spsim train` does not build (low-rank gates).
+    static func trainingConfig(_ name: String, attention kind: AttentionKind) throws -> TrainingModelConfig {
+        let file: TransformerModel
+        do { file = try ModelCatalog.models().loadModel(name) } catch {
+            throw InputError("unknown --model \(name): \(error.description)")
+        }
+        if file.attention == .gla && kind == .softmax {
+            throw InputError("--model \(name) has gated linear attention: add --attention gla")
+        }
+        let m = file.withAttention(kind)
+        if m.gateLowRank != nil {
+            throw InputError("--model \(name) has low-rank gates (gate_low_rank), which spsim train does not build; its gates are full rank")
+        }
+        return TrainingModelConfig(layers: m.layerCount, hidden: m.hidden, heads: m.headCount, kvHeads: m.kvHeadCount,
+                                   headDim: m.queryDim, valueDim: m.valueChannels, ffn: m.ffn, vocabulary: m.vocab,
+                                   tiedEmbeddings: m.isTied, attention: kind)
     }
 
     /// The strategy by name from the registry (the only place `train` reads it).

@@ -13,7 +13,7 @@ import MPI
 /// All-gather K and V, then local attention (Llama 3 context parallelism).
 public final class AllGatherAttention: StrategyInstance<AttentionProblem>, AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "allgather", attention: .softmax, layouts: LayoutKind.allCases,
+        name: "allgather", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["all_gather"],
         summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)")
 
 

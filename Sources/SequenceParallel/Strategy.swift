@@ -126,7 +126,7 @@ public enum Strategies {
 
     /// The strategy called `name`, or nil.
     public static func named(_ name: String) -> (any SequenceParallelStrategy.Type)? {
-        all.first { $0.name == name }
+        all.first { $0.name == name || $0.descriptor.aliases.contains(name) }
     }
 
     /// The default strategy for `attention`: the first one registered.

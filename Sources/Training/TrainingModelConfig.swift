@@ -46,11 +46,6 @@ public struct TrainingModelConfig: Sendable, Equatable, Codable {
                             vocabulary: 256, attention: attention)
     }
 
-    /// Models `--model` accepts by name (until `Models/` files exist, only the built-in one).
-    public static func named(_ name: String, attention: AttentionKind) -> TrainingModelConfig? {
-        name == "tiny" ? .tiny(attention: attention) : nil
-    }
-
     /// Checks the dimensions. - Throws: `InputError` naming the flag at fault.
     public func validate() throws(InputError) {
         for (flag, value) in [("--layers", layers), ("--hidden", hidden), ("--heads", heads), ("--kv-heads", kvHeads),
