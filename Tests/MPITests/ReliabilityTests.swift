@@ -73,6 +73,10 @@ final class ReliabilityTests: XCTestCase {
         try assertRefused(["run", "--repeat", "2", "--seq-len", "9223372036854775807"], mentions: ["--seq-len", "limit"])
         try assertRefused(["model", "--heads", "1099511627776"], mentions: ["--heads", "limit"])
         try assertRefused(["model", "--bytes-per-element", "1000"], mentions: ["--bytes-per-element 1000", "limit of 8"])
+        try assertRefused(["bench", "--kernels", "--tokens", "1073741824"], mentions: ["score matrix", "limit"])
+        try assertRefused(["bench", "--kernels", "--tokens", "1048576", "--heads", "1", "--head-dim", "1"],
+                          mentions: ["would need about", "kernel benchmark"])
+        try assertRefused(["collectives", "--count", "4611686018427387904"], mentions: ["--count", "limit"])
     }
 
     func testModelRangesPastIntMaxAreRefused() throws {
@@ -169,6 +173,7 @@ final class ReliabilityTests: XCTestCase {
         try assertRefused(["run", "--seq-len", "16", "--trace", "/proc/spsim-trace.json"],
                           mentions: ["--trace", "cannot create files"], leaves: keep)
         try assertRefused(["run", "--seq-len", "16", "--trace", ""], mentions: ["--trace \"\""], leaves: keep)
+        try assertRefused(["model", "--plot", "/proc/spsim.svg"], mentions: ["--plot", "cannot create files"], leaves: keep)
         try assertRefused(["run", "--seq-len", "16", "--trace", directory], mentions: ["--trace", "is a directory"], leaves: keep)
         // 2^44 elements per output: far more than any disk has free (and refused before memory).
         try assertRefused(["run", "--seq-len", "1073741824", "--heads", "128", "--head-dim", "128", "--save", path("big")],
