@@ -56,19 +56,16 @@ extension RunCommand {
         if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
             throw InputError(reason)
         }
-        if world.rank == 0 {
-            try checkRunOutputs(save: save, trace: trace, outputs: outputElements(problem, backward: backward),
-                                ranks: world.size, backward: backward)
-        }
         let workload = Workload(
             attention: .gla, seqLen: problem.seqLen, heads: problem.heads, headDim: problem.keyDim,
             valueDim: problem.valueDim, isCausal: true, layout: layout.kind,
             scanBlocks: type == ZeCOAttention.self ? problem.resolvedScanBlocks(ranks: world.size) : nil)
         let model = try predictRun(strategy: name, workload: workload, ranks: world.size, topology: topology)
-        let modelBytes = modelMemoryBytes(strategy: name, workload: workload, ranks: world.size, rank: world.rank)
-        let memory = MemoryEstimate.linearRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank,
-                                     modelBytes: modelBytes, backward: backward, verify: verify, inputFiles: files != nil)
-        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
+        let memory = try requireRoom(outputs: outputElements(problem, backward: backward), strategy: name,
+                                     workload: workload, world: world) {
+            MemoryEstimate.linearRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank, modelBytes: $0,
+                                      backward: backward, verify: verify, inputFiles: files != nil)
+        }
         let positions = layout.positions(rank: world.rank)
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions)

@@ -123,19 +123,16 @@ struct RunCommand: ParsableCommand {
         if let reason = type.unsupportedReason(problem, layout: layout.kind, ranks: world.size) {
             throw InputError(reason)
         }
-        if world.rank == 0 {
-            try checkRunOutputs(save: save, trace: trace, outputs: outputElements(problem, backward: backward),
-                                ranks: world.size, backward: backward)
-        }
         var workload = Workload(problem, layout: layout.kind)
         if type == USPAttention.self {
             workload.ulyssesDegree = USPAttention.degree(problem, layout: layout.kind, ranks: world.size)
         }
         let model = try predictRun(strategy: name, workload: workload, ranks: world.size, topology: topology)
-        let modelBytes = modelMemoryBytes(strategy: name, workload: workload, ranks: world.size, rank: world.rank)
-        let memory = MemoryEstimate.softmaxRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank,
-                                      modelBytes: modelBytes, backward: backward, verify: verify, inputFiles: files != nil)
-        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
+        let memory = try requireRoom(outputs: outputElements(problem, backward: backward), strategy: name,
+                                     workload: workload, world: world) {
+            MemoryEstimate.softmaxRun(problem, localTokens: layout.count(rank: world.rank), rank: world.rank, modelBytes: $0,
+                                      backward: backward, verify: verify, inputFiles: files != nil)
+        }
         let positions = layout.positions(rank: world.rank)
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
         let local = global?.slice(positions)

@@ -1,5 +1,7 @@
+import CostModel
 import Foundation
 import Kernels
+import MPI
 import Reports
 import SequenceParallel
 
@@ -43,5 +45,21 @@ func saveOutputs(_ outputs: [String: Tensor32], to directory: String) throws {
             let shape = name == "lse" ? [t.tokens, t.heads] : t.shape
             try NPY.write(t.storage, shape: shape, to: out.path("\(name).npy"))
         }
+    }
+}
+
+extension RunCommand {
+    /// The checks every run makes once its shape is known and before it allocates: `--save`
+    /// and `--trace` on rank 0 (which writes them), then this rank's memory, `estimate` being
+    /// given the cost model's bytes for `strategy` on `workload`. Returns the estimate.
+    /// - Throws: `OutputPathError` or `InputError` (bad input: exit 2 on every rank).
+    func requireRoom(outputs: [Int], strategy: String, workload: Workload, world: Communicator,
+                     estimate: (_ modelBytes: Int?) -> MemoryEstimate) throws -> MemoryEstimate {
+        if world.rank == 0 {
+            try checkRunOutputs(save: save, trace: trace, outputs: outputs, ranks: world.size, backward: backward)
+        }
+        let memory = estimate(modelMemoryBytes(strategy: strategy, workload: workload, ranks: world.size, rank: world.rank))
+        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
+        return memory
     }
 }
