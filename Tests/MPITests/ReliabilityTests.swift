@@ -138,19 +138,23 @@ final class ReliabilityTests: XCTestCase {
         let delayed = "sleep 0.2; exec \(SPSimProcess.executable) run --no-such-option"
         let arguments = ["mpirun", "--timeout", "20", "-np", "1", "sh", "-c", delayed, ":",
                          "-np", "1", SPSimProcess.executable, "run", "--no-such-option"]
-        let lock = NSLock()
-        var outcomes = [(lines: Int, status: Int32, crashed: Bool)]()
+        /// Outcomes collected from three threads.
+        final class Outcomes: @unchecked Sendable {
+            let lock = NSLock()
+            var items = [(lines: Int, status: Int32, crashed: Bool)]()
+            func append(_ item: (lines: Int, status: Int32, crashed: Bool)) { lock.lock(); items.append(item); lock.unlock() }
+        }
+        let collected = Outcomes()
         let directory = self.directory
         DispatchQueue.concurrentPerform(iterations: 3) { _ in
             for _ in 0..<20 {
                 let run = try? SPSimProcess.program("/usr/bin/env", arguments, timeoutSeconds: 20, directory: directory)
                 let lines = run?.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count ?? 0
                 let crashed = Self.crashText.contains { run?.stderr.contains($0) ?? false }
-                lock.lock()
-                outcomes.append((lines, run?.status ?? -1, crashed))
-                lock.unlock()
+                collected.append((lines, run?.status ?? -1, crashed))
             }
         }
+        let outcomes = collected.items
         XCTAssertEqual(outcomes.count, 60)
         XCTAssertEqual(outcomes.filter { $0.lines != 1 }.count, 0, "runs without exactly one error line")
         XCTAssertEqual(outcomes.filter { $0.status != 2 }.count, 0, "runs not ending with status 2")
