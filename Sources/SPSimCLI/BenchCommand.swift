@@ -76,13 +76,18 @@ struct BenchCommand: ParsableCommand {
             if let referenceSgemmGflops, !(referenceSgemmGflops > 0) {
                 throw ValidationError("--reference-sgemm-gflops must be positive (got \(referenceSgemmGflops))")
             }
-            guard (tokens ?? 1) >= 1, heads >= 1, headDim >= 1 else {
-                throw ValidationError("--tokens, --heads and --head-dim must be at least 1")
-            }
+            try SizeLimits.require("--tokens", tokens ?? 2048, atMost: SizeLimits.maxSeqLen)
+            try SizeLimits.require("--heads", heads, atMost: SizeLimits.maxHeads)
+            try SizeLimits.require("--head-dim", headDim, atMost: SizeLimits.maxHeadDim)
+            try SizeLimits.requireProduct([("--tokens", tokens ?? 2048), ("--heads", heads), ("--head-dim", headDim)],
+                                          atMost: SizeLimits.maxTensorElements, of: "elements per tensor")
+            try SizeLimits.requireProduct([("--tokens", tokens ?? 2048), ("--tokens", tokens ?? 2048)],
+                                          atMost: SizeLimits.maxTensorElements, of: "elements of the score matrix")
             return
         }
         let ks = try blockCounts()
-        guard valueDim >= 1 else { throw ValidationError("--value-dim must be at least 1") }
+        try SizeLimits.require("--value-dim", valueDim, atMost: SizeLimits.maxHeadDim)
+        try SizeLimits.require("--max-bytes", maxBytes, atMost: 4 * SizeLimits.maxStateElements)
         guard factor >= 2 else { throw ValidationError("--factor must be at least 2") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         let rowBytes = 4 * valueDim
@@ -175,7 +180,13 @@ struct BenchCommand: ParsableCommand {
 
     func runScans() throws {
         let collectives = try blockCounts().map { ScanCollective.allScan(blocks: $0) } + [.exscan, .allgather, .chain]
-        try withMPI(validate: { _ in }) { world, _ in
+        try withMPI(validate: { world in
+            // The largest state a few times over (element, result, buffers) plus every rank's (all-gather).
+            var memory = MemoryEstimate()
+            memory.add("scan states", Double(sizes.max() ?? 0) * Double(world.size + 4))
+            memory.add("process", MemoryEstimate.processBytes)
+            try requireMemory(memory, rank: world.rank, worldSize: world.size, force: false, forceOption: nil)
+        }) { world, _ in
             let communicator = try world.dup()
             var results = [ScanResult](), wire = [WireResult]()
             for size in sizes {
@@ -276,6 +287,11 @@ struct BenchCommand: ParsableCommand {
 
     func runKernels() throws {
         let tokens = self.tokens ?? 2048
+        // q, k, v, do, o, dq, dk, dv and copies, and the N×N score matrix, float32.
+        var memory = MemoryEstimate()
+        memory.add("kernel benchmark", 4 * (Double(tokens) * Double(tokens) + 12 * Double(tokens * heads * headDim)))
+        memory.add("process", MemoryEstimate.processBytes)
+        try requireMemory(memory, rank: 0, worldSize: 1, force: false, forceOption: nil)
         let r = benchmarkKernels(tokens: tokens, heads: heads, dim: headDim, repeats: repeats)
         struct Report: Encodable {
             var tokens, heads, headDim: Int

@@ -61,6 +61,8 @@ struct CalibrateCommand: ParsableCommand {
             throw InputError("spsim calibrate measures messages between ranks: run it under mpirun -np 2")
         }
         guard maxBytes >= 1 << 16 else { throw InputError("--max-bytes must be at least 65536 (got \(maxBytes))") }
+        try SizeLimits.require("--max-bytes", maxBytes, atMost: 1 << 32)
+        try SizeLimits.require("--ranks-per-host", ranksPerHost, atMost: SizeLimits.maxRanks)
         guard ranksPerHost >= world.size else {
             throw InputError("--ranks-per-host \(ranksPerHost) is smaller than the \(world.size) ranks measuring")
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Kernels
 import MPI
 import Reports
 import SequenceParallel
@@ -27,7 +28,7 @@ struct CollectivesCommand: ParsableCommand {
 
     func run() throws {
         try withMPI(validate: { _ in
-            guard count >= 1 else { throw InputError("--count must be at least 1 (got \(count))") }
+            try SizeLimits.require("--count", count, atMost: 1 << 24)
         }) { world, _ in
             let ledger = TrafficLedger()
             let comm = try world.dup(recordingInto: ledger)

@@ -143,15 +143,15 @@ enum HostMemory {
 
 /// Refuses a run whose estimate does not fit: rank `rank`'s `estimate` against this host's
 /// available memory divided by the ranks on it. With `force`, or when the host's memory is
-/// unknown, lets it run.
+/// unknown, lets it run; `forceOption` names the flag that overrides (nil: none).
 /// - Throws: `InputError` with the estimate, its parts, and the memory per rank.
-func requireMemory(_ estimate: MemoryEstimate, rank: Int, worldSize: Int, force: Bool,
+func requireMemory(_ estimate: MemoryEstimate, rank: Int, worldSize: Int, force: Bool, forceOption: String? = "--force",
                    available: Double? = HostMemory.availableBytes()) throws(InputError) {
     guard !force, let available else { return }
     let ranks = HostMemory.ranksOnThisNode(worldSize: worldSize)
     let perRank = available / Double(ranks)
     guard estimate.bytes > perRank else { return }
-    throw InputError("rank \(rank) would need about \(formatBytes(estimate.bytes)) (\(estimate.breakdown)) but this host has \(formatBytes(perRank)) available per rank (\(formatBytes(available)) available ÷ \(ranks) rank\(ranks == 1 ? "" : "s") here); use smaller sizes, more hosts, or --force to try anyway")
+    throw InputError("rank \(rank) would need about \(formatBytes(estimate.bytes)) (\(estimate.breakdown)) but this host has \(formatBytes(perRank)) available per rank (\(formatBytes(available)) available ÷ \(ranks) rank\(ranks == 1 ? "" : "s") here); use smaller sizes\(forceOption.map { ", more hosts, or \($0) to try anyway" } ?? " or more hosts")")
 }
 
 /// This process's peak resident memory in bytes (`VmHWM` of /proc/self/status), or nil.

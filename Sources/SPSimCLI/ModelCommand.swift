@@ -116,8 +116,8 @@ struct ModelCommand: ParsableCommand {
         }
         if let plot {
             let axis = plotX ?? (Set(points.map(\.seqLen)).count > Set(points.map(\.ranks)).count ? .seqLen : .ranks)
-            try scalingFigure(points, axis: axis, topology: sweep.topology)
-                .write(toFile: plot, atomically: true, encoding: .utf8)
+            try AtomicOutput.writeFile(Data(scalingFigure(points, axis: axis, topology: sweep.topology).utf8), to: plot,
+                                       option: "--plot")
             if format != .json { printNote("wrote \(plot)") }
         }
     }
@@ -161,6 +161,7 @@ struct ModelCommand: ParsableCommand {
         if let bad = rankCounts.first(where: { topo.placementReason(ranks: $0) != nil }) {
             throw InputError(topo.placementReason(ranks: bad)!)
         }
+        if let plot { try AtomicOutput.checkFile(plot, option: "--plot", expectedBytes: 1 << 20) }
         return Sweep(workload: workload, topology: topo, strategies: pairs, seqLens: seqLens, ranks: rankCounts)
     }
 

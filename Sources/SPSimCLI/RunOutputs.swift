@@ -1,5 +1,7 @@
+import CostModel
 import Foundation
 import Kernels
+import MPI
 import Reports
 import SequenceParallel
 

@@ -12,7 +12,8 @@ public struct SPSim: ParsableCommand {
         discussion: """
             Run under `mpirun -np P spsim …` to use P ranks; without mpirun it is one rank.
             Exit status: 0 success, 1 a check failed, 2 bad input (on every rank, before any message),
-            3 an MPI failure during a run (every rank is ended through MPI_Abort).
+            3 a failure during a run (every rank is ended through MPI_Abort); a rank killed by a
+            signal makes mpirun end the others and exit with 128 + the signal.
             Sizes (--seq-len, --max-bytes, …): \(SizeList.rule).
             Defaults differ by purpose: `run` and `verify` check real float32 data on small problems
             (N 1024, H 8, G = H, D 64, 4 bytes per element); `model` predicts training-sized layers
