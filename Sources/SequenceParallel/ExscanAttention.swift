@@ -48,23 +48,31 @@ public final class ExscanAttention: LinearAttentionStrategy {
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
-        var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }
+        var (o, local) = context.compute("local GLA") {
+            defer { context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens)) }
+            return glaForward(q: q, k: k, v: v, g: g)
+        }
         let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
         let incoming = try context.communicate("exscan states") { try scan(element, on: context.communicator) }
-        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: incoming) }
+        context.compute("incoming state") {
+            glaAddIncomingState(&o, q: q, g: g, state: incoming)
+            context.charge(flops: problem.readoutForwardFLOPs(tokens: q.tokens))
+        }
         return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
     }
 
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
         -> LinearAttentionGradients {
         let grads = context.compute("local GLA backward") {
-            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
+            defer { context.charge(flops: problem.localBackwardFLOPs(tokens: q.tokens)) }
+            return glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
         }
         let decay = context.compute("decay") { glaRowDecay(g) }
         let later = try context.communicate("exscan state gradients") {
             try scan(GLAScanElement(decay: decay, state: grads.initialState), on: reversed)
         }
         return context.compute("final-state gradient") {
+            defer { context.charge(flops: problem.readoutBackwardFLOPs(tokens: q.tokens)) }
             let carry = later.rowDot(saved.outgoing(decay: decay))
             return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
         }

@@ -47,18 +47,28 @@ public final class LASP2Attention: LinearAttentionStrategy {
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
-        var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }
+        var (o, local) = context.compute("local GLA") {
+            defer { context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens)) }
+            return glaForward(q: q, k: k, v: v, g: g)
+        }
         let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
         let all = try context.communicate("all-gather states") { try context.communicator.allgather(element.packed) }
-        let incoming = context.compute("prefix combine") { fold(all, order: Array(0 ..< context.rank)) }
-        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: incoming) }
+        let incoming = context.compute("prefix combine") {
+            defer { context.charge(flops: combineFLOPs(count: context.rank)) }
+            return fold(all, order: Array(0 ..< context.rank))
+        }
+        context.compute("incoming state") {
+            glaAddIncomingState(&o, q: q, g: g, state: incoming)
+            context.charge(flops: problem.readoutForwardFLOPs(tokens: q.tokens))
+        }
         return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
     }
 
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
         -> LinearAttentionGradients {
         let grads = context.compute("local GLA backward") {
-            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
+            defer { context.charge(flops: problem.localBackwardFLOPs(tokens: q.tokens)) }
+            return glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
         }
         let decay = context.compute("decay") { glaRowDecay(g) }
         let element = GLAScanElement(decay: decay, state: grads.initialState)
@@ -66,10 +76,16 @@ public final class LASP2Attention: LinearAttentionStrategy {
             try context.communicator.allgather(element.packed)
         }
         return context.compute("suffix combine") {
+            context.charge(flops: combineFLOPs(count: context.size - 1 - context.rank)
+                + problem.readoutBackwardFLOPs(tokens: q.tokens))
             let later = fold(all, order: Array((context.rank + 1 ..< context.size).reversed()))
             let carry = later.rowDot(saved.outgoing(decay: decay))
             return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
         }
+    }
+
+    private func combineFLOPs(count: Int) -> Double {
+        KernelFLOPs.scanCombine(count: count, heads: problem.heads, keyDim: problem.keyDim, valueDim: problem.valueDim)
     }
 
     private func fold(_ elements: [Float], order: [Int]) -> GLAState {
