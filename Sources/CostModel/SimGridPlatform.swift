@@ -53,6 +53,9 @@ public enum SimGridPlatform {
     ///   the factors' second step at its threshold (`rendezvous / eager`), and its threshold
     ///   as `smpi/send-is-detached-thresh` (eager below: a send does not wait for its
     ///   receiver). SMPI's factors are global, so the innermost level with a regime sets them.
+    ///   Without a regime the threshold is 0: a send completes when its data has arrived, as
+    ///   a GPU's transfer does (SMPI's default detaches sends under 64 KiB, so a sender could
+    ///   put many messages on one link at once and they would share it).
     /// - `smpi/test`, `smpi/iprobe`, `smpi/wtime` = 0: polling and reading the clock cost no
     ///   simulated time (by default each `MPI_Test` advances the clock by 100 µs, inflating
     ///   polled schedules such as ZeCO's All-Scan).
@@ -61,7 +64,7 @@ public enum SimGridPlatform {
     ///   — the fluid model of the Hockney α-β costs.
     /// - one algorithm per collective (`collectives`).
     public static func configuration(_ topology: Topology) -> [(key: String, value: String)] {
-        var latencyFactor = "0:1", bandwidthFactor = "0:1", detached = 65536.0
+        var latencyFactor = "0:1", bandwidthFactor = "0:1", detached = 0.0
         if let level = topology.levels.first(where: { $0.rendezvous != nil }), let r = level.rendezvous {
             let t = r.thresholdBytes.value
             latencyFactor += ";\(number(t)):\(r.latencyMicroseconds.value / level.latencyMicroseconds.value)"
