@@ -51,7 +51,9 @@ trap 'rm -rf "$work"' EXIT
 args=()
 for a in "$@"; do [ "$a" = "--json" ] || args+=("$a"); done
 status=0
-smpirun -platform "$work/platform.xml" -hostfile "$work/hostfile" -np "$np" \
+# -no-privatize: the ranks share one copy of the library (spsim keeps no mutable global
+# state), instead of one private copy per rank — seconds instead of minutes at 256 ranks.
+smpirun -no-privatize -platform "$work/platform.xml" -hostfile "$work/hostfile" -np "$np" \
     --cfg=smpi/display-timing:no --log=root.thres:critical "$lib" run "${args[@]}" --json >"$work/run.json" || status=$?
 if [ "$json" -eq 1 ] || [ ! -s "$work/run.json" ]; then
     cat "$work/run.json"
