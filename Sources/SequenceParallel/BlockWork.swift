@@ -13,6 +13,8 @@
 // `BlockWorkTests` checks that no visible pair falls outside it and that unmasked regions
 // hold visible pairs only.
 
+import Kernels
+
 /// The rectangle of a (query block, key block) pair that holds every visible pair.
 public struct BlockWork: Sendable, Equatable {
     /// Rows of the query rank's local tokens.
@@ -51,17 +53,9 @@ public struct BlockWork: Sendable, Equatable {
     /// unmasked rectangle, the visible ones of a masked one (a causal diagonal counts about half).
     public func pairs(_ layout: SequenceLayout, queryRank q: Int, keyRank k: Int) -> Int {
         guard isMasked else { return queries.count * keys.count }
-        let qp = layout.positions(rank: q)[queries], kp = layout.positions(rank: k)[keys].sorted()
-        var total = 0
-        for position in qp {
-            var lo = 0, hi = kp.count  // keys with position ≤ this query's
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if kp[mid] <= position { lo = mid + 1 } else { hi = mid }
-            }
-            total += lo
-        }
-        return total
+        let mask = AttentionMask.causal(queryPositions: Array(layout.positions(rank: q)[queries]),
+                                        keyPositions: Array(layout.positions(rank: k)[keys]))
+        return KernelFLOPs.visiblePairs(queries: queries.count, keys: keys.count, mask: mask)
     }
 
     /// Query–key pairs rank `r` evaluates over a whole ring pass (its queries against every
