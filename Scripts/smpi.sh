@@ -39,5 +39,5 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 .build/release/spsim topology export "$topology" --platform "$work/platform.xml" --hostfile "$work/hostfile" --ranks "$np"
 # Quiet SimGrid's banner; everything spsim prints goes through unchanged.
-smpirun -platform "$work/platform.xml" -hostfile "$work/hostfile" -np "$np" \
+smpirun -no-privatize -platform "$work/platform.xml" -hostfile "$work/hostfile" -np "$np" \
     --cfg=smpi/display-timing:no --log=root.thres:critical "$lib" run "$@"

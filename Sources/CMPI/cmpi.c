@@ -11,6 +11,7 @@
 #include <string.h>
 
 #ifdef CMPI_SMPI
+#include <simgrid/zone.h>
 #include <smpi/mpi.h>
 #else
 #include <mpi.h>
@@ -86,6 +87,23 @@ void cmpi_execute_flops(double flops) {
     smpi_execute_flops(flops);
 #else
     (void)flops;
+#endif
+}
+
+int cmpi_is_simulated(void) {
+#ifdef CMPI_SMPI
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+const char *cmpi_simulated_property(const char *name) {
+#ifdef CMPI_SMPI
+    return sg_zone_get_property_value(sg_zone_get_root(), name);
+#else
+    (void)name;
+    return NULL;
 #endif
 }
 
@@ -215,26 +233,46 @@ int cmpi_waitall(int count, cmpi_request *requests) {
     return rc;
 }
 
-int cmpi_barrier(cmpi_comm comm) { return MPI_Barrier(comm->comm); }
+/*
+ * Under SMPI every collective call first costs the topology's collective launch latency
+ * (the cost model's `collective_launch_us`, stored in the platform by spsim topology export):
+ * SMPI's own collectives are point-to-point algorithms and add none. A no-op on a real MPI.
+ */
+static void collective_launch(void) {
+#ifdef CMPI_SMPI
+    const char *us = sg_zone_get_property_value(sg_zone_get_root(), "spsim_collective_launch_us");
+    double seconds = us ? strtod(us, NULL) * 1e-6 : 0;
+    if (seconds > 0) smpi_execute(seconds);
+#endif
+}
+
+int cmpi_barrier(cmpi_comm comm) {
+    collective_launch();
+    return MPI_Barrier(comm->comm);
+}
 
 int cmpi_bcast(void *buf, int64_t count, cmpi_dtype type, int root, cmpi_comm comm) {
+    collective_launch();
     CHECK_COUNT(count);
     return MPI_Bcast(buf, (int)count, mpi_type(type), root, comm->comm);
 }
 
 int cmpi_allreduce(const void *sendbuf, void *recvbuf, int64_t count, cmpi_dtype type, cmpi_op op,
                    cmpi_comm comm) {
+    collective_launch();
     CHECK_COUNT(count);
     return MPI_Allreduce(sendbuf, recvbuf, (int)count, mpi_type(type), mpi_op(op), comm->comm);
 }
 
 int cmpi_allgather(const void *sendbuf, int64_t count, void *recvbuf, cmpi_dtype type, cmpi_comm comm) {
+    collective_launch();
     CHECK_COUNT(count);
     return MPI_Allgather(sendbuf, (int)count, mpi_type(type), recvbuf, (int)count, mpi_type(type), comm->comm);
 }
 
 int cmpi_allgatherv(const void *sendbuf, int64_t sendcount, void *recvbuf, const int64_t *recvcounts,
                     const int64_t *displs, cmpi_dtype type, cmpi_comm comm) {
+    collective_launch();
     CHECK_COUNT(sendcount);
     int size, err;
     MPI_Comm_size(comm->comm, &size);
@@ -250,6 +288,7 @@ int cmpi_allgatherv(const void *sendbuf, int64_t sendcount, void *recvbuf, const
 
 int cmpi_gatherv(const void *sendbuf, int64_t sendcount, void *recvbuf, const int64_t *recvcounts,
                  const int64_t *displs, cmpi_dtype type, int root, cmpi_comm comm) {
+    collective_launch();
     CHECK_COUNT(sendcount);
     int size, rank, err;
     MPI_Comm_size(comm->comm, &size);
@@ -268,6 +307,7 @@ int cmpi_gatherv(const void *sendbuf, int64_t sendcount, void *recvbuf, const in
 }
 
 int cmpi_alltoall(const void *sendbuf, int64_t count, void *recvbuf, cmpi_dtype type, cmpi_comm comm) {
+    collective_launch();
     CHECK_COUNT(count);
     return MPI_Alltoall(sendbuf, (int)count, mpi_type(type), recvbuf, (int)count, mpi_type(type), comm->comm);
 }
@@ -275,6 +315,7 @@ int cmpi_alltoall(const void *sendbuf, int64_t count, void *recvbuf, cmpi_dtype 
 int cmpi_alltoallv(const void *sendbuf, const int64_t *sendcounts, const int64_t *sdispls,
                    void *recvbuf, const int64_t *recvcounts, const int64_t *rdispls,
                    cmpi_dtype type, cmpi_comm comm) {
+    collective_launch();
     int size, err;
     MPI_Comm_size(comm->comm, &size);
     int *sc = int_counts(sendcounts, size, &err), *sd = NULL, *rc = NULL, *rd = NULL;
@@ -291,6 +332,7 @@ int cmpi_alltoallv(const void *sendbuf, const int64_t *sendcounts, const int64_t
 
 int cmpi_reduce_scatter(const void *sendbuf, void *recvbuf, const int64_t *recvcounts, cmpi_dtype type,
                         cmpi_op op, cmpi_comm comm) {
+    collective_launch();
     int size, err;
     MPI_Comm_size(comm->comm, &size);
     int *rc = int_counts(recvcounts, size, &err);
@@ -307,6 +349,7 @@ int cmpi_reduce_scatter(const void *sendbuf, void *recvbuf, const int64_t *recvc
  */
 
 
+#ifndef CMPI_SMPI
 static void user_trampoline(void *in, void *inout, int *len, MPI_Datatype *type) {
     char name[MPI_MAX_OBJECT_NAME];
     int length = 0, element_count = 0;
@@ -320,10 +363,63 @@ static void user_trampoline(void *in, void *inout, int *len, MPI_Datatype *type)
     memcpy(&fn, &fn_pointer, sizeof fn);
     fn((const float *)in, (float *)inout, *len, context);
 }
+#endif
+
+#ifdef CMPI_SMPI
+/*
+ * SimGrid SMPI's MPI_Exscan (colls::exscan, 3.32 and later) never writes its result when
+ * the operator does not commute: its in-order loop tests a stale index. SMPI builds
+ * therefore run the scan here, over point-to-point messages, with the algorithm the cost
+ * model assumes (recursive doubling, MPICH's MPIR_Exscan_intra_recursive_doubling):
+ * round k pairs ranks 2^k apart; each keeps `partial` = the fold of its 2^k-aligned block
+ * so far and folds what a lower partner sends into its result. ⌈log2 P⌉ rounds of one
+ * whole vector each way. The caller's ledger still records MPI_Exscan's logical schedule.
+ */
+enum { CMPI_EXSCAN_TAG = 1 << 24 };
+
+static int exscan_recursive_doubling(const float *sendbuf, float *recvbuf, int64_t count, int element_count,
+                                     cmpi_user_fn fn, void *context, MPI_Comm comm) {
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    size_t floats = (size_t)count * (size_t)element_count;
+    if ((int64_t)floats > INT_MAX) return MPI_ERR_COUNT;
+    float *partial = malloc(sizeof(float) * (floats > 0 ? floats : 1));
+    float *incoming = malloc(sizeof(float) * (floats > 0 ? floats : 1));
+    if (!partial || !incoming) { free(partial); free(incoming); return MPI_ERR_NO_MEM; }
+    memcpy(partial, sendbuf, sizeof(float) * floats);
+    int rc = MPI_SUCCESS, written = 0;
+    for (int mask = 1; mask < size && rc == MPI_SUCCESS; mask <<= 1) {
+        int partner = rank ^ mask;
+        if (partner >= size) continue;
+        rc = MPI_Sendrecv(partial, (int)floats, MPI_FLOAT, partner, CMPI_EXSCAN_TAG,
+                          incoming, (int)floats, MPI_FLOAT, partner, CMPI_EXSCAN_TAG, comm, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) break;
+        if (partner < rank) {
+            /* incoming holds ranks before mine: result ← incoming ⊕ result, partial ← incoming ⊕ partial. */
+            if (!written) memcpy(recvbuf, incoming, sizeof(float) * floats);
+            else fn(incoming, recvbuf, (int)count, context);
+            written = 1;
+            fn(incoming, partial, (int)count, context);
+        } else {
+            /* incoming holds ranks after mine: partial ← partial ⊕ incoming. */
+            fn(partial, incoming, (int)count, context);
+            memcpy(partial, incoming, sizeof(float) * floats);
+        }
+    }
+    free(partial);
+    free(incoming);
+    return rc;
+}
+#endif
 
 int cmpi_exscan_user(const float *sendbuf, float *recvbuf, int64_t count, int element_count,
                      cmpi_user_fn fn, void *context, cmpi_comm comm) {
+    collective_launch();
     CHECK_COUNT(count);
+#ifdef CMPI_SMPI
+    return exscan_recursive_doubling(sendbuf, recvbuf, count, element_count, fn, context, comm->comm);
+#else
     MPI_Datatype element;
     MPI_Op op;
     int rc = MPI_Type_contiguous(element_count, MPI_FLOAT, &element);
@@ -339,4 +435,5 @@ int cmpi_exscan_user(const float *sendbuf, float *recvbuf, int64_t count, int el
     }
     MPI_Type_free(&element);
     return rc;
+#endif
 }

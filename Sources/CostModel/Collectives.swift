@@ -58,27 +58,25 @@ extension Placement {
         allGatherSeconds(bytesPerRank: m)
     }
 
-    /// Seconds of a recursive-doubling exclusive scan of `m` bytes per rank: step k pairs
-    /// ranks 2^k apart, at the level those pairs differ at.
+    /// Seconds of a recursive-doubling exclusive scan of `m` bytes per rank (MPICH's
+    /// algorithm): step k pairs rank r with r XOR 2^k, at the outermost level any such pair
+    /// differs at.
     public func exscanSeconds(bytes m: Double) -> Double {
         guard ranks > 1 else { return 0 }
         var total = topology.collectiveLaunchSeconds
-        var distance = 1
-        while distance < ranks {
-            let level = crossesNodes(distance: distance) ? topology.clusterLevel : topology.nodeLevel
+        var mask = 1
+        while mask < ranks {
+            let level = crossesNodes(partnerMask: mask) ? topology.clusterLevel : topology.nodeLevel
             total += level.seconds(forMessageOf: m)
-            distance *= 2
+            mask *= 2
         }
         return total
     }
 
-    /// Whether some pair of ranks `distance` apart sits on different nodes.
-    func crossesNodes(distance: Int) -> Bool {
-        guard spansNodes, distance < ranks else { return false }
-        switch topology.placement {
-        case .block: return true  // ranks g − 1 and g − 1 + distance straddle the first boundary
-        case .roundRobin: return distance % min(ranks, topology.nodeCount) != 0
-        }
+    /// Whether some rank r and its partner r XOR `mask` sit on different nodes.
+    func crossesNodes(partnerMask mask: Int) -> Bool {
+        guard spansNodes else { return false }
+        return (0..<ranks).contains { r in (r ^ mask) < ranks && node(of: r) != node(of: r ^ mask) }
     }
 
     /// Seconds of a linear chain `0 → 1 → … → P−1`, one message of `m` bytes per hop, each

@@ -10,9 +10,10 @@
 //     forward   Q rank 0: (P−1)·(n/2)·H·D·b, rank r ≥ 1: (2P−r−1)·(n/2)·H·D·b
 //               returns (2P−2−r)·(n/2)·H·(D·b + s)
 //     backward  blocks as Q with H·(3·D·b + s) per token, dq returns as returns with H·D·b.
-// Time: a step lasts the longest of the slowest rank's compute, the Q hop of the next
-// step and the return of the previous step (the two directions of a full-duplex link run
-// at once); the last return is exposed. Returns cross nodes at each GPU's NIC share.
+// Time: a step lasts the longer of the slowest rank's compute and the Q hop of the next
+// step plus the return of the previous step: both leave the rank through its one port (its
+// link to the NVSwitch, or its NIC), one after the other; the last return is exposed.
+// Returns cross nodes at each GPU's NIC share.
 import SPCore
 
 /// The model of TokenRing.
@@ -66,7 +67,7 @@ public enum TokenRingModel: StrategyModel {
         let steps = RingSteps(w, shape: shape)
         for (index, phase) in phases.enumerated() {
             var time = 0.0
-            let comm: (Int) -> Double = { step in max(step < p - 1 ? phase.q : 0, step >= 1 ? phase.ret : 0) }
+            let comm: (Int) -> Double = { step in (step < p - 1 ? phase.q : 0) + (step >= 1 ? phase.ret : 0) }
             for step in 0..<p { time += max(phase.factor * flops * steps.slowestPairs(step: step), comm(step)) }
             time += phase.ret
             for r in 0..<p {

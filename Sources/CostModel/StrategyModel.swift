@@ -124,13 +124,14 @@ public struct RankShape: Sendable {
 }
 
 /// GLA FLOPs per token (all heads): `H·(2·C·(Dk + Dv) + 4·Dk·Dv)` — the intra-chunk part
-/// plus the state update and read-out (docs/algorithms.md, compute model).
+/// plus the state update and read-out (docs/algorithms.md, compute model; `KernelFLOPs`,
+/// which simulated kernels charge).
 public func glaFLOPsPerToken(_ w: Workload) -> Double {
-    Double(w.heads) * (2 * Double(w.chunkSize) * Double(w.headDim + w.valueDim) + 4 * Double(w.headDim * w.valueDim))
+    KernelFLOPs.glaPerToken(heads: w.heads, keyDim: w.headDim, valueDim: w.valueDim, chunk: w.chunkSize)
 }
 
-/// Backward FLOPs as a multiple of forward FLOPs (docs/algorithms.md, compute model: ≈ 2.5×).
-public let backwardFLOPsFactor = 2.5
+/// Backward FLOPs as a multiple of forward FLOPs (≈ 2.5×; `KernelFLOPs.backwardFactor`).
+public let backwardFLOPsFactor = KernelFLOPs.backwardFactor
 
 extension Workload {
     /// Bytes of `tokens` rows of a query-shaped tensor `[tokens, H, D]`.

@@ -31,4 +31,22 @@ public enum MPIEnvironment {
 
     /// Seconds on MPI's clock (`MPI_Wtime`); the simulated clock under SMPI.
     public static func wallTime() -> Double { cmpi_wtime() }
+
+    /// Whether this build runs under SimGrid SMPI: simulated ranks on a simulated platform,
+    /// `wallTime` the simulated clock.
+    public static var isSimulated: Bool { cmpi_is_simulated() != 0 }
+
+    /// A property of the simulated platform (its root zone), or nil: not simulated, or no
+    /// such property. `spsim topology export` stores the topology there.
+    public static func simulatedPlatformProperty(_ name: String) -> String? {
+        cmpi_simulated_property(name).map { String(cString: $0) }
+    }
+
+    /// Under SMPI, advances this rank's simulated clock by the time `flops` floating-point
+    /// operations take on its host (the topology's device: peak × attention efficiency);
+    /// nothing on a real MPI. Kernels charge their FLOPs here, since SMPI does not count the
+    /// host CPU's own time (`smpi/simulate-computation: no`).
+    public static func executeFLOPs(_ flops: Double) {
+        if flops > 0 { cmpi_execute_flops(flops) }
+    }
 }

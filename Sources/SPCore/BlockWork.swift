@@ -51,17 +51,8 @@ public struct BlockWork: Sendable, Equatable {
     /// unmasked rectangle, the visible ones of a masked one (a causal diagonal counts about half).
     public func pairs(_ layout: SequenceLayout, queryRank q: Int, keyRank k: Int) -> Int {
         guard isMasked else { return queries.count * keys.count }
-        let qp = layout.positions(rank: q)[queries], kp = layout.positions(rank: k)[keys].sorted()
-        var total = 0
-        for position in qp {
-            var lo = 0, hi = kp.count  // keys with position ≤ this query's
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if kp[mid] <= position { lo = mid + 1 } else { hi = mid }
-            }
-            total += lo
-        }
-        return total
+        return KernelFLOPs.visiblePairs(queryPositions: Array(layout.positions(rank: q)[queries]),
+                                        keyPositions: Array(layout.positions(rank: k)[keys]))
     }
 
     /// Query–key pairs rank `r` evaluates over a whole ring pass (its queries against every

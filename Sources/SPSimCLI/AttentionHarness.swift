@@ -17,20 +17,30 @@ struct PhaseTraffic: Codable, Equatable {
     /// Per rank: bytes sent to every rank but (r+1) mod P (with P = 2 the next rank is the only other one).
     var bytesSentToOthers: [Int]
 
-    /// Gathers every rank's ledger (over the harness's own, unrecorded communicator).
+    /// Gathers every rank's ledger on rank 0 (over the harness's own, unrecorded
+    /// communicator): each rank sends its own row of P + 4 counts, so no rank but the root
+    /// holds more than O(P). Other ranks get an empty `PhaseTraffic` (no rows).
     static func gather(_ ledger: TrafficLedger, world: Communicator) throws -> PhaseTraffic {
         let sent = ledger.sent, received = ledger.received
         let mine = [sent.bytes, sent.messages, received.bytes, received.messages]
             + (0..<world.size).map { ledger.sentTo[$0]?.bytes ?? 0 }
-        let all = try world.allgather(mine.map(Int64.init)).map(Int.init)
         let width = mine.count
-        let rows = (0..<world.size).map { Array(all[$0 * width ..< ($0 + 1) * width]) }
-        let sentTo = rows.map { Array($0[4...]) }
-        let toNext = sentTo.indices.map { world.size > 1 ? sentTo[$0][($0 + 1) % world.size] : 0 }
-        return PhaseTraffic(bytesSent: rows.map { $0[0] }, messagesSent: rows.map { $0[1] },
-                            bytesReceived: rows.map { $0[2] }, messagesReceived: rows.map { $0[3] },
-                            bytesSentTo: sentTo, bytesSentToNext: toNext,
-                            bytesSentToOthers: sentTo.indices.map { sentTo[$0].reduce(0, +) - toNext[$0] })
+        guard let all = try world.gatherv(mine.map(Int64.init), counts: Array(repeating: width, count: world.size),
+                                          root: 0)?.map(Int.init) else { return PhaseTraffic(rows: []) }
+        return PhaseTraffic(rows: (0..<world.size).map { Array(all[$0 * width ..< ($0 + 1) * width]) })
+    }
+}
+
+extension PhaseTraffic {
+    /// The traffic of rows `[bytes sent, messages sent, bytes received, messages received,
+    /// bytes sent to rank 0, …, bytes sent to rank P−1]`, one per rank.
+    fileprivate init(rows: [[Int]]) {
+        let sentTo = rows.map { Array($0[4...]) }, size = rows.count
+        let toNext = sentTo.indices.map { size > 1 ? sentTo[$0][($0 + 1) % size] : 0 }
+        self.init(bytesSent: rows.map { $0[0] }, messagesSent: rows.map { $0[1] },
+                  bytesReceived: rows.map { $0[2] }, messagesReceived: rows.map { $0[3] },
+                  bytesSentTo: sentTo, bytesSentToNext: toNext,
+                  bytesSentToOthers: sentTo.indices.map { sentTo[$0].reduce(0, +) - toNext[$0] })
     }
 }
 
@@ -40,14 +50,16 @@ struct PhaseMeasurement {
     var seconds: Double
     /// Per rank: median over repeats of the seconds spent in compute spans.
     var computeSeconds: [Double]
-    /// The last repeat's traffic.
+    /// The last repeat's traffic (rank 0; empty on the other ranks).
     var traffic: PhaseTraffic
+    /// Per rank: median over repeats of the rank's own seconds (rank 0; empty elsewhere).
+    var rankSeconds: [Double]
     /// The last repeat's spans on this rank.
     var spans: [Span]
 }
 
 /// Runs `body` `repeats` times as one phase: ranks start together, the ledger and the
-/// timeline are cleared before each repeat, and the results are gathered on every rank.
+/// timeline are cleared before each repeat; times reach every rank, the traffic rank 0 only.
 func measurePhase<T>(repeats: Int, world: Communicator, ledger: TrafficLedger, timeline: Timeline,
                      _ body: () throws -> T) throws -> (T, PhaseMeasurement) {
     var elapsed = [Double](), compute = [Double]()
@@ -63,8 +75,10 @@ func measurePhase<T>(repeats: Int, world: Communicator, ledger: TrafficLedger, t
     }
     let slowest = try world.allreduce(elapsed, .max)
     let computeByRank = try world.allgather([median(compute)])
+    let secondsByRank = try world.gatherv([median(elapsed)], counts: Array(repeating: 1, count: world.size), root: 0)
     return (result!, PhaseMeasurement(seconds: median(slowest), computeSeconds: computeByRank,
-                                      traffic: try PhaseTraffic.gather(ledger, world: world), spans: timeline.spans))
+                                      traffic: try PhaseTraffic.gather(ledger, world: world),
+                                      rankSeconds: secondsByRank ?? [], spans: timeline.spans))
 }
 
 /// The middle value (mean of the two middle ones for an even count).

@@ -149,7 +149,7 @@ struct RunCommand: ParsableCommand {
             computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
             errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
             passed: passed, traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
-            model: model)
+            model: model, simulation: .current(forward: result.forward, backward: result.backward))
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0
     }

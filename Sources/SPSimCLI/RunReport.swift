@@ -65,10 +65,13 @@ struct RunReport: Encodable {
     var traffic: TrafficReport
     /// The cost model's prediction for the same configuration (float32, as the run moves).
     var model: Prediction?
+    /// Under SMPI: the simulation's platform and collectives (`"simulated": true` beside it);
+    /// the times above are then simulated seconds. Absent on a real MPI.
+    var simulation: SimulationInfo?
 
     enum CodingKeys: String, CodingKey {
         case strategy, ranks, layout, seed, `repeat`, forwardSeconds, backwardSeconds, computeSeconds
-        case backwardComputeSeconds, errors, tolerance, passed, traffic, model, blas
+        case backwardComputeSeconds, errors, tolerance, passed, traffic, model, blas, simulated, simulation
     }
 
     func encode(to encoder: Encoder) throws {
@@ -89,6 +92,10 @@ struct RunReport: Encodable {
         try c.encode(traffic, forKey: .traffic)
         try c.encodeIfPresent(model, forKey: .model)
         try c.encode(BLASCore.current, forKey: .blas)  // the BLAS and kernel core of the compute times
+        if let simulation {
+            try c.encode(true, forKey: .simulated)
+            try c.encode(simulation, forKey: .simulation)
+        }
     }
 
     /// The same facts for people.
@@ -98,5 +105,9 @@ struct RunReport: Encodable {
             backwardComputeSeconds: backwardComputeSeconds, forwardSeconds: forwardSeconds,
             backwardSeconds: backwardSeconds, repeats: `repeat`, traffic: traffic, errors: errors, passed: passed)
             + (model.map { modelComparison($0, measuredForward: forwardSeconds, measuredBackward: backwardSeconds) } ?? "")
+            + (simulation.map { s in
+                "simulated (SimGrid SMPI) on \(s.topology ?? "a platform spsim did not write"); collectives: "
+                    + s.collectives.keys.sorted().map { "\($0) \(s.collectives[$0]!)" }.joined(separator: ", ") + "\n"
+            } ?? "")
     }
 }

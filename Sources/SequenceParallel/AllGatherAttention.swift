@@ -20,7 +20,8 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
         let (keys, values) = try gatherKeysAndValues(k, v)
         return context.compute("attention") {
-            attentionForward(q: q, k: keys, v: values, mask: mask)
+            defer { context.charge(flops: KernelFLOPs.attention(q, keys: keys.tokens, mask: mask)) }
+            return attentionForward(q: q, k: keys, v: values, mask: mask)
         }
     }
 
@@ -28,7 +29,8 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
         -> AttentionGradients {
         let (keys, values) = try gatherKeysAndValues(k, v)
         let full = context.compute("attention backward") {
-            attentionBackward(q: q, k: keys, v: values, o: o, lse: lse, dO: dO, mask: mask)
+            defer { context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(q, keys: keys.tokens, mask: mask)) }
+            return attentionBackward(q: q, k: keys, v: values, o: o, lse: lse, dO: dO, mask: mask)
         }
         // Block j of the reduce-scatter holds rank j's rows of dK then of dV.
         let counts = context.layout.counts, row = k.tokenStride

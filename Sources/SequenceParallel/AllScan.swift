@@ -138,22 +138,32 @@ public final class AllScan {
     public var isComplete: Bool { nextBlock == blocks && sends.isEmpty }
 
     /// Combines and passes on, in block order, every block whose rows all lie below
-    /// `readyRows` (the caller's part is ready) and whose message has arrived. Never blocks.
+    /// `readyRows` (the caller's part is ready), whose message has arrived and whose
+    /// predecessor block has left. Never blocks.
+    ///
+    /// One block is on the wire to the successor at a time: a link carries messages one
+    /// after another, each α + (m/K)·β, which is the pipeline the cost model times. (Blocks
+    /// sent together would instead share the link and all arrive late; SimGrid's fluid
+    /// network model does exactly that.)
     public func advance(readyRows: Int, combine: Combine) throws {
         while nextBlock < blocks {
             let range = Self.rows(ofBlock: nextBlock, rows: rows, blocks: blocks)
             guard range.upperBound <= readyRows else { break }
             if predecessor != nil, try !receives[nextBlock].test() { break }
+            // One block on the wire per link, as the model's pipeline: the next waits for the last.
+            if let previous = sends.last, try !previous.test() { break }
             try pass(range, combine)
         }
         try progressSends()
     }
 
-    /// Combines and passes on every remaining block, waiting for each message in turn, then
-    /// waits until every send has completed. The caller's part must be ready for all rows.
+    /// Combines and passes on every remaining block, waiting for each message and for the
+    /// previous block's send in turn, then waits until every send has completed. The
+    /// caller's part must be ready for all rows.
     public func finish(combine: Combine) throws {
         while nextBlock < blocks {
             if predecessor != nil { try receives[nextBlock].wait() }
+            try sends.last?.wait()
             try pass(Self.rows(ofBlock: nextBlock, rows: rows, blocks: blocks), combine)
             try progressSends()
         }

@@ -39,7 +39,12 @@ public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, Lin
                 try comm.recv(count: incoming.storage.count, from: rank - 1, as: Float.self)
             }
         }
-        let (o, outgoing) = context.compute("GLA") { glaForward(q: q, k: k, v: v, g: g, initialState: incoming) }
+        let (o, outgoing) = context.compute("GLA") {
+            defer {
+                context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens) + problem.readoutForwardFLOPs(tokens: q.tokens))
+            }
+            return glaForward(q: q, k: k, v: v, g: g, initialState: incoming)
+        }
         if rank < context.size - 1 {
             try context.communicate("send state") { try comm.send(outgoing.storage, to: rank + 1) }
         }
@@ -60,7 +65,10 @@ public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, Lin
             (carry, later) = unpackRows(message, heads: heads, keyDim: dk, valueDim: dv)
         }
         let grads = context.compute("GLA backward") {
-            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved, finalStateGradient: later)
+            defer {
+                context.charge(flops: problem.localBackwardFLOPs(tokens: q.tokens) + problem.readoutBackwardFLOPs(tokens: q.tokens))
+            }
+            return glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved, finalStateGradient: later)
         }
         if rank > 0 {
             let total = zip(carry, grads.dG.sumOverTokens()).map { Float(Double($0) + Double($1)) }

@@ -38,7 +38,10 @@ public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, Lin
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         try stateScanForward(q: q, k: k, v: v, g: g) { element in
             let all = try context.communicate("all-gather states") { try context.communicator.allgather(element.packed) }
-            return context.compute("prefix combine") { fold(all, order: Array(0 ..< context.rank)) }
+            return context.compute("prefix combine") {
+                defer { context.charge(flops: combineFLOPs(count: context.rank)) }
+                return fold(all, order: Array(0 ..< context.rank))
+            }
         }
     }
 
@@ -49,9 +52,14 @@ public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, Lin
                 try context.communicator.allgather(element.packed)
             }
             return context.compute("suffix combine") {
-                fold(all, order: Array((context.rank + 1 ..< context.size).reversed()))
+                defer { context.charge(flops: combineFLOPs(count: context.size - 1 - context.rank)) }
+                return fold(all, order: Array((context.rank + 1 ..< context.size).reversed()))
             }
         }
+    }
+
+    private func combineFLOPs(count: Int) -> Double {
+        KernelFLOPs.scanCombine(count: count, heads: problem.heads, keyDim: problem.keyDim, valueDim: problem.valueDim)
     }
 
     private func fold(_ elements: [Float], order: [Int]) -> GLAState {

@@ -113,21 +113,29 @@ public struct GLABoundaryStates: Sendable, Equatable {
 extension StrategyInstance where Problem == LinearAttentionProblem {
     func stateScanForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
                           exchange: (GLAScanElement) throws -> GLAState) throws -> LinearAttentionOutput<GLABoundaryStates> {
-        var (o, local) = context.compute("local GLA") { glaForward(q: q, k: k, v: v, g: g) }
+        var (o, local) = context.compute("local GLA") {
+            defer { context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens)) }
+            return glaForward(q: q, k: k, v: v, g: g)
+        }
         let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
         let incoming = try exchange(element)
-        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: incoming) }
+        context.compute("incoming state") {
+            glaAddIncomingState(&o, q: q, g: g, state: incoming)
+            context.charge(flops: problem.readoutForwardFLOPs(tokens: q.tokens))
+        }
         return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
     }
 
     func stateScanBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: GLABoundaryStates, dO: Tensor32,
                            exchange: (GLAScanElement) throws -> GLAState) throws -> LinearAttentionGradients {
         let grads = context.compute("local GLA backward") {
-            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
+            defer { context.charge(flops: problem.localBackwardFLOPs(tokens: q.tokens)) }
+            return glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
         }
         let decay = context.compute("decay") { glaRowDecay(g) }
         let later = try exchange(GLAScanElement(decay: decay, state: grads.initialState))
         return context.compute("final-state gradient") {
+            defer { context.charge(flops: problem.readoutBackwardFLOPs(tokens: q.tokens)) }
             let carry = later.rowDot(saved.outgoing(decay: decay))
             return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
         }

@@ -74,8 +74,9 @@ public final class RingAttention: AttentionStrategy {
             if let work = plan(origin) {
                 context.compute("attention") {
                     let (keys, values) = keysAndValues(block, origin: origin, rows: work.keys)
-                    let part = attentionForward(q: queries[work.queries], k: keys, v: values,
-                                                mask: mask(work, origin: origin))
+                    let rows = queries[work.queries], visible = mask(work, origin: origin)
+                    let part = attentionForward(q: rows, k: keys, v: values, mask: visible)
+                    context.charge(flops: KernelFLOPs.attention(rows, keys: keys.tokens, mask: visible))
                     mergeAttention(&result, part, atToken: work.queries.lowerBound)
                 }
             }
@@ -100,9 +101,10 @@ public final class RingAttention: AttentionStrategy {
             let part = work.map { work in
                 context.compute("attention backward") {
                     let (keys, values) = keysAndValues(block, origin: origin, rows: work.keys)
-                    let rows = work.queries
-                    let grads = attentionBackward(q: queries[rows], k: keys, v: values, o: outputs[rows], lse: sums[rows],
-                                                  dO: outputGradients[rows], mask: mask(work, origin: origin))
+                    let rows = work.queries, visible = mask(work, origin: origin), q = queries[rows]
+                    let grads = attentionBackward(q: q, k: keys, v: values, o: outputs[rows], lse: sums[rows],
+                                                  dO: outputGradients[rows], mask: visible)
+                    context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(q, keys: keys.tokens, mask: visible))
                     dq.addTokens(grads.dq, atToken: rows.lowerBound)
                     return grads
                 }

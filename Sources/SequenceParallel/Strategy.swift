@@ -27,6 +27,14 @@ public final class RankContext {
         try timeline.measure(name, .compute, body)
     }
 
+    /// Charges `flops` (counted by `KernelFLOPs`) to the device this rank simulates: under
+    /// SMPI the simulated clock advances by `flops` ÷ the host's speed (the topology's
+    /// peak × attention efficiency), so a compute span lasts as long as on that device; on
+    /// a real MPI nothing happens. Call it inside the `compute` span of the kernel it counts.
+    public func charge(flops: Double) {
+        MPIEnvironment.executeFLOPs(flops)
+    }
+
     /// Runs an MPI call (or a wait) as a communication span.
     public func communicate<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
         try timeline.measure(name, .communication, body)

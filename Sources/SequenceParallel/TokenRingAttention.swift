@@ -107,8 +107,10 @@ public final class TokenRingAttention: AttentionStrategy {
         let keys = LocalKeys(k: k, v: v)
         try circulate([q], returning: [RowShape(heads: q.heads, dim: v.dim), RowShape(heads: q.heads, dim: 1)]) {
             block, visit in
+            let visible = mask(visit)
             let part = attentionForward(q: block[0], k: keys.keys(visit.keyRows), v: keys.values(visit.keyRows),
-                                        mask: mask(visit))
+                                        mask: visible)
+            context.charge(flops: KernelFLOPs.attention(block[0], keys: visit.keyRows.count, mask: visible))
             return [part.o, part.lse]
         } merge: { part, rows in
             mergeAttention(&acc, AttentionOutput(o: part[0], lse: part[1]), atToken: rows.lowerBound)
@@ -123,8 +125,11 @@ public final class TokenRingAttention: AttentionStrategy {
         var dv = Tensor32(tokens: v.tokens, heads: v.heads, dim: v.dim)
         let keys = LocalKeys(k: k, v: v)
         try circulate([q, dO, o, lse], returning: [RowShape(of: q)]) { block, visit in
+            let visible = mask(visit)
             let part = attentionBackward(q: block[0], k: keys.keys(visit.keyRows), v: keys.values(visit.keyRows),
-                                         o: block[2], lse: block[3], dO: block[1], mask: mask(visit))
+                                         o: block[2], lse: block[3], dO: block[1], mask: visible)
+            context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(block[0], keys: visit.keyRows.count,
+                                                                                     mask: visible))
             dk.addTokens(part.dk, at: visit.keyRows.lowerBound)
             dv.addTokens(part.dv, at: visit.keyRows.lowerBound)
             return [part.dq]

@@ -64,7 +64,10 @@ public final class UlyssesAttention: AttentionStrategy {
         let d = problem.headDim
         let toHeads = exchange([queryHeads(d), kvHeads(d), kvHeads(d)])
         let qkv = try toHeads.sequenceToHeads([q, k, v], context: context, name: "q k v")
-        let local = context.compute("attention") { attention(q: qkv[0], k: qkv[1], v: qkv[2]) }
+        let local = context.compute("attention") {
+            defer { context.charge(flops: KernelFLOPs.attention(qkv[0], keys: qkv[1].tokens, mask: mask)) }
+            return attention(q: qkv[0], k: qkv[1], v: qkv[2])
+        }
         let toSequence = exchange([queryHeads(d), queryHeads(1)])
         let out = try toSequence.headsToSequence([local.o, local.lse], context: context, name: "o lse")
         return AttentionOutput(o: out[0], lse: out[1])
@@ -76,7 +79,8 @@ public final class UlyssesAttention: AttentionStrategy {
         let toHeads = exchange([queryHeads(d), queryHeads(d), queryHeads(d), queryHeads(1), kvHeads(d), kvHeads(d)])
         let t = try toHeads.sequenceToHeads([q, o, dO, lse, k, v], context: context, name: "q o do lse k v")
         let local = context.compute("attention backward") {
-            attentionBackward(q: t[0], k: t[4], v: t[5], o: t[1], lse: t[3], dO: t[2])
+            defer { context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(t[0], keys: t[4].tokens, mask: mask)) }
+            return attentionBackward(q: t[0], k: t[4], v: t[5], o: t[1], lse: t[3], dO: t[2])
         }
         let toSequence = exchange([queryHeads(d), kvHeads(d), kvHeads(d)])
         let grads = try toSequence.headsToSequence([local.dq, local.dk, local.dv], context: context, name: "dq dk dv")

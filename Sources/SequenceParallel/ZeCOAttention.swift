@@ -88,6 +88,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         var o = Tensor32(tokens: q.tokens, heads: heads, dim: dv)
         for h in 0..<heads {
             let part = context.compute("local GLA") {
+                defer { context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens) / Double(heads)) }
                 let one = h ..< h + 1
                 return glaForward(q: q.heads(one), k: k.heads(one), v: v.heads(one), g: g.heads(one))
             }
@@ -96,7 +97,10 @@ public final class ZeCOAttention: LinearAttentionStrategy {
             try context.communicate("all-scan") { try scan.advance(readyRows: (h + 1) * dk, combine: combine) }
         }
         try context.communicate("all-scan") { try scan.finish(combine: combine) }
-        context.compute("incoming state") { glaAddIncomingState(&o, q: q, g: g, state: states.incoming) }
+        context.compute("incoming state") {
+            glaAddIncomingState(&o, q: q, g: g, state: states.incoming)
+            context.charge(flops: problem.readoutForwardFLOPs(tokens: q.tokens))
+        }
         return LinearAttentionOutput(o: o, saved: states)
     }
 
@@ -141,6 +145,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
 
         for h in 0..<heads {
             let part = context.compute("local GLA backward") {
+                defer { context.charge(flops: problem.localBackwardFLOPs(tokens: n) / Double(heads)) }
                 let one = h ..< h + 1
                 return glaBackward(q: q.heads(one), k: k.heads(one), v: v.heads(one), g: g.heads(one), dO: dO.heads(one),
                                    initialState: saved.incoming.head(h))
@@ -156,7 +161,8 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         }
         try context.communicate("all-scan") { try scan.finish(combine: combine) }
         return context.compute("final-state gradient") {
-            finishGLABackward(local, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
+            defer { context.charge(flops: problem.readoutBackwardFLOPs(tokens: n)) }
+            return finishGLABackward(local, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
         }
     }
 }

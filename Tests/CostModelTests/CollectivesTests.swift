@@ -88,8 +88,9 @@ final class CollectivesTests: XCTestCase {
         expect("pipelined chain K=4: first segment through every hop, then 3 at the slowest hop",
                expected: 4 * (1 * us + s / 2 * ns) + 3 * (10 * us + s * ns) + 3 * (10 * us + s * ns),
                actual: p.pipelinedChainSeconds(bytes: m, segments: 4))
-        // Exscan: with block placement every doubling distance has a pair across nodes.
-        expect("exscan across nodes", expected: 3 * (10 * us + m * ns), actual: p.exscanSeconds(bytes: m))
+        // Exscan, partners r XOR 2^k: with block placement on 2-GPU nodes step 0 stays on a node.
+        expect("exscan across nodes", expected: (1 * us + m / 2 * ns) + 2 * (10 * us + m * ns),
+               actual: p.exscanSeconds(bytes: m))
         let rr = Placement(topology: Toys.twoLevel(placement: .roundRobin), ranks: 8)
         // Round-robin over 4 nodes: distances 1, 2 cross nodes, distance 4 stays on a node.
         expect("exscan round-robin", expected: 2 * (10 * us + m * ns) + (1 * us + m / 2 * ns), actual: rr.exscanSeconds(bytes: m))

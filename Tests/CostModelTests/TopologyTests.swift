@@ -8,7 +8,7 @@ final class TopologyTests: XCTestCase {
 
     func testEveryShippedTopologyDecodesAndNamesItsFile() throws {
         let names = catalog.entries().map(\.name)
-        for required in ["toy", "dgx-a100", "hgx-h100", "h100x4-ndr", "h100x32-ndr", "hgx-h200", "hgx-b200",
+        for required in ["toy", "dgx-a100", "hgx-h100", "h100x4-ndr", "h100x32-ndr", "h100x128-ndr", "hgx-h200", "hgx-b200",
                          "pcie-gen4-8gpu", "gb200-nvl72"] {
             XCTAssertTrue(names.contains(required), "Topologies/\(required).json is missing")
         }

@@ -57,6 +57,11 @@ int cmpi_abort(cmpi_comm comm, int code);
 double cmpi_wtime(void);
 /** Advances the simulated clock by `flops` floating-point operations under SMPI; a no-op on a real MPI. */
 void cmpi_execute_flops(double flops);
+/** 1 when built for SimGrid SMPI (simulated ranks, simulated clock), else 0. */
+int cmpi_is_simulated(void);
+/** A property of the simulated platform's root zone (owned by SimGrid), or NULL: not
+ *  simulated, or no such property. */
+const char *cmpi_simulated_property(const char *name);
 /** A short text for an MPI error code, written to `buffer` (NUL-terminated). */
 void cmpi_error_string(int code, char *buffer, int capacity);
 
@@ -107,6 +112,8 @@ int cmpi_reduce_scatter(const void *sendbuf, void *recvbuf, const int64_t *recvc
 /**
  * MPI_Exscan of `count` elements of `element_count` float32 each, combined by `fn`
  * registered as a non-commutative user operator. Rank 0's recvbuf is left untouched.
+ * Under SMPI (CMPI_SMPI) this is a recursive-doubling scan over MPI_Sendrecv instead:
+ * SimGrid's MPI_Exscan leaves the result unwritten for non-commutative operators.
  */
 int cmpi_exscan_user(const float *sendbuf, float *recvbuf, int64_t count, int element_count,
                      cmpi_user_fn fn, void *context, cmpi_comm comm);
