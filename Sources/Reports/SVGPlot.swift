@@ -63,7 +63,7 @@ public struct SVGPlot {
     /// A standalone SVG document of this plot with its legend.
     /// The height defaults to room for a 300-pixel plot above the notes and the legend.
     public func render(width: Double = 640, height: Double? = nil) -> String {
-        let extra: Double = 14 * Double(notes.count) + 16 * Double(series.count)
+        let extra: Double = 14 * Double(wrappedNotes(width: width).count) + 16 * Double(series.count)
         let height = height ?? 400 + extra
         return svgDocument(width: width, height: height,
                            body: group(x: 0, y: 0, width: width, height: height, legend: true))
@@ -80,9 +80,12 @@ public struct SVGPlot {
 
     /// The plot as an SVG group placed at (x, y) with the given size; the legend under the
     /// notes when `legend`, else left to the figure.
-    func group(x originX: Double, y originY: Double, width: Double, height: Double, legend: Bool) -> String {
+    /// `noteRows` reserves room for that many note lines (panels of a figure share one plot height).
+    func group(x originX: Double, y originY: Double, width: Double, height: Double, legend: Bool,
+               noteRows: Int? = nil) -> String {
         let left = 78.0, right = 16.0, top = 34.0
-        let bottom = 52.0 + 14 * Double(notes.count) + (legend ? 16 * Double(series.count) + 8 : 4)
+        let notes = wrappedNotes(width: width)
+        let bottom = 52.0 + 14 * Double(max(noteRows ?? 0, notes.count)) + (legend ? 16 * Double(series.count) + 8 : 4)
         let plotW = width - left - right, plotH = height - top - bottom
         let xs = series.flatMap { $0.points.map(\.x) + $0.unsupported }.filter { $0 > 0 && $0.isFinite }
         let ys = series.flatMap { $0.points.map(\.y) }.filter { $0 > 0 && $0.isFinite }
@@ -137,6 +140,24 @@ public struct SVGPlot {
         return out + "</g>\n"
     }
 
+    /// The notes broken into lines that fit under a panel `width` pixels wide (11-pixel text).
+    func wrappedNotes(width: Double) -> [String] {
+        let limit = max(20, Int((width - 94) / 6))
+        var lines = [String]()
+        for note in notes {
+            var line = ""
+            for word in note.split(separator: " ") {
+                if !line.isEmpty && line.count + 1 + word.count > limit {
+                    lines.append(line)
+                    line = ""
+                }
+                line += (line.isEmpty ? "" : " ") + word
+            }
+            if !line.isEmpty { lines.append(line) }
+        }
+        return lines
+    }
+
     /// The axis range: the data widened to whole powers of `base` (at least one step).
     private func logRange(_ lo: Double, _ hi: Double, base: Double) -> (lo: Double, hi: Double) {
         var a = pow(base, floor(log(lo) / log(base) + 1e-9)), b = pow(base, ceil(log(hi) / log(base) - 1e-9))
@@ -180,14 +201,16 @@ public func svgFigure(_ plots: [SVGPlot], title: [String] = [], footnotes: [Stri
     let columns = max(1, min(3, Int(width / 420)))
     let legendRows = (entries.count + columns - 1) / columns
     let top = title.isEmpty ? 0 : 14 + 20 * Double(title.count)
-    let panelHeight = panelHeight ?? 360 + 14 * Double(plots.map(\.notes.count).max() ?? 0)
+    let noteLines = plots.map { $0.wrappedNotes(width: panelWidth).count }.max() ?? 0
+    let panelHeight = panelHeight ?? 360 + 14 * Double(noteLines)
     let height = top + panelHeight + 16 * Double(legendRows) + 16 * Double(footnotes.count) + 12
     var body = ""
     for (i, line) in title.enumerated() {
         body += "<text x=\"\(f(width / 2))\" y=\"\(f(22 + 20 * Double(i)))\" text-anchor=\"middle\" font-size=\"\(i == 0 ? 17 : 13)\"\(i == 0 ? " font-weight=\"bold\"" : "")>\(escape(line))</text>\n"
     }
     for (i, plot) in plots.enumerated() {
-        body += plot.group(x: Double(i) * panelWidth, y: top, width: panelWidth, height: panelHeight, legend: false)
+        body += plot.group(x: Double(i) * panelWidth, y: top, width: panelWidth, height: panelHeight, legend: false,
+                           noteRows: noteLines)
     }
     let columnWidth = (width - 78) / Double(columns)
     for (i, e) in entries.enumerated() {

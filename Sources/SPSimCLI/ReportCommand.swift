@@ -132,7 +132,8 @@ func measuredFigure(_ runs: [RunRecord]) -> String {
         : runs.allSatisfy { $0.backwardSeconds == nil } ? "forward" : "forward (+ backward where run)"
     let panels = [
         SVGPlot(title: "Measured and predicted", xLabel: xLabel, yLabel: "\(phases) (s, slowest rank)", series: timeSeries,
-                notes: ["measured: solid, filled; predicted: dashed, hollow; median of runs at the same point"],
+                notes: ["measured: solid, filled; predicted: dashed, hollow; median of runs at the same point"]
+                    + coincidenceNotes(timeSeries),
                 xPowersOfTwo: true, formatX: formatX, formatY: formatSeconds),
         SVGPlot(title: "Measured ÷ predicted", xLabel: xLabel, yLabel: "ratio", series: ratioSeries,
                 notes: ["1 = the model is exact; above 1 the run is slower than predicted"],

@@ -18,8 +18,8 @@ final class SVGPlotTests: XCTestCase {
         for tick in [">0.0001<", ">0.001<", ">0.01<"] { XCTAssertTrue(svg.contains(tick), tick) }
         XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
         XCTAssertTrue(svg.contains(">a&lt;b<"), "legend text is escaped")
-        // The zero y point is skipped: 3 + 2 markers.
-        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 5)
+        // The zero y point is skipped: 3 + 2 markers on the lines, one in each legend entry.
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 5 + 2)
     }
 
     func testEveryStrategyHasItsOwnStyleTheSameEverywhere() {
