@@ -26,6 +26,9 @@ echo "== every strategy over the built-in verification matrix on 3 ranks"
 mpirun --quiet -np 3 "$spsim" verify | tail -n 1
 echo "== the cost model: every strategy on 8M tokens, 8 to 256 H100 GPUs (no MPI; the README section "How communication scales" explains it)"
 "$spsim" model --topology h100x32-ndr --seq-len 8M --ranks 8..256 --heads 64 --kv-heads 8 --head-dim 128 --causal
+echo "== spsim plan: Llama-3-8B on one 8-GPU H100 node: which scheme, how long a sequence fits, how fast"
+"$spsim" plan --model llama3-8b --topology hgx-h100 --gpus 8 --seq-len 1M --top 5
+"$spsim" plan --model llama3-8b --topology hgx-h100 --gpus 1..8 --max-seq-len
 echo "== spsim train: the tiny model, 200 steps on 2 ranks, softmax under ring (zigzag) and GLA under ZeCO"
 mkdir -p out
 mpirun --quiet -np 2 "$spsim" train --strategy ring --layout zigzag --steps 200 --json > out/train-ring.json

@@ -119,7 +119,7 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                     if visibility == .none { continue }
                     let k0 = kt &* keyTile, mk = min(keyTile, nk &- k0)
                     // S = scale · Q Kᵀ  [mq × mk]
-                    sgemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
+                    gemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
                           a: qp, aOffset: (q0 &* heads &+ h) &* dim, lda: qStride,
                           b: kp, bOffset: (k0 &* kvHeads &+ g) &* dim, ldb: kStride,
                           beta: 0, c: s, ldc: mk)
@@ -149,7 +149,7 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                         m[i] = newMax
                     }
                     // o += P V  [mq × valueDim], accumulated in place in the output.
-                    sgemm(.plain, .plain, m: mq, n: valueDim, k: mk,
+                    gemm(.plain, .plain, m: mq, n: valueDim, k: mk,
                           a: s, lda: mk,
                           b: vp, bOffset: (k0 &* kvHeads &+ g) &* valueDim, ldb: vStride,
                           beta: 1, c: op, cOffset: (q0 &* heads &+ h) &* valueDim, ldc: oStride)
@@ -250,7 +250,7 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                     let qOffset = (q0 &* heads &+ h) &* dim
                     let oOffset = (q0 &* heads &+ h) &* valueDim
                     // S = scale · Q Kᵀ, then P = exp(S − lse).
-                    sgemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
+                    gemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
                           a: qp, aOffset: qOffset, lda: qStride,
                           b: kp, bOffset: kOffset, ldb: kStride,
                           beta: 0, c: p, ldc: mk)
@@ -268,12 +268,12 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                         }
                     }
                     // dV += Pᵀ dO  [mk × valueDim]
-                    sgemm(.transposed, .plain, m: mk, n: valueDim, k: mq,
+                    gemm(.transposed, .plain, m: mk, n: valueDim, k: mq,
                           a: p, lda: mk,
                           b: dOp, bOffset: oOffset, ldb: oStride,
                           beta: 1, c: dvp, cOffset: vOffset, ldc: vStride)
                     // dP = dO Vᵀ  [mq × mk]
-                    sgemm(.plain, .transposed, m: mq, n: mk, k: valueDim,
+                    gemm(.plain, .transposed, m: mq, n: mk, k: valueDim,
                           a: dOp, aOffset: oOffset, lda: oStride,
                           b: vp, bOffset: vOffset, ldb: vStride,
                           beta: 0, c: ds, ldc: mk)
@@ -283,12 +283,12 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                                            delta: deltas[(q0 &+ i) &* heads &+ h])
                     }
                     // dQ += scale · dS K  [mq × dim]
-                    sgemm(.plain, .plain, m: mq, n: dim, k: mk, alpha: scale,
+                    gemm(.plain, .plain, m: mq, n: dim, k: mk, alpha: scale,
                           a: ds, lda: mk,
                           b: kp, bOffset: kOffset, ldb: kStride,
                           beta: 1, c: dqp, cOffset: qOffset, ldc: qStride)
                     // dK += scale · dSᵀ Q  [mk × dim]
-                    sgemm(.transposed, .plain, m: mk, n: dim, k: mq, alpha: scale,
+                    gemm(.transposed, .plain, m: mk, n: dim, k: mq, alpha: scale,
                           a: ds, lda: mk,
                           b: qp, bOffset: qOffset, ldb: qStride,
                           beta: 1, c: dkp, cOffset: kOffset, ldc: kStride)

@@ -39,7 +39,7 @@ private func referenceProbabilities(
     mask: AttentionMask
 ) -> [Double] {
     let scale = 1 / Double(dim).squareRoot()
-    dgemm(.plain, .transposed, m: rows.count, n: keys, k: dim, alpha: scale,
+    gemm(.plain, .transposed, m: rows.count, n: keys, k: dim, alpha: scale,
           a: q, aOffset: (rows.lowerBound * heads + h) * dim, lda: heads * dim,
           b: k, bOffset: g * dim, ldb: kvHeads * dim, c: p, ldc: keys)
     var lse = [Double](repeating: -.infinity, count: rows.count)
@@ -103,7 +103,7 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
                                                     dim: dim, mask: mask)
                 for (r, i) in rows.enumerated() { lp[i * heads + h] = rowLSE[r] }
                 // O = P V
-                dgemm(m: rows.count, n: valueDim, k: keys, a: pb.baseAddress!, lda: keys,
+                gemm(m: rows.count, n: valueDim, k: keys, a: pb.baseAddress!, lda: keys,
                       b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim,
                       c: op, cOffset: (q0 * heads + h) * valueDim, ldc: heads * valueDim)
             }
@@ -153,7 +153,7 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
                                            head: h, kvHead: g, heads: heads, kvHeads: kvHeads, dim: dim, mask: mask)
                 let qOffset = (q0 * heads + h) * dim, oOffset = (q0 * heads + h) * valueDim
                 // dP = dO Vᵀ, then dS = P ∘ (dP − rowsum(P ∘ dP)) in place.
-                dgemm(.plain, .transposed, m: m, n: keys, k: valueDim,
+                gemm(.plain, .transposed, m: m, n: keys, k: valueDim,
                       a: gp, aOffset: oOffset, lda: heads * valueDim,
                       b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim, c: sp, ldc: keys)
                 for r in 0..<m {
@@ -163,13 +163,13 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
                     for j in 0..<keys { sr[j] = pr[j] * (sr[j] - mean) }
                 }
                 // dV += Pᵀ dO,  dQ = scale·dS K,  dK += scale·dSᵀ Q.
-                dgemm(.transposed, .plain, m: keys, n: valueDim, k: m, a: pp, lda: keys,
+                gemm(.transposed, .plain, m: keys, n: valueDim, k: m, a: pp, lda: keys,
                       b: gp, bOffset: oOffset, ldb: heads * valueDim,
                       beta: 1, c: dvp, cOffset: g * valueDim, ldc: kvHeads * valueDim)
-                dgemm(m: m, n: dim, k: keys, alpha: scale, a: sp, lda: keys,
+                gemm(m: m, n: dim, k: keys, alpha: scale, a: sp, lda: keys,
                       b: kp, bOffset: g * dim, ldb: kvHeads * dim,
                       beta: 1, c: dqp, cOffset: qOffset, ldc: heads * dim)
-                dgemm(.transposed, .plain, m: keys, n: dim, k: m, alpha: scale, a: sp, lda: keys,
+                gemm(.transposed, .plain, m: keys, n: dim, k: m, alpha: scale, a: sp, lda: keys,
                       b: qp, bOffset: qOffset, ldb: heads * dim,
                       beta: 1, c: dkp, cOffset: g * dim, ldc: kvHeads * dim)
             }

@@ -76,7 +76,7 @@ func glaIntraScores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, rowStride:
                 let ks = k + s &* rowStride, out = columnScratch + s &* dk
                 for c in 0..<dk { out[c] *= ks[c] }
             }
-            sgemm(.plain, .transposed, m: t1 &- t0, n: t0, k: dk, a: rowScratch, lda: dk,
+            gemm(.plain, .transposed, m: t1 &- t0, n: t0, k: dk, a: rowScratch, lda: dk,
                   b: columnScratch, ldb: dk, c: scores + t0 &* ld, ldc: ld)
         }
         for t in t0..<t1 {
@@ -160,18 +160,18 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
                 ws.computeDecays(g: gp, rowStride: kStride, length: length, gates: true)
                 // Inter-chunk: o = (q ⊙ exp(Γ)) S.
                 ws.scaleByPrefix(qp, rowStride: kStride, length: length, into: ws.scaledQ)
-                sgemm(m: length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv,
+                gemm(m: length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv,
                       beta: 0, c: op, ldc: vStride)
                 // Intra-chunk: o += A V.
                 glaIntraScores(q: qp, k: kp, rowStride: kStride, length: length, keyDim: dk,
                                gateExp: ws.gateExp, logPrefix: ws.logPrefix, scores: ws.scores, ld: chunk,
                                w: ws.running, rowScratch: ws.scaledK, columnScratch: ws.product)
-                sgemm(m: length, n: dv, k: length, a: ws.scores, lda: chunk, b: vp, ldb: vStride,
+                gemm(m: length, n: dv, k: length, a: ws.scores, lda: chunk, b: vp, ldb: vStride,
                       beta: 1, c: op, ldc: vStride)
                 // State: S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
                 ws.decayState(s, valueDim: dv)
                 ws.scaleBySuffix(kp, rowStride: kStride, length: length, into: ws.scaledK)
-                sgemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledK, lda: dk,
+                gemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledK, lda: dk,
                       b: vp, ldb: vStride, beta: 1, c: s, ldc: dv)
                 c0 += length
             }
@@ -219,7 +219,7 @@ public func glaAddIncomingState(_ o: inout Tensor32, q: Tensor32, g: Tensor32, s
                 }
                 fastExpInPlace(ws.prefixDecay, count: length &* dk)
                 ws.scaleByPrefix(qp, rowStride: kStride, length: length, into: ws.scaledQ)
-                sgemm(m: length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv,
+                gemm(m: length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv,
                       beta: 1, c: ob.baseAddress! + (c0 &* heads &+ h) &* dv, ldc: vStride)
                 c0 += length
             }

@@ -115,26 +115,26 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
 
                 ws.computeDecays(g: gp, rowStride: kStride, length: length, gates: true)
                 // dq_t = exp(Γ_t) ⊙ (do_t Sᵀ).
-                sgemm(.plain, .transposed, m: length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
+                gemm(.plain, .transposed, m: length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
                       beta: 0, c: ws.product, ldc: dk)
                 for t in 0..<length {
                     let src = ws.product + t &* dk, pre = ws.prefixDecay + t &* dk, dst = dqp + t &* kStride
                     for c in 0..<dk { dst[c] = src[c] * pre[c] }
                 }
                 // dA = dO Vᵀ, then the intra-chunk dq, dk (off-diagonal) and A.
-                sgemm(.plain, .transposed, m: length, n: length, k: dv, a: dop, lda: vStride,
+                gemm(.plain, .transposed, m: length, n: length, k: dv, a: dop, lda: vStride,
                       b: vp, ldb: vStride, beta: 0, c: ws.scoreGradients, ldc: chunk)
                 glaIntraBackward(q: qp, k: kp, rowStride: kStride, length: length, keyDim: dk,
                                  gateExp: ws.gateExp, scoreGradients: ws.scoreGradients,
                                  scores: ws.scores, ld: chunk, dq: dqp, dkOut: dkp,
                                  f: ws.running, w: ws.runningQ)
                 // dv = Aᵀ dO (intra-chunk part).
-                sgemm(.transposed, .plain, m: length, n: dv, k: length, a: ws.scores, lda: chunk,
+                gemm(.transposed, .plain, m: length, n: dv, k: length, a: ws.scores, lda: chunk,
                       b: dop, ldb: vStride, beta: 0, c: dvp, ldc: vStride)
                 // S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
                 ws.decayState(s, valueDim: dv)
                 ws.scaleBySuffix(kp, rowStride: kStride, length: length, into: ws.scaledK)
-                sgemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledK, lda: dk,
+                gemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledK, lda: dk,
                       b: vp, ldb: vStride, beta: 1, c: s, ldc: dv)
                 c0 += length
             }
@@ -150,7 +150,7 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
 
                 ws.computeDecays(g: gp, rowStride: kStride, length: length, gates: false)
                 // dk_s += exp(Γ_L − Γ_s) ⊙ (v_s Rᵀ).
-                sgemm(.plain, .transposed, m: length, n: dk, k: dv, a: vp, lda: vStride, b: r, ldb: dv,
+                gemm(.plain, .transposed, m: length, n: dk, k: dv, a: vp, lda: vStride, b: r, ldb: dv,
                       beta: 0, c: ws.product, ldc: dk)
                 for t in 0..<length {
                     let src = ws.product + t &* dk, suf = ws.suffixDecay + t &* dk, dst = dkp + t &* kStride
@@ -158,12 +158,12 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
                 }
                 // dv += (k ⊙ exp(Γ_L − Γ)) R.
                 ws.scaleBySuffix(kp, rowStride: kStride, length: length, into: ws.scaledK)
-                sgemm(m: length, n: dv, k: dk, a: ws.scaledK, lda: dk, b: r, ldb: dv,
+                gemm(m: length, n: dv, k: dk, a: ws.scaledK, lda: dk, b: r, ldb: dv,
                       beta: 1, c: dvp, ldc: vStride)
                 // R = Diag(exp(Γ_L)) R + (q ⊙ exp(Γ))ᵀ dO.
                 ws.decayState(r, valueDim: dv)
                 ws.scaleByPrefix(qp, rowStride: kStride, length: length, into: ws.scaledQ)
-                sgemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledQ, lda: dk,
+                gemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledQ, lda: dk,
                       b: dop, ldb: vStride, beta: 1, c: r, ldc: dv)
                 end = start
             }
@@ -243,7 +243,7 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
                 }
                 fastExpInPlace(ws.suffixDecay, count: length &* dk)
                 // δk = exp(G_T − G) ⊙ (V dS_outᵀ).
-                sgemm(.plain, .transposed, m: length, n: dk, k: dv, a: vp, lda: vStride, b: r, ldb: dv,
+                gemm(.plain, .transposed, m: length, n: dk, k: dv, a: vp, lda: vStride, b: r, ldb: dv,
                       beta: 0, c: ws.product, ldc: dk)
                 for t in 0..<length {
                     let src = ws.product + t &* dk, suf = ws.suffixDecay + t &* dk
@@ -256,7 +256,7 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
                 }
                 // dv += (k ⊙ exp(G_T − G)) dS_out.
                 ws.scaleBySuffix(kp, rowStride: kStride, length: length, into: ws.scaledK)
-                sgemm(m: length, n: dv, k: dk, a: ws.scaledK, lda: dk, b: r, ldb: dv,
+                gemm(m: length, n: dv, k: dk, a: ws.scaledK, lda: dk, b: r, ldb: dv,
                       beta: 1, c: dvp, ldc: vStride)
                 end = start
             }

@@ -67,10 +67,10 @@ public func benchmarkKernels(tokens: Int = 2048, heads: Int = 8, dim: Int = 64, 
         scores.withUnsafeMutableBufferPointer { sb in
         product.withUnsafeMutableBufferPointer { pb in
             let scale = 1 / Float(dim).squareRoot() + Float(run) * 1e-7
-            sgemm(.plain, .transposed, m: tokens, n: tokens, k: dim, alpha: scale,
+            gemm(.plain, .transposed, m: tokens, n: tokens, k: dim, alpha: scale,
                   a: ab.baseAddress!, lda: dim, b: bb.baseAddress!, ldb: dim,
                   c: sb.baseAddress!, ldc: tokens)
-            sgemm(.plain, .plain, m: tokens, n: dim, k: tokens,
+            gemm(.plain, .plain, m: tokens, n: dim, k: tokens,
                   a: sb.baseAddress!, lda: tokens, b: bb.baseAddress!, ldb: dim,
                   c: pb.baseAddress!, ldc: dim)
         }}}}

@@ -35,9 +35,9 @@ struct StrategiesCommand: ParsableCommand {
             print(try jsonLine(Listing(strategies: Self.entries)))
             return
         }
-        var table = TextTable(columns: ["strategy", "also", "attention", "layouts", "what it does"])
+        var table = TextTable(columns: ["strategy", "attention", "layouts", "what it does", "also accepted as"])
         for e in Self.entries {
-            table.append([e.name, e.aliases.joined(separator: ","), e.attention, e.layouts.joined(separator: ","), e.summary])
+            table.append([e.name, e.attention, e.layouts.joined(separator: ","), e.summary, e.aliases.joined(separator: ", ")])
         }
         print(table.render(), terminator: "")
     }
