@@ -76,6 +76,9 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
 
+    @Flag(help: "Train even when the memory estimate says a rank does not fit in this host's available memory.")
+    var force = false
+
     /// Everything checked before the first message.
     struct Prepared {
         var config: TrainingModelConfig
@@ -84,6 +87,29 @@ struct TrainCommand: ParsableCommand {
         var data: TokenData
         /// The curves of `--plot-also`, named.
         var otherCurves: [SVGPlot.Series]
+        /// This rank's memory estimate (checked against the host before the model is built).
+        var memory: MemoryEstimate
+    }
+
+    /// What one rank allocates, estimated before anything is: weights, gradients, the
+    /// all-reduce's copy and AdamW's two moments (5 × 4 bytes per parameter); stored
+    /// activations, about `10·d + 8·H·max(D, Dv) + 4·f` floats per token per block (every block,
+    /// or with checkpointing one block plus every block's input); logits, softmax and their
+    /// gradient (`3·V` floats per token); the strategy's buffers, at most q, k, v, o of the whole
+    /// sequence for one layer; the token data; the process itself.
+    static func memoryEstimate(_ c: TrainingModelConfig, seqLen: Int, localTokens n: Int, dataTokens: Int,
+                               checkpoint: Bool) -> MemoryEstimate {
+        let float = 4.0, tokens = Double(n), width = Double(max(c.headDim, c.valueDim))
+        let perTokenBlock = 10 * Double(c.hidden) + 8 * Double(c.heads) * width + 4 * Double(c.ffn)
+        var m = MemoryEstimate()
+        m.add("weights, gradients and AdamW moments", 5 * float * Double(c.parameterCount))
+        m.add("activations", float * tokens * (checkpoint ? perTokenBlock + Double(c.layers * c.hidden)
+                                                           : perTokenBlock * Double(c.layers)))
+        m.add("logits and loss", 3 * float * tokens * Double(c.vocabulary))
+        m.add("attention buffers", 4 * float * Double(seqLen) * Double(c.heads) * width)
+        m.add("token data", 4 * Double(dataTokens))
+        m.add("process", MemoryEstimate.processBytes)
+        return m
     }
 
     func run() throws {
@@ -118,7 +144,7 @@ struct TrainCommand: ParsableCommand {
             throw InputError(reason)
         }
         if let save {
-            try AtomicOutput.checkDirectory(save, option: "--save", expectedBytes: 4 * LanguageModel(config).parameters.count + 8 * steps + 4096)
+            try AtomicOutput.checkDirectory(save, option: "--save", expectedBytes: 4 * config.parameterCount + 8 * steps + 4096)
         }
         if let trace {
             try AtomicOutput.checkFile(trace, option: "--trace", expectedBytes: traceBytesEstimate(ranks: world.size, phases: 2 * config.layers))
@@ -126,8 +152,11 @@ struct TrainCommand: ParsableCommand {
         let data = try TokenData.load(self.data, vocabulary: config.vocabulary, minimumTokens: seqLen + 1)
         if !plotAlso.isEmpty && plot == nil { throw InputError("--plot-also needs --plot FILE") }
         if let plot { try AtomicOutput.checkFile(plot, option: "--plot", expectedBytes: 1 << 16) }
+        let memory = Self.memoryEstimate(config, seqLen: seqLen, localTokens: layout.count(rank: world.rank),
+                                         dataTokens: data.tokens.count, checkpoint: checkpoint)
+        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
         return Prepared(config: config, strategy: choice, layout: layout, data: data,
-                        otherCurves: try plotAlso.map(lossCurve))
+                        otherCurves: try plotAlso.map(lossCurve), memory: memory)
     }
 
     /// The model `--model` names (a `Models/` file, `spsim models list`) as the Training
@@ -188,6 +217,7 @@ struct TrainCommand: ParsableCommand {
             try writeTraceFile(trace, phases: [("step \(steps)", trainer.timeline.spans + trainer.stepTimeline.spans)],
                                model: nil, world: world)
         }
+        try reportMemoryUse(p.memory, world: world)
         guard world.rank == 0 else { return 0 }
         if let save { try saveTraining(to: save, losses: history.losses, model: model, weights: trainer.weights) }
         if let plot {

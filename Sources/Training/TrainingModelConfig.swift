@@ -47,6 +47,17 @@ public struct TrainingModelConfig: Sendable, Equatable, Codable {
     }
 
     /// Checks the dimensions. - Throws: `InputError` naming the flag at fault.
+    /// Parameters of the model this configuration builds, counted without building it:
+    /// per layer the attention projections (softmax q, k, v, o: `d·H·D + 2·d·G·D + H·D·d`;
+    /// GLA q, k, gates and v, o: `3·d·H·Dk + 2·d·H·Dv`), the SwiGLU `3·d·f` and two RMSNorm
+    /// gains; the embedding and LM head `2·V·d`; the final gain `d`. Call after `validate()`.
+    public var parameterCount: Int {
+        let projections = attention == .softmax
+            ? hidden * heads * headDim + 2 * hidden * kvHeads * headDim + heads * headDim * hidden
+            : 3 * hidden * heads * headDim + 2 * hidden * heads * valueDim
+        return layers * (projections + 3 * hidden * ffn + 2 * hidden) + 2 * vocabulary * hidden + hidden
+    }
+
     public func validate() throws(InputError) {
         for (flag, value) in [("--layers", layers), ("--hidden", hidden), ("--heads", heads), ("--kv-heads", kvHeads),
                               ("--head-dim", headDim), ("--value-dim", valueDim), ("--ffn", ffn),

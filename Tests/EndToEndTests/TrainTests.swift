@@ -175,6 +175,9 @@ extension TrainTests {
         try assertBadInput(["train", "--hidden", "4611686018427387904", "--heads", "1", "--kv-heads", "1",
                             "--ffn", "4611686018427387904"], ranks: 2, mentions: ["too large"])
         try assertBadInput(["train", "--value-dim", "8"], ranks: 1, mentions: ["--value-dim applies to --attention gla"])
+        // Fits the size limits but not this host: refused by the memory estimate before the model is built.
+        try assertBadInput(["train", "--hidden", "8192", "--heads", "64", "--kv-heads", "64", "--ffn", "32768",
+                            "--layers", "2"], ranks: 2, mentions: ["would need about", "weights, gradients and AdamW moments"])
     }
 }
 
