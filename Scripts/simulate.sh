@@ -39,7 +39,7 @@ fi
 source "$root/Scripts/env.sh"
 export SPSIM_TOPOLOGIES="${SPSIM_TOPOLOGIES:-$root/Topologies}"
 lib="$root/.build-smpi/release/libSPSimSMPI.so" spsim="$root/.build/release/spsim"
-if [ "$rebuild" -eq 1 ] || [ ! -x "$spsim" ]; then (cd "$root" && swift build -c release --product spsim >&2); fi
+if [ "$rebuild" -eq 1 ] || [ ! -x "$spsim" ]; then (cd "$root" && swift build "${spsim_build_flags[@]}" --product spsim >&2); fi
 if [ "$rebuild" -eq 1 ] || [ ! -e "$lib" ]; then
     (cd "$root" && SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI >&2)
 fi

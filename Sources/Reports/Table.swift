@@ -27,9 +27,14 @@ public struct TextTable: Sendable {
         return out.map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n") + "\n"
     }
 
+    /// A number, possibly signed, with at most a short unit after it (`12`, `-3.5`, `1.2 ms`,
+    /// `4.0 GiB`, `50.2%`, `U=2` is not): text that merely starts with a digit stays left-aligned.
     private func isNumeric(_ s: String) -> Bool {
-        guard let first = s.first else { return false }
-        return first.isNumber || ((first == "-" || first == "+") && s.count > 1)
+        let body = s.drop { $0 == "-" || $0 == "+" }
+        guard let first = body.first, first.isNumber else { return false }
+        let words = body.split(separator: " ")
+        return words.count <= 2 && words[0].allSatisfy { $0.isNumber || ".,eE+-%×kKMGx".contains($0) }
+            && (words.count == 1 || words[1].count <= 4)
     }
 }
 

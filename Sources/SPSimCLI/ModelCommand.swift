@@ -131,7 +131,7 @@ struct ModelCommand: ParsableCommand {
             models = CostModel.strategies.filter { attention == nil || $0.attention == attention }
         } else {
             models = try strategy.split(separator: ",").map { name in
-                guard let m = CostModel.strategy(named: String(name)) else {
+                guard let m = CostModel.strategy(named: canonicalStrategyName(String(name))) else {
                     throw InputError("unknown --strategy \(name); known: \(CostModel.names)")
                 }
                 return m

@@ -183,7 +183,7 @@ struct PlanCommand: ParsableCommand {
         }
         if top < 1 { throw InputError("--top \(top) must be at least 1") }
         var search = PlanSearch()
-        if strategy != "all" { search.strategies = strategy.split(separator: ",").map(String.init) }
+        if strategy != "all" { search.strategies = strategy.split(separator: ",").map { canonicalStrategyName(String($0)) } }
         switch sequenceParallel {
         case "all": break
         case "gpus": search.sequenceParallel = [0]

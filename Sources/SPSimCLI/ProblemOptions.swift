@@ -140,6 +140,10 @@ extension StrategyOption {
     }
 }
 
+/// The registered name of `name`, which may be an alias (Megatron-Core's `p2p`, `a2a`, …);
+/// `name` itself when the registry does not know it (the caller reports it).
+func canonicalStrategyName(_ name: String) -> String { Strategies.named(name)?.name ?? name }
+
 /// Strategy names on the command line: looked up in the registry, with a did-you-mean.
 enum StrategyName {
     /// The registered strategy `name`, which must compute `attention` when given.

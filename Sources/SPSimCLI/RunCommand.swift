@@ -75,6 +75,10 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try withMPI(validate: prepare) { world, prepared in
+            if world.rank == 0 {
+                printNote("\(prepared.strategy.name) on \(world.size) rank\(world.size == 1 ? "" : "s"), N = \(prepared.problem.seqLen): "
+                          + "forward\(backward ? " and backward" : ""), \(repeats) repeat\(repeats == 1 ? "" : "s")…")
+            }
             let result = try runStrategy(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                          inputs: prepared.local, backward: backward, repeats: repeats, world: world)
             try writeTrace(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
@@ -84,6 +88,7 @@ struct RunCommand: ParsableCommand {
                 let p = prepared.problem
                 status = try report(result, strategy: prepared.strategy.name, shape: p.shape(options: prepared.options),
                                     layout: prepared.layout, model: prepared.model) {
+                    printNote("verifying against the float64 reference…")
                     let whole = prepared.global ?? p.generated(seed: problemOptions.seed, positions: Array(0..<p.seqLen))
                     return p.reference(whole, backward: backward)
                 }
