@@ -55,13 +55,13 @@ public final class RingAttention: AttentionStrategy {
 
     private let problem: AttentionProblem
     private let context: RankContext
-    /// Global positions of every rank's tokens.
-    private let positions: [[Int]]
+    /// Tokens on every rank (positions are made when a mask needs them: O(P), not O(N), per rank).
+    private let counts: [Int]
 
     public init(problem: AttentionProblem, context: RankContext) {
         self.problem = problem
         self.context = context
-        positions = (0..<context.size).map { context.layout.positions(rank: $0) }
+        counts = context.layout.counts
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
@@ -113,7 +113,7 @@ public final class RingAttention: AttentionStrategy {
             accumulator = s == 0 ? context.receiveBuffer(count: blockCount(origin: r)) : try accumulators.finish()!
             if let work, let part {
                 context.compute("accumulate dK dV") {
-                    let row = k.tokenStride, half = positions[origin].count * row
+                    let row = k.tokenStride, half = counts[origin] * row
                     addFloats(part.dk.storage, into: accumulator.baseAddress + work.keys.lowerBound * row)
                     addFloats(part.dv.storage, into: accumulator.baseAddress + half + work.keys.lowerBound * row)
                 }
@@ -159,18 +159,20 @@ public final class RingAttention: AttentionStrategy {
     /// Floats of the packed K/V block (or dK/dV accumulator) of `origin` (taken modulo P).
     private func blockCount(origin: Int) -> Int {
         let p = context.size
-        return 2 * positions[(origin % p + p) % p].count * problem.kvHeads * problem.headDim
+        return 2 * counts[(origin % p + p) % p] * problem.kvHeads * problem.headDim
     }
 
     /// The causal mask of `work` from the real global positions, or none when every pair is visible.
     private func mask(_ work: BlockWork, origin: Int) -> AttentionMask {
         guard work.isMasked else { return .none }
-        return problem.mask(queries: Array(positions[context.rank][work.queries]), keys: Array(positions[origin][work.keys]))
+        let layout = context.layout
+        return problem.mask(queries: Array(layout.positions(rank: context.rank)[work.queries]),
+                            keys: Array(layout.positions(rank: origin)[work.keys]))
     }
 
     /// Rows `rows` of K and V from a packed block `[K | V]` of `origin`.
     private func keysAndValues(_ block: MessageBuffer<Float>, origin: Int, rows: Range<Int>) -> (Tensor32, Tensor32) {
-        let g = problem.kvHeads, d = problem.headDim, row = g * d, half = positions[origin].count * row
+        let g = problem.kvHeads, d = problem.headDim, row = g * d, half = counts[origin] * row
         let all = block.buffer
         return (Tensor32(tokens: rows.count, heads: g, dim: d, storage: Array(all[rows.lowerBound * row ..< rows.upperBound * row])),
                 Tensor32(tokens: rows.count, heads: g, dim: d,

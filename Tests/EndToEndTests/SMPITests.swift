@@ -99,6 +99,29 @@ final class SMPITests: XCTestCase {
         }
     }
 
+    /// A phantom run under SMPI sends the real run's messages (from buffers shared by every
+    /// rank) and charges the real run's FLOPs: the same ledger and the same simulated times.
+    func testPhantomRunIsTheRealRunUnderSMPI() throws {
+        for arguments in [ring, zeco] {
+            let name = arguments.joined(separator: " ")
+            let real = try simulate(arguments, ranks: 4)
+            let run = try smpirun(["run"] + arguments + ["--backward", "--json", "--phantom"], ranks: 4)
+            XCTAssertEqual(run.status, 0, "\(name)\n\(run.stderr)")
+            guard run.status == 0 else { continue }
+            let phantom = try run.json()
+            XCTAssertEqual(phantom["phantom"] as? Bool, true, name)
+            XCTAssertEqual(phantom["simulated"] as? Bool, true, name)
+            let a = try XCTUnwrap(phantom["traffic"] as? [String: Any], name)
+            let b = try XCTUnwrap(real["traffic"] as? [String: Any], name)
+            XCTAssertEqual(a as NSDictionary, b as NSDictionary, "ledger differs: \(name)")
+            for key in ["forward_seconds", "backward_seconds"] {
+                let simulated = try XCTUnwrap(phantom[key] as? Double), expected = try XCTUnwrap(real[key] as? Double)
+                XCTAssertGreaterThan(expected, 0, "\(key): \(name)")
+                XCTAssertEqual(simulated, expected, accuracy: 1e-6 * expected, "\(key): \(name)")
+            }
+        }
+    }
+
     /// The engine's collectives and every strategy, checked against references under SMPI:
     /// `spsim collectives` and `spsim verify` at 4 and 16 simulated ranks.
     func testCollectivesAndVerifyPassUnderSMPI() throws {
