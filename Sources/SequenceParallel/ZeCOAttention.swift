@@ -78,7 +78,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         let heads = problem.heads, dk = problem.keyDim, dv = problem.valueDim
         let zero = GLAState(heads: heads, keyDim: dk, valueDim: dv)
-        let decay = rowDecay(g)
+        let decay = rowDecay(g, problem: problem, context: context)
         let scan = try context.communicate("all-scan post") { try allScan(.ascending, width: dv) }
         var states = GLABoundaryStates(incoming: zero, local: zero)
         // Block of rows: S_in ← the received rows; the message is Diag(a_p) S_in + B_p.
@@ -110,7 +110,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         -> LinearAttentionGradients {
         let heads = problem.heads, dk = problem.keyDim, dv = problem.valueDim, rows = problem.stateRows
         let n = q.tokens, width = GLAScanOperator.packedWidth(valueDim: dv)
-        let decay = rowDecay(g)
+        let decay = rowDecay(g, problem: problem, context: context)
         let scan = try context.communicate("all-scan post") { try allScan(.descending, width: width) }
         var local = GLAGradients(dq: context.zeros(tokens: n, heads: heads, dim: dk), dk: context.zeros(tokens: n, heads: heads, dim: dk),
                                  dv: context.zeros(tokens: n, heads: heads, dim: dv), dG: context.zeros(tokens: n, heads: heads, dim: dk),
@@ -166,11 +166,5 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         return context.kernel("final-state gradient", flops: problem.readoutBackwardFLOPs(tokens: n), phantom: phantom) {
             finishGLABackward(local, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
         }
-    }
-
-    /// The per-row decay of this rank's gates (`glaRowDecay`); zeros in phantom mode (the
-    /// scan's combine runs on state-sized rows, whatever their values).
-    private func rowDecay(_ g: Tensor32) -> [Float] {
-        context.isPhantom ? [Float](repeating: 0, count: problem.stateRows) : context.compute("decay") { glaRowDecay(g) }
     }
 }

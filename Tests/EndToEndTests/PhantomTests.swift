@@ -5,16 +5,19 @@ import XCTest
 /// so the ledger of a phantom run is exactly a real run's.
 final class PhantomTests: XCTestCase {
     static let cases: [[String]] = [
+        ["--strategy", "allgather", "--causal", "--seq-len", "64", "--heads", "4", "--head-dim", "8"],
         ["--strategy", "ring", "--layout", "zigzag", "--causal", "--seq-len", "64", "--heads", "4", "--head-dim", "8"],
         ["--strategy", "ulysses", "--causal", "--seq-len", "64", "--heads", "4", "--kv-heads", "2", "--head-dim", "8"],
         ["--strategy", "usp", "--layout", "zigzag", "--causal", "--seq-len", "64", "--heads", "4", "--head-dim", "8",
          "--ulysses-degree", "2"],
         ["--attention", "gla", "--strategy", "zeco", "--seq-len", "64", "--heads", "4", "--head-dim", "8",
          "--scan-blocks", "2"],
+        ["--attention", "gla", "--strategy", "lasp2", "--seq-len", "64", "--heads", "4", "--head-dim", "8"],
+        ["--attention", "gla", "--strategy", "exscan", "--seq-len", "64", "--heads", "4", "--head-dim", "8"],
     ]
 
     /// Forward and backward traffic (every per-rank count and the rank-to-rank matrix) of a
-    /// phantom run equals that of the real run, for ring, Ulysses, USP and ZeCO at P = 4.
+    /// phantom run equals that of the real run, for every strategy with a phantom mode at P = 4.
     func testPhantomLedgerEqualsTheRealRunsLedger() throws {
         for arguments in Self.cases {
             let name = arguments.joined(separator: " ")
