@@ -90,6 +90,22 @@ void cmpi_execute_flops(double flops) {
 #endif
 }
 
+void *cmpi_shared_malloc(size_t bytes) {
+#ifdef CMPI_SMPI
+    return SMPI_SHARED_MALLOC(bytes > 0 ? bytes : 1);
+#else
+    return malloc(bytes > 0 ? bytes : 1);
+#endif
+}
+
+void cmpi_shared_free(void *memory) {
+#ifdef CMPI_SMPI
+    SMPI_SHARED_FREE(memory);
+#else
+    free(memory);
+#endif
+}
+
 int cmpi_is_simulated(void) {
 #ifdef CMPI_SMPI
     return 1;

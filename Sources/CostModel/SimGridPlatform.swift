@@ -62,6 +62,10 @@ public enum SimGridPlatform {
     /// - `network/crosstraffic: 0`, `network/TCP-gamma: 0`, `network/weight-S: 0`: no
     ///   reverse-direction acknowledgement flows, no TCP window bound, plain max-min sharing
     ///   — the fluid model of the Hockney α-β costs.
+    /// - `smpi/shared-malloc: local`: phantom payloads (`spsim run --phantom`) are one shared
+    ///   file mapped once per buffer, untouched, and SMPI copies nothing between them. (SMPI's
+    ///   default `global` maps a 1 MiB file block by block with `MAP_POPULATE`: one mapping per
+    ///   MiB, beyond Linux's 65 530 mappings at 1 024 ranks, each counted as resident.)
     /// - one algorithm per collective (`collectives`).
     public static func configuration(_ topology: Topology) -> [(key: String, value: String)] {
         var latencyFactor = "0:1", bandwidthFactor = "0:1", detached = 0.0
@@ -77,6 +81,7 @@ public enum SimGridPlatform {
             ("smpi/send-is-detached-thresh", number(detached)), ("smpi/async-small-thresh", "0"),
             ("smpi/test", "0"), ("smpi/iprobe", "0"), ("smpi/wtime", "0"),
             ("network/crosstraffic", "0"), ("network/TCP-gamma", "0"), ("network/weight-S", "0"),
+            ("smpi/shared-malloc", "local"),
         ] + collectives.map { ("smpi/\($0.key)", $0.value) }
     }
 

@@ -32,6 +32,19 @@ public struct Tensor<Scalar: BinaryFloatingPoint & Sendable>: Sendable, Equatabl
         self.storage = storage
     }
 
+    /// A phantom tensor (`spsim run --phantom`): the shape without values. Its storage is
+    /// allocated but never written, so large tensors stay untouched pages of virtual memory;
+    /// the elements are unspecified and only ever sent as payload bytes, never computed on.
+    @inlinable
+    public init(phantomTokens tokens: Int, heads: Int, dim: Int) {
+        precondition(tokens >= 0 && heads >= 0 && dim >= 0, "negative tensor extent")
+        let count = tokens * heads * dim
+        self.tokens = tokens
+        self.heads = heads
+        self.dim = dim
+        self.storage = [Scalar](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     /// Elements per token (`heads * dim`).
     @inlinable public var tokenStride: Int { heads * dim }
 

@@ -107,11 +107,13 @@ struct RunResult {
 }
 
 /// Runs `strategy` on this rank's `inputs`, forward and optionally backward, `repeats` times
-/// each: one harness for both attention kinds (the problem binds the strategy).
+/// each: one harness for both attention kinds (the problem binds the strategy). A `phantom`
+/// run (`RankContext.isPhantom`) gathers no outputs.
 /// - Throws: an MPI failure, or what the strategy throws.
 func runStrategy(_ strategy: any SequenceParallelStrategy.Type, problem: RunProblem, layout: SequenceLayout,
-                 inputs: NamedTensors, backward: Bool, repeats: Int, world: Communicator) throws -> RunResult {
-    let (context, ledger, timeline) = try strategyContext(world: world, layout: layout)
+                 inputs: NamedTensors, backward: Bool, repeats: Int, phantom: Bool = false,
+                 world: Communicator) throws -> RunResult {
+    let (context, ledger, timeline) = try strategyContext(world: world, layout: layout, phantom: phantom)
     let instance = try problem.bind(strategy, context: context)
     var (locals, forward) = try measurePhase(repeats: repeats, world: world, ledger: ledger, timeline: timeline) {
         try instance.forward(inputs)
@@ -125,15 +127,17 @@ func runStrategy(_ strategy: any SequenceParallelStrategy.Type, problem: RunProb
         locals.merge(grads) { a, _ in a }
     }
     return RunResult(forward: forward, backward: backwardMeasurement,
-                     outputs: try gatherOutputs(locals, layout: layout, world: world))
+                     outputs: phantom ? [:] : try gatherOutputs(locals, layout: layout, world: world))
 }
 
 /// A strategy's rank context: a duplicate of `world` recording into a fresh ledger, and a timeline.
-func strategyContext(world: Communicator, layout: SequenceLayout) throws -> (RankContext, TrafficLedger, Timeline) {
+func strategyContext(world: Communicator, layout: SequenceLayout,
+                     phantom: Bool = false) throws -> (RankContext, TrafficLedger, Timeline) {
     let ledger = TrafficLedger()
     let timeline = Timeline(clock: MPIEnvironment.wallTime)
     timeline.observe(ledger)
-    let context = RankContext(communicator: try world.dup(recordingInto: ledger), layout: layout, timeline: timeline)
+    let context = RankContext(communicator: try world.dup(recordingInto: ledger), layout: layout, timeline: timeline,
+                              isPhantom: phantom)
     return (context, ledger, timeline)
 }
 

@@ -39,6 +39,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Compare every output with the float64 reference; exit 1 beyond tolerance.")
     var verify = false
 
+    @Flag(help: "Phantom run: no arithmetic (kernels skipped, their FLOPs charged to the simulated clock under SMPI), payloads never filled (shared by every rank under SMPI); the same messages, sizes and ledger as a real run, in bounded memory. Not with --verify, --save, --inputs.")
+    var phantom = false
+
     @Option(name: .customLong("repeat"), help: "Timed repetitions of each pass; the median is reported.")
     var repeats: Int = 1
 
@@ -80,7 +83,8 @@ struct RunCommand: ParsableCommand {
                           + "forward\(backward ? " and backward" : ""), \(repeats) repeat\(repeats == 1 ? "" : "s")…")
             }
             let result = try runStrategy(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
-                                         inputs: prepared.local, backward: backward, repeats: repeats, world: world)
+                                         inputs: prepared.local, backward: backward, repeats: repeats, phantom: phantom,
+                                         world: world)
             try writeTrace(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
             try reportMemoryUse(prepared.memory, world: world)
             var status: Int32 = 0
@@ -114,8 +118,15 @@ struct RunCommand: ParsableCommand {
     /// - Throws: `InputError` for any of them.
     func prepare(_ world: Communicator) throws -> Prepared {
         guard repeats >= 1 else { throw InputError("--repeat must be at least 1 (got \(repeats))") }
+        if phantom, let other = [("--verify", verify), ("--save", save != nil), ("--inputs", inputs != nil)].first(where: { $0.1 }) {
+            throw InputError("--phantom computes no values: it cannot be combined with \(other.0)")
+        }
         let attention = problemOptions.attention
         let type = try strategyOptions.resolve(attention: attention)
+        if phantom && !type.supportsPhantom {
+            let names = Strategies.all.filter { $0.supportsPhantom }.map { $0.name }.joined(separator: ", ")
+            throw InputError("--phantom: strategy \(type.name) has no phantom mode (strategies with one: \(names))")
+        }
         let files = try inputs.map { try InputFiles.read($0, attention: attention) }
         let problem = try problemOptions.problem(options: strategyOptions.given, inputShapes: files?.shapes)
         let layout = try SequenceLayout.make(problemOptions.layout, tokens: problem.seqLen, ranks: world.size).get()
@@ -134,10 +145,12 @@ struct RunCommand: ParsableCommand {
         let memory = problem.memoryEstimate(localTokens: layout.count(rank: world.rank), rank: world.rank,
                                             modelBytes: modelBytes, backward: backward, verify: verify,
                                             inputFiles: files != nil)
-        try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
+        // A phantom run touches no payload memory: the estimate of a real run does not apply.
+        if !phantom { try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force) }
         let positions = layout.positions(rank: world.rank)
         let global = try files?.tensors(for: problem, seed: problemOptions.seed)
-        let local = global?.slice(positions) ?? problem.generated(seed: problemOptions.seed, positions: positions)
+        let local = phantom ? problem.phantomInputs(count: positions.count)
+            : global?.slice(positions) ?? problem.generated(seed: problemOptions.seed, positions: positions)
         return Prepared(problem: problem, layout: layout, strategy: type, options: options, local: local, global: global,
                         model: model, memory: memory)
     }
@@ -154,7 +167,7 @@ struct RunCommand: ParsableCommand {
             computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
             errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
             passed: passed, traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
-            model: model, simulation: .current(forward: result.forward, backward: result.backward))
+            model: model, simulation: .current(forward: result.forward, backward: result.backward), phantom: phantom)
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0
     }

@@ -67,6 +67,14 @@ enum RunProblem {
         }
     }
 
+    /// Phantom inputs for `count` local tokens (`spsim run --phantom`): the shapes of
+    /// `generated`, no values.
+    func phantomInputs(count: Int) -> NamedTensors {
+        var out = NamedTensors()
+        for spec in inputs { out[spec.name] = Tensor32(phantomTokens: count, heads: spec.heads, dim: spec.dim) }
+        return out
+    }
+
     /// Generated inputs at `positions` (docs/design.md, inputs and files); GLA log-gates in
     /// [−0.5, −0.005) times `gateScale` (100 gives fast decay: products of gates underflow in float32).
     func generated(seed: UInt64, positions: [Int], gateScale: Float = 1) -> NamedTensors {

@@ -68,10 +68,12 @@ struct RunReport: Encodable {
     /// Under SMPI: the simulation's platform and collectives (`"simulated": true` beside it);
     /// the times above are then simulated seconds. Absent on a real MPI.
     var simulation: SimulationInfo?
+    /// A phantom run (`--phantom`): no arithmetic, the real run's messages; times and traffic only.
+    var phantom = false
 
     enum CodingKeys: String, CodingKey {
         case strategy, ranks, layout, seed, `repeat`, forwardSeconds, backwardSeconds, computeSeconds
-        case backwardComputeSeconds, errors, tolerance, passed, traffic, model, blas, simulated, simulation
+        case backwardComputeSeconds, errors, tolerance, passed, traffic, model, blas, simulated, simulation, phantom
     }
 
     func encode(to encoder: Encoder) throws {
@@ -92,6 +94,7 @@ struct RunReport: Encodable {
         try c.encode(traffic, forKey: .traffic)
         try c.encodeIfPresent(model, forKey: .model)
         try c.encode(BLASCore.current, forKey: .blas)  // the BLAS and kernel core of the compute times
+        if phantom { try c.encode(true, forKey: .phantom) }
         if let simulation {
             try c.encode(true, forKey: .simulated)
             try c.encode(simulation, forKey: .simulation)
@@ -109,5 +112,6 @@ struct RunReport: Encodable {
                 "simulated (SimGrid SMPI) on \(s.topology ?? "a platform spsim did not write"); collectives: "
                     + s.collectives.keys.sorted().map { "\($0) \(s.collectives[$0]!)" }.joined(separator: ", ") + "\n"
             } ?? "")
+            + (phantom ? "phantom: kernels skipped (their FLOPs charged), payloads unfilled; the messages are a real run's\n" : "")
     }
 }

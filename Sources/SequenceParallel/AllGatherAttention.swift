@@ -16,36 +16,48 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
         name: "allgather", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["all_gather"],
         summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)")
 
+    public static let supportsPhantom = true
+
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
         let (keys, values) = try gatherKeysAndValues(k, v)
-        return context.compute("attention") {
-            defer { context.charge(flops: KernelFLOPs.attention(q, keys: keys.tokens, mask: mask)) }
-            return attentionForward(q: q, k: keys, v: values, mask: mask)
+        return context.kernel("attention", flops: KernelFLOPs.attention(q, keys: keys.tokens, mask: mask),
+                              phantom: context.emptyOutput(tokens: q.tokens, heads: q.heads, dim: v.dim)) {
+            attentionForward(q: q, k: keys, v: values, mask: mask)
         }
     }
 
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32, dO: Tensor32) throws
         -> AttentionGradients {
         let (keys, values) = try gatherKeysAndValues(k, v)
-        let full = context.compute("attention backward") {
-            defer { context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(q, keys: keys.tokens, mask: mask)) }
-            return attentionBackward(q: q, k: keys, v: values, o: o, lse: lse, dO: dO, mask: mask)
+        let full = context.kernel("attention backward",
+                                  flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(q, keys: keys.tokens, mask: mask),
+                                  phantom: AttentionGradients(dq: context.zeros(tokens: q.tokens, heads: q.heads, dim: q.dim),
+                                                              dk: keys, dv: values)) {
+            attentionBackward(q: q, k: keys, v: values, o: o, lse: lse, dO: dO, mask: mask)
         }
         // Block j of the reduce-scatter holds rank j's rows of dK then of dV.
         let counts = context.layout.counts, row = k.tokenStride
         var packed = [Float]()
-        packed.reserveCapacity(2 * full.dk.storage.count)
-        var start = 0
-        for c in counts {
-            packed += full.dk.storage[start * row ..< (start + c) * row]
-            packed += full.dv.storage[start * row ..< (start + c) * row]
-            start += c
+        if context.isPhantom {
+            packed = Tensor32(phantomTokens: 2 * keys.tokens, heads: k.heads, dim: k.dim).storage
+        } else {
+            packed.reserveCapacity(2 * full.dk.storage.count)
+            var start = 0
+            for c in counts {
+                packed += full.dk.storage[start * row ..< (start + c) * row]
+                packed += full.dv.storage[start * row ..< (start + c) * row]
+                start += c
+            }
         }
         let mine = try context.communicate("reduce-scatter dK dV") {
             try context.communicator.reduceScatter(packed, counts: counts.map { 2 * $0 * row }, .sum)
         }
         let n = k.tokens
+        if context.isPhantom {
+            return AttentionGradients(dq: full.dq, dk: context.zeros(tokens: n, heads: k.heads, dim: k.dim),
+                                      dv: context.zeros(tokens: n, heads: v.heads, dim: v.dim))
+        }
         return AttentionGradients(
             dq: full.dq,
             dk: Tensor32(tokens: n, heads: k.heads, dim: k.dim, storage: Array(mine[0 ..< n * row])),
@@ -59,8 +71,14 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
     /// Every rank's K and V in rank order (one all-gather of K and V packed together).
     private func gatherKeysAndValues(_ k: Tensor32, _ v: Tensor32) throws -> (Tensor32, Tensor32) {
         let row = k.tokenStride, counts = context.layout.counts
+        let total = context.layout.tokens
+        let mine = context.isPhantom ? Tensor32(phantomTokens: 2 * k.tokens, heads: k.heads, dim: k.dim).storage
+            : k.storage + v.storage
         let gathered = try context.communicate("all-gather K V") {
-            try context.communicator.allgatherv(k.storage + v.storage, counts: counts.map { 2 * $0 * row })
+            try context.communicator.allgatherv(mine, counts: counts.map { 2 * $0 * row })
+        }
+        if context.isPhantom {
+            return (context.zeros(tokens: total, heads: k.heads, dim: k.dim), context.zeros(tokens: total, heads: v.heads, dim: v.dim))
         }
         var keys = [Float](), values = [Float]()
         keys.reserveCapacity(context.layout.tokens * row)
@@ -71,7 +89,6 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
             values += gathered[start + c * row ..< start + 2 * c * row]
             start += 2 * c * row
         }
-        let total = context.layout.tokens
         return (Tensor32(tokens: total, heads: k.heads, dim: k.dim, storage: keys),
                 Tensor32(tokens: total, heads: v.heads, dim: v.dim, storage: values))
     }

@@ -187,10 +187,12 @@ public struct HeadExchange: Sendable {
                                 name: String) throws -> [Tensor32] {
         let communicator = communicator ?? context.communicator
         let r = communicator.rank, counts = sequenceToHeadsCounts(rank: r)
-        let packed = context.compute("pack \(name)") { packSequenceToHeads(tensors, rank: r) }
+        let packed = context.isPhantom ? phantomFloats(counts.send)
+            : context.compute("pack \(name)") { packSequenceToHeads(tensors, rank: r) }
         let received = try context.communicate("all-to-all \(name)") {
             try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
+        if context.isPhantom { return parts.map { context.zeros(tokens: tokens, heads: $0.ranges[r].count, dim: $0.dim) } }
         return context.compute("unpack \(name)") { unpackSequenceToHeads(received, rank: r) }
     }
 
@@ -200,10 +202,17 @@ public struct HeadExchange: Sendable {
                                 name: String) throws -> [Tensor32] {
         let communicator = communicator ?? context.communicator
         let r = communicator.rank, counts = headsToSequenceCounts(rank: r)
-        let packed = context.compute("pack \(name)") { packHeadsToSequence(tensors, rank: r) }
+        let packed = context.isPhantom ? phantomFloats(counts.send)
+            : context.compute("pack \(name)") { packHeadsToSequence(tensors, rank: r) }
         let received = try context.communicate("all-to-all \(name)") {
             try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
+        if context.isPhantom { return parts.map { context.zeros(tokens: count(rank: r), heads: $0.heads, dim: $0.dim) } }
         return context.compute("unpack \(name)") { unpackHeadsToSequence(received, rank: r) }
+    }
+
+    /// A phantom send buffer (phantom mode): as many floats as `counts`, never written.
+    private func phantomFloats(_ counts: [Int]) -> [Float] {
+        Tensor32(phantomTokens: counts.reduce(0, +), heads: 1, dim: 1).storage
     }
 }

@@ -113,29 +113,33 @@ public struct GLABoundaryStates: Sendable, Equatable {
 extension StrategyInstance where Problem == LinearAttentionProblem {
     func stateScanForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
                           exchange: (GLAScanElement) throws -> GLAState) throws -> LinearAttentionOutput<GLABoundaryStates> {
-        var (o, local) = context.compute("local GLA") {
-            defer { context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens)) }
-            return glaForward(q: q, k: k, v: v, g: g)
+        let zeroState = GLAState(heads: problem.heads, keyDim: problem.keyDim, valueDim: problem.valueDim)
+        var (o, local) = context.kernel("local GLA", flops: problem.localForwardFLOPs(tokens: q.tokens),
+                                        phantom: (o: context.zeros(tokens: q.tokens, heads: problem.heads, dim: problem.valueDim),
+                                                  finalState: zeroState)) {
+            glaForward(q: q, k: k, v: v, g: g)
         }
-        let element = context.compute("decay") { GLAScanElement(gates: g, localState: local) }
+        let element = GLAScanElement(decay: rowDecay(g, problem: problem, context: context), state: local)
         let incoming = try exchange(element)
-        context.compute("incoming state") {
+        context.kernel("incoming state", flops: problem.readoutForwardFLOPs(tokens: q.tokens), phantom: ()) {
             glaAddIncomingState(&o, q: q, g: g, state: incoming)
-            context.charge(flops: problem.readoutForwardFLOPs(tokens: q.tokens))
         }
         return LinearAttentionOutput(o: o, saved: GLABoundaryStates(incoming: incoming, local: local))
     }
 
     func stateScanBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: GLABoundaryStates, dO: Tensor32,
                            exchange: (GLAScanElement) throws -> GLAState) throws -> LinearAttentionGradients {
-        let grads = context.compute("local GLA backward") {
-            defer { context.charge(flops: problem.localBackwardFLOPs(tokens: q.tokens)) }
-            return glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
+        let n = q.tokens, h = problem.heads, dk = problem.keyDim, dv = problem.valueDim
+        let grads = context.kernel("local GLA backward", flops: problem.localBackwardFLOPs(tokens: n), phantom: GLAGradients(
+            dq: context.zeros(tokens: n, heads: h, dim: dk), dk: context.zeros(tokens: n, heads: h, dim: dk),
+            dv: context.zeros(tokens: n, heads: h, dim: dv), dG: context.zeros(tokens: n, heads: h, dim: dk),
+            initialState: GLAState(heads: h, keyDim: dk, valueDim: dv))) {
+            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved.incoming)
         }
-        let decay = context.compute("decay") { glaRowDecay(g) }
+        let decay = rowDecay(g, problem: problem, context: context)
         let later = try exchange(GLAScanElement(decay: decay, state: grads.initialState))
-        return context.compute("final-state gradient") {
-            defer { context.charge(flops: problem.readoutBackwardFLOPs(tokens: q.tokens)) }
+        let phantom = LinearAttentionGradients(dq: grads.dq, dk: grads.dk, dv: grads.dv, dg: grads.dG)
+        return context.kernel("final-state gradient", flops: problem.readoutBackwardFLOPs(tokens: n), phantom: phantom) {
             let carry = later.rowDot(saved.outgoing(decay: decay))
             return finishGLABackward(grads, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
         }
@@ -144,6 +148,12 @@ extension StrategyInstance where Problem == LinearAttentionProblem {
 
 /// The end of every split backward: adds the gradient arriving from later ranks, then forms
 /// `dg` as the reverse cumulative sum of `dG` plus `carry` (the sum of dG over every later token).
+/// The per-row decay of a rank's gates (`glaRowDecay`, `[stateRows]`); zeros in phantom mode,
+/// where the scans combine state-sized rows whatever their values.
+func rowDecay(_ g: Tensor32, problem: LinearAttentionProblem, context: RankContext) -> [Float] {
+    context.isPhantom ? [Float](repeating: 0, count: problem.stateRows) : context.compute("decay") { glaRowDecay(g) }
+}
+
 func finishGLABackward(_ grads: GLAGradients, k: Tensor32, v: Tensor32, g: Tensor32,
                        finalStateGradient: GLAState, carry: [Float]) -> LinearAttentionGradients {
     var grads = grads

@@ -48,35 +48,36 @@ public final class RingAttention: AttentionStrategy {
         name: "ring", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["p2p"],
         summary: "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)")
 
+    public static let supportsPhantom = true
+
     /// Message tags: K/V blocks and dK/dV accumulators travel between the same neighbours.
     private enum Tag { static let keysValues = 0, gradients = 1 }
 
     private let problem: AttentionProblem
     private let context: RankContext
-    /// Global positions of every rank's tokens.
-    private let positions: [[Int]]
+    /// Tokens on every rank (positions are made when a mask needs them: O(P), not O(N), per rank).
+    private let counts: [Int]
 
     public init(problem: AttentionProblem, context: RankContext) {
         self.problem = problem
         self.context = context
-        positions = (0..<context.size).map { context.layout.positions(rank: $0) }
+        counts = context.layout.counts
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
         let p = context.size, r = context.rank
         let ring = RingExchange(context: context, name: "K V", tag: Tag.keysValues)
         var queries = RowCache(q)
-        var result = emptyAttentionOutput(tokens: q.tokens, heads: q.heads, dim: v.dim)
-        var block = context.compute("pack K V") { MessageBuffer(copying: k.storage + v.storage) }
+        var result = context.emptyOutput(tokens: q.tokens, heads: q.heads, dim: v.dim)
+        var block = packKeysValues(k, v)
         for s in 0..<p {
             let origin = (r - s + p) % p
             if s < p - 1 { try ring.start(sending: block, receiving: blockCount(origin: origin - 1)) }
             if let work = plan(origin) {
-                context.compute("attention") {
+                let visible = mask(work, origin: origin)
+                context.kernel("attention", flops: flops(work, mask: visible), phantom: ()) {
                     let (keys, values) = keysAndValues(block, origin: origin, rows: work.keys)
-                    let rows = queries[work.queries], visible = mask(work, origin: origin)
-                    let part = attentionForward(q: rows, k: keys, v: values, mask: visible)
-                    context.charge(flops: KernelFLOPs.attention(rows, keys: keys.tokens, mask: visible))
+                    let part = attentionForward(q: queries[work.queries], k: keys, v: values, mask: visible)
                     mergeAttention(&result, part, atToken: work.queries.lowerBound)
                 }
             }
@@ -91,28 +92,28 @@ public final class RingAttention: AttentionStrategy {
         let keysValues = RingExchange(context: context, name: "K V", tag: Tag.keysValues)
         let accumulators = RingExchange(context: context, name: "dK dV", tag: Tag.gradients)
         var queries = RowCache(q), outputs = RowCache(o), sums = RowCache(lse), outputGradients = RowCache(dO)
-        var dq = Tensor32(tokens: q.tokens, heads: q.heads, dim: q.dim)
-        var block = context.compute("pack K V") { MessageBuffer(copying: k.storage + v.storage) }
+        var dq = context.zeros(tokens: q.tokens, heads: q.heads, dim: q.dim)
+        var block = packKeysValues(k, v)
         var accumulator = MessageBuffer<Float>(count: 0, repeating: 0)
         for s in 0..<p {
             let origin = (r - s + p) % p
             if s < p - 1 { try keysValues.start(sending: block, receiving: blockCount(origin: origin - 1)) }
             let work = plan(origin)
-            let part = work.map { work in
-                context.compute("attention backward") {
+            let part = work.flatMap { work in
+                let rows = work.queries, visible = mask(work, origin: origin)
+                return context.kernel("attention backward", flops: KernelFLOPs.backwardFactor * flops(work, mask: visible),
+                                      phantom: nil) { () -> AttentionGradients? in
                     let (keys, values) = keysAndValues(block, origin: origin, rows: work.keys)
-                    let rows = work.queries, visible = mask(work, origin: origin), q = queries[rows]
-                    let grads = attentionBackward(q: q, k: keys, v: values, o: outputs[rows], lse: sums[rows],
+                    let grads = attentionBackward(q: queries[rows], k: keys, v: values, o: outputs[rows], lse: sums[rows],
                                                   dO: outputGradients[rows], mask: visible)
-                    context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(q, keys: keys.tokens, mask: visible))
                     dq.addTokens(grads.dq, atToken: rows.lowerBound)
                     return grads
                 }
             }
-            accumulator = s == 0 ? MessageBuffer(count: blockCount(origin: r), repeating: 0) : try accumulators.finish()!
+            accumulator = s == 0 ? context.receiveBuffer(count: blockCount(origin: r)) : try accumulators.finish()!
             if let work, let part {
                 context.compute("accumulate dK dV") {
-                    let row = k.tokenStride, half = positions[origin].count * row
+                    let row = k.tokenStride, half = counts[origin] * row
                     addFloats(part.dk.storage, into: accumulator.baseAddress + work.keys.lowerBound * row)
                     addFloats(part.dv.storage, into: accumulator.baseAddress + half + work.keys.lowerBound * row)
                 }
@@ -121,6 +122,10 @@ public final class RingAttention: AttentionStrategy {
             if s < p - 1 { block = try keysValues.finish()! }
         }
         if p > 1 { accumulator = try accumulators.finish()! }
+        if context.isPhantom {
+            return AttentionGradients(dq: dq, dk: context.zeros(tokens: k.tokens, heads: k.heads, dim: k.dim),
+                                      dv: context.zeros(tokens: v.tokens, heads: v.heads, dim: v.dim))
+        }
         let n = k.tokens * k.tokenStride
         return context.compute("unpack dK dV") {
             let home = accumulator.buffer
@@ -133,6 +138,19 @@ public final class RingAttention: AttentionStrategy {
 
     // MARK: Pieces of a step
 
+    /// This rank's packed `[K | V]` block (phantom in phantom mode).
+    private func packKeysValues(_ k: Tensor32, _ v: Tensor32) -> MessageBuffer<Float> {
+        context.payload(count: blockCount(origin: context.rank)) {
+            context.compute("pack K V") { MessageBuffer(copying: k.storage + v.storage) }
+        }
+    }
+
+    /// Forward FLOPs of `work` under `mask`.
+    private func flops(_ work: BlockWork, mask: AttentionMask) -> Double {
+        KernelFLOPs.attention(queries: work.queries.count, keys: work.keys.count, heads: problem.heads,
+                              dim: problem.headDim, mask: mask)
+    }
+
     /// What this rank's queries compute against the block of `origin` (nil: nothing visible).
     private func plan(_ origin: Int) -> BlockWork? {
         BlockWork.plan(context.layout, isCausal: problem.isCausal, queryRank: context.rank, keyRank: origin)
@@ -141,18 +159,20 @@ public final class RingAttention: AttentionStrategy {
     /// Floats of the packed K/V block (or dK/dV accumulator) of `origin` (taken modulo P).
     private func blockCount(origin: Int) -> Int {
         let p = context.size
-        return 2 * positions[(origin % p + p) % p].count * problem.kvHeads * problem.headDim
+        return 2 * counts[(origin % p + p) % p] * problem.kvHeads * problem.headDim
     }
 
     /// The causal mask of `work` from the real global positions, or none when every pair is visible.
     private func mask(_ work: BlockWork, origin: Int) -> AttentionMask {
         guard work.isMasked else { return .none }
-        return problem.mask(queries: Array(positions[context.rank][work.queries]), keys: Array(positions[origin][work.keys]))
+        let layout = context.layout
+        return problem.mask(queries: Array(layout.positions(rank: context.rank)[work.queries]),
+                            keys: Array(layout.positions(rank: origin)[work.keys]))
     }
 
     /// Rows `rows` of K and V from a packed block `[K | V]` of `origin`.
     private func keysAndValues(_ block: MessageBuffer<Float>, origin: Int, rows: Range<Int>) -> (Tensor32, Tensor32) {
-        let g = problem.kvHeads, d = problem.headDim, row = g * d, half = positions[origin].count * row
+        let g = problem.kvHeads, d = problem.headDim, row = g * d, half = counts[origin] * row
         let all = block.buffer
         return (Tensor32(tokens: rows.count, heads: g, dim: d, storage: Array(all[rows.lowerBound * row ..< rows.upperBound * row])),
                 Tensor32(tokens: rows.count, heads: g, dim: d,

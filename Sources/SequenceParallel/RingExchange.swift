@@ -57,7 +57,7 @@ public final class RingExchange {
         precondition(!isInFlight, "RingExchange \(name): start before the previous hop finished")
         try context.communicate("post \(name)") {
             if let count {
-                let buffer = MessageBuffer<Float>(count: count, repeating: 0)
+                let buffer = context.receiveBuffer(count: count)
                 pending.append(try communicator.irecv(into: buffer, from: previous, tag: tag))
                 incoming = buffer
             }

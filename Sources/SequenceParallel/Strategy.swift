@@ -10,9 +10,21 @@ public final class RankContext {
     public let layout: SequenceLayout
     /// Where compute and communication spans are recorded.
     public let timeline: Timeline
+    /// Phantom mode (`spsim run --phantom`): kernels are skipped (only their FLOPs are
+    /// charged), payloads are never filled, so a run sends exactly a real run's messages and
+    /// bytes in the same order while memory stays bounded. Outputs are meaningless.
+    public let isPhantom: Bool
+    /// Phantom payloads by element count, allocated once per rank and reused (phantom mode).
+    private var phantomBuffers: [Int: MessageBuffer<Float>] = [:]
 
-    public init(communicator: Communicator, layout: SequenceLayout, timeline: Timeline) {
-        (self.communicator, self.layout, self.timeline) = (communicator, layout, timeline)
+    public init(communicator: Communicator, layout: SequenceLayout, timeline: Timeline, isPhantom: Bool = false) {
+        (self.communicator, self.layout, self.timeline, self.isPhantom) = (communicator, layout, timeline, isPhantom)
+    }
+
+    /// A context over another communicator and layout (a sub-group of this run), in the
+    /// same timeline and mode.
+    public func with(communicator: Communicator, layout: SequenceLayout) -> RankContext {
+        RankContext(communicator: communicator, layout: layout, timeline: timeline, isPhantom: isPhantom)
     }
 
     /// This rank.
@@ -33,6 +45,48 @@ public final class RankContext {
     /// a real MPI nothing happens. Call it inside the `compute` span of the kernel it counts.
     public func charge(flops: Double) {
         MPIEnvironment.executeFLOPs(flops)
+    }
+
+    /// Runs a kernel as a compute span and charges its `flops`; in phantom mode the kernel
+    /// does not run: the span charges the FLOPs and returns `phantom` (shaped placeholders).
+    public func kernel<T>(_ name: String, flops: @autoclosure () -> Double, phantom: @autoclosure () -> T,
+                          _ body: () throws -> T) rethrows -> T {
+        try timeline.measure(name, .compute) {
+            defer { charge(flops: flops()) }
+            return isPhantom ? phantom() : try body()
+        }
+    }
+
+    /// Local work that only moves or combines payload values (packing, accumulating): a
+    /// compute span, skipped in phantom mode.
+    public func arithmetic(_ name: String, _ body: () throws -> Void) rethrows {
+        if !isPhantom { try compute(name, body) }
+    }
+
+    /// A tensor of zeros, or in phantom mode a phantom one (`Tensor(phantomTokens:)`).
+    public func zeros(tokens: Int, heads: Int, dim: Int) -> Tensor32 {
+        isPhantom ? Tensor32(phantomTokens: tokens, heads: heads, dim: dim) : Tensor32(tokens: tokens, heads: heads, dim: dim)
+    }
+
+    /// An attention output to merge blocks into (`emptyAttentionOutput`), phantom in phantom mode.
+    public func emptyOutput(tokens: Int, heads: Int, dim: Int) -> AttentionOutput {
+        guard isPhantom else { return emptyAttentionOutput(tokens: tokens, heads: heads, dim: dim) }
+        return AttentionOutput(o: zeros(tokens: tokens, heads: heads, dim: dim), lse: zeros(tokens: tokens, heads: heads, dim: 1))
+    }
+
+    /// A message payload of `count` floats: `fill()`, or in phantom mode this rank's phantom
+    /// buffer of that size (shared by every rank under SMPI; never written by spsim).
+    public func payload(count: Int, _ fill: () -> MessageBuffer<Float>) -> MessageBuffer<Float> {
+        guard isPhantom else { return fill() }
+        if let buffer = phantomBuffers[count] { return buffer }
+        let buffer = MessageBuffer<Float>(phantomCount: count)
+        phantomBuffers[count] = buffer
+        return buffer
+    }
+
+    /// A receive buffer of `count` floats (zeros; phantom in phantom mode).
+    public func receiveBuffer(count: Int) -> MessageBuffer<Float> {
+        payload(count: count) { MessageBuffer(count: count, repeating: 0) }
     }
 
     /// Runs an MPI call (or a wait) as a communication span.
@@ -82,6 +136,9 @@ public class StrategyInstance<Problem> {
 public protocol SequenceParallelStrategy: AnyObject {
     /// Name, attention kind, layouts, options and summary.
     static var descriptor: StrategyDescriptor { get }
+    /// Whether the strategy honours `RankContext.isPhantom` (skips its kernels and leaves
+    /// payloads unfilled); `spsim run --phantom` refuses the others.
+    static var supportsPhantom: Bool { get }
 }
 
 extension SequenceParallelStrategy {
@@ -91,6 +148,8 @@ extension SequenceParallelStrategy {
     public static var summary: String { descriptor.summary }
     /// Layouts the strategy accepts.
     public static var layouts: [LayoutKind] { descriptor.layouts }
+    /// No phantom mode unless the strategy says so.
+    public static var supportsPhantom: Bool { false }
     /// The layout check shared by every strategy: listed layouts only.
     public static func layoutReason(_ layout: LayoutKind) -> String? { descriptor.layoutReason(layout) }
 }

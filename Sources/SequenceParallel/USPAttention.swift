@@ -117,6 +117,8 @@ public final class USPAttention: AttentionStrategy {
         return nil
     }
 
+    public static let supportsPhantom = true
+
     private let problem: AttentionProblem
     private let context: RankContext
     private let partition: HeadPartition
@@ -149,7 +151,7 @@ public final class USPAttention: AttentionStrategy {
         let heads = AttentionProblem(seqLen: problem.seqLen, heads: partition.queryHeadCount(rank: member),
                                      kvHeads: partition.kvHeads(rank: member).count, headDim: problem.headDim,
                                      isCausal: problem.isCausal)
-        ring = RingAttention(problem: heads, context: RankContext(communicator: across, layout: ringLayout, timeline: context.timeline))
+        ring = RingAttention(problem: heads, context: context.with(communicator: across, layout: ringLayout))
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {

@@ -47,6 +47,8 @@ public final class UlyssesAttention: AttentionStrategy {
         layoutReason(layout) ?? HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name)
     }
 
+    public static let supportsPhantom = true
+
     private let problem: AttentionProblem
     private let context: RankContext
     private let partition: HeadPartition
@@ -64,9 +66,9 @@ public final class UlyssesAttention: AttentionStrategy {
         let d = problem.headDim
         let toHeads = exchange([queryHeads(d), kvHeads(d), kvHeads(d)])
         let qkv = try toHeads.sequenceToHeads([q, k, v], context: context, name: "q k v")
-        let local = context.compute("attention") {
-            defer { context.charge(flops: KernelFLOPs.attention(qkv[0], keys: qkv[1].tokens, mask: mask)) }
-            return attention(q: qkv[0], k: qkv[1], v: qkv[2])
+        let local = context.kernel("attention", flops: KernelFLOPs.attention(qkv[0], keys: qkv[1].tokens, mask: mask),
+                                   phantom: context.emptyOutput(tokens: qkv[0].tokens, heads: qkv[0].heads, dim: qkv[2].dim)) {
+            attention(q: qkv[0], k: qkv[1], v: qkv[2])
         }
         let toSequence = exchange([queryHeads(d), queryHeads(1)])
         let out = try toSequence.headsToSequence([local.o, local.lse], context: context, name: "o lse")
@@ -78,9 +80,12 @@ public final class UlyssesAttention: AttentionStrategy {
         let d = problem.headDim
         let toHeads = exchange([queryHeads(d), queryHeads(d), queryHeads(d), queryHeads(1), kvHeads(d), kvHeads(d)])
         let t = try toHeads.sequenceToHeads([q, o, dO, lse, k, v], context: context, name: "q o do lse k v")
-        let local = context.compute("attention backward") {
-            defer { context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(t[0], keys: t[4].tokens, mask: mask)) }
-            return attentionBackward(q: t[0], k: t[4], v: t[5], o: t[1], lse: t[3], dO: t[2])
+        let flops = KernelFLOPs.backwardFactor * KernelFLOPs.attention(t[0], keys: t[4].tokens, mask: mask)
+        let local = context.kernel("attention backward", flops: flops, phantom: AttentionGradients(
+            dq: context.zeros(tokens: t[0].tokens, heads: t[0].heads, dim: t[0].dim),
+            dk: context.zeros(tokens: t[4].tokens, heads: t[4].heads, dim: t[4].dim),
+            dv: context.zeros(tokens: t[5].tokens, heads: t[5].heads, dim: t[5].dim))) {
+            attentionBackward(q: t[0], k: t[4], v: t[5], o: t[1], lse: t[3], dO: t[2])
         }
         let toSequence = exchange([queryHeads(d), kvHeads(d), kvHeads(d)])
         let grads = try toSequence.headsToSequence([local.dq, local.dk, local.dv], context: context, name: "dq dk dv")

@@ -46,6 +46,8 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         [.scanBlocks: problem.resolvedScanBlocks(ranks: ranks)]
     }
 
+    public static let supportsPhantom = true
+
     private let problem: LinearAttentionProblem
     private let context: RankContext
     /// Row blocks K of both scans.
@@ -76,7 +78,7 @@ public final class ZeCOAttention: LinearAttentionStrategy {
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         let heads = problem.heads, dk = problem.keyDim, dv = problem.valueDim
         let zero = GLAState(heads: heads, keyDim: dk, valueDim: dv)
-        let decay = context.compute("decay") { glaRowDecay(g) }
+        let decay = rowDecay(g, problem: problem, context: context)
         let scan = try context.communicate("all-scan post") { try allScan(.ascending, width: dv) }
         var states = GLABoundaryStates(incoming: zero, local: zero)
         // Block of rows: S_in ← the received rows; the message is Diag(a_p) S_in + B_p.
@@ -85,21 +87,21 @@ public final class ZeCOAttention: LinearAttentionStrategy {
                                          incoming: &states.incoming)
         }
 
-        var o = Tensor32(tokens: q.tokens, heads: heads, dim: dv)
+        var o = context.zeros(tokens: q.tokens, heads: heads, dim: dv)
         for h in 0..<heads {
-            let part = context.compute("local GLA") {
-                defer { context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens) / Double(heads)) }
+            let flops = problem.localForwardFLOPs(tokens: q.tokens) / Double(heads)
+            if let part = context.kernel("local GLA", flops: flops, phantom: nil, { () -> (o: Tensor32, finalState: GLAState)? in
                 let one = h ..< h + 1
                 return glaForward(q: q.heads(one), k: k.heads(one), v: v.heads(one), g: g.heads(one))
+            }) {
+                o.setHeads(h ..< h + 1, from: part.o)
+                states.local.replaceHead(h, with: part.finalState)
             }
-            o.setHeads(h ..< h + 1, from: part.o)
-            states.local.replaceHead(h, with: part.finalState)
             try context.communicate("all-scan") { try scan.advance(readyRows: (h + 1) * dk, combine: combine) }
         }
         try context.communicate("all-scan") { try scan.finish(combine: combine) }
-        context.compute("incoming state") {
+        context.kernel("incoming state", flops: problem.readoutForwardFLOPs(tokens: q.tokens), phantom: ()) {
             glaAddIncomingState(&o, q: q, g: g, state: states.incoming)
-            context.charge(flops: problem.readoutForwardFLOPs(tokens: q.tokens))
         }
         return LinearAttentionOutput(o: o, saved: states)
     }
@@ -108,10 +110,10 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         -> LinearAttentionGradients {
         let heads = problem.heads, dk = problem.keyDim, dv = problem.valueDim, rows = problem.stateRows
         let n = q.tokens, width = GLAScanOperator.packedWidth(valueDim: dv)
-        let decay = context.compute("decay") { glaRowDecay(g) }
+        let decay = rowDecay(g, problem: problem, context: context)
         let scan = try context.communicate("all-scan post") { try allScan(.descending, width: width) }
-        var local = GLAGradients(dq: Tensor32(tokens: n, heads: heads, dim: dk), dk: Tensor32(tokens: n, heads: heads, dim: dk),
-                                 dv: Tensor32(tokens: n, heads: heads, dim: dv), dG: Tensor32(tokens: n, heads: heads, dim: dk),
+        var local = GLAGradients(dq: context.zeros(tokens: n, heads: heads, dim: dk), dk: context.zeros(tokens: n, heads: heads, dim: dk),
+                                 dv: context.zeros(tokens: n, heads: heads, dim: dv), dG: context.zeros(tokens: n, heads: heads, dim: dk),
                                  initialState: GLAState(heads: heads, keyDim: dk, valueDim: dv))
         var ownTotal = [Float](repeating: 0, count: rows)          // σ_p
         var later = GLAState(heads: heads, keyDim: dk, valueDim: dv) // dS_out
@@ -144,25 +146,25 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         }
 
         for h in 0..<heads {
-            let part = context.compute("local GLA backward") {
-                defer { context.charge(flops: problem.localBackwardFLOPs(tokens: n) / Double(heads)) }
-                let one = h ..< h + 1
-                return glaBackward(q: q.heads(one), k: k.heads(one), v: v.heads(one), g: g.heads(one), dO: dO.heads(one),
-                                   initialState: saved.incoming.head(h))
-            }
             let one = h ..< h + 1
-            local.dq.setHeads(one, from: part.dq)
-            local.dk.setHeads(one, from: part.dk)
-            local.dv.setHeads(one, from: part.dv)
-            local.dG.setHeads(one, from: part.dG)
-            local.initialState.replaceHead(h, with: part.initialState)
-            ownTotal.replaceSubrange(h * dk ..< (h + 1) * dk, with: part.dG.sumOverTokens())
+            if let part = context.kernel("local GLA backward", flops: problem.localBackwardFLOPs(tokens: n) / Double(heads),
+                                         phantom: nil, { () -> GLAGradients? in
+                glaBackward(q: q.heads(one), k: k.heads(one), v: v.heads(one), g: g.heads(one), dO: dO.heads(one),
+                            initialState: saved.incoming.head(h))
+            }) {
+                local.dq.setHeads(one, from: part.dq)
+                local.dk.setHeads(one, from: part.dk)
+                local.dv.setHeads(one, from: part.dv)
+                local.dG.setHeads(one, from: part.dG)
+                local.initialState.replaceHead(h, with: part.initialState)
+                ownTotal.replaceSubrange(h * dk ..< (h + 1) * dk, with: part.dG.sumOverTokens())
+            }
             try context.communicate("all-scan") { try scan.advance(readyRows: (h + 1) * dk, combine: combine) }
         }
         try context.communicate("all-scan") { try scan.finish(combine: combine) }
-        return context.compute("final-state gradient") {
-            defer { context.charge(flops: problem.readoutBackwardFLOPs(tokens: n)) }
-            return finishGLABackward(local, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
+        let phantom = LinearAttentionGradients(dq: local.dq, dk: local.dk, dv: local.dv, dg: local.dG)
+        return context.kernel("final-state gradient", flops: problem.readoutBackwardFLOPs(tokens: n), phantom: phantom) {
+            finishGLABackward(local, k: k, v: v, g: g, finalStateGradient: later, carry: carry)
         }
     }
 }

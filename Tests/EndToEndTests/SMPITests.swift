@@ -99,6 +99,29 @@ final class SMPITests: XCTestCase {
         }
     }
 
+    /// A phantom run under SMPI sends the real run's messages (from buffers shared by every
+    /// rank) and charges the real run's FLOPs: the same ledger and the same simulated times.
+    func testPhantomRunIsTheRealRunUnderSMPI() throws {
+        for arguments in [ring, zeco] {
+            let name = arguments.joined(separator: " ")
+            let real = try simulate(arguments, ranks: 4)
+            let run = try smpirun(["run"] + arguments + ["--backward", "--json", "--phantom"], ranks: 4)
+            XCTAssertEqual(run.status, 0, "\(name)\n\(run.stderr)")
+            guard run.status == 0 else { continue }
+            let phantom = try run.json()
+            XCTAssertEqual(phantom["phantom"] as? Bool, true, name)
+            XCTAssertEqual(phantom["simulated"] as? Bool, true, name)
+            let a = try XCTUnwrap(phantom["traffic"] as? [String: Any], name)
+            let b = try XCTUnwrap(real["traffic"] as? [String: Any], name)
+            XCTAssertEqual(a as NSDictionary, b as NSDictionary, "ledger differs: \(name)")
+            for key in ["forward_seconds", "backward_seconds"] {
+                let simulated = try XCTUnwrap(phantom[key] as? Double), expected = try XCTUnwrap(real[key] as? Double)
+                XCTAssertGreaterThan(expected, 0, "\(key): \(name)")
+                XCTAssertEqual(simulated, expected, accuracy: 1e-6 * expected, "\(key): \(name)")
+            }
+        }
+    }
+
     /// The engine's collectives and every strategy, checked against references under SMPI:
     /// `spsim collectives` and `spsim verify` at 4 and 16 simulated ranks.
     func testCollectivesAndVerifyPassUnderSMPI() throws {
@@ -165,18 +188,44 @@ final class SMPITests: XCTestCase {
             ["--attention", "gla", "--strategy", $0, "--seq-len", "512", "--heads", "8", "--head-dim", "16"]
         }
         for arguments in cases {
-            let json = try simulate(arguments, ranks: 8)
-            let model = try XCTUnwrap(json["model"] as? [String: Any])
-            func slowest(_ phase: String) throws -> Double {
-                try XCTUnwrap(((model[phase] as? [String: Any])?["seconds"] as? [Double])?.max())
-            }
-            let forward = try XCTUnwrap(json["forward_seconds"] as? Double)
-            let backward = try XCTUnwrap(json["backward_seconds"] as? Double)
-            let name = arguments.joined(separator: " ")
-            XCTAssertEqual(forward / (try slowest("forward")), 1, accuracy: 0.05, "forward: \(name)")
-            XCTAssertEqual((forward + backward) / (try slowest("forward") + slowest("backward")), 1, accuracy: 0.05,
-                           "step: \(name)")
+            try assertMatchesClosedForm(try simulate(arguments, ranks: 8), arguments.joined(separator: " "))
         }
+    }
+
+    /// The same at P = 64 and 256 in phantom mode (the real run's messages and FLOP charges,
+    /// no arithmetic; `testPhantomRunIsTheRealRunUnderSMPI`): ring, Ulysses, USP and ZeCO.
+    func testPhantomSimulatedTimesMatchTheClosedFormAt64And256Ranks() throws {
+        for ranks in [64, 256] {
+            let softmax = ["--seq-len", "16384", "--head-dim", "16", "--causal"]
+            let cases: [[String]] = [
+                ["--strategy", "ring", "--layout", "zigzag", "--heads", "8"] + softmax,
+                ["--strategy", "ulysses", "--heads", "\(ranks)", "--seq-len", "8192", "--head-dim", "16", "--causal"],
+                ["--strategy", "usp", "--layout", "zigzag", "--heads", "16"] + softmax,
+                ["--attention", "gla", "--strategy", "zeco", "--seq-len", "16384", "--heads", "8", "--head-dim", "16"],
+            ]
+            for arguments in cases {
+                let name = "\(arguments.joined(separator: " ")) on \(ranks) ranks"
+                let run = try smpirun(["run"] + arguments + ["--backward", "--phantom", "--json"], ranks: ranks)
+                XCTAssertEqual(run.status, 0, "\(name)\n\(run.stderr)")
+                guard run.status == 0 else { continue }
+                try assertMatchesClosedForm(try run.json(), name)
+            }
+        }
+    }
+
+    /// The simulated forward and step (forward + backward) of a run's JSON are within 5% of
+    /// the closed form's slowest rank.
+    private func assertMatchesClosedForm(_ json: [String: Any], _ name: String,
+                                         file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = try XCTUnwrap(json["model"] as? [String: Any], name, file: file, line: line)
+        func slowest(_ phase: String) throws -> Double {
+            try XCTUnwrap(((model[phase] as? [String: Any])?["seconds"] as? [Double])?.max(), name, file: file, line: line)
+        }
+        let forward = try XCTUnwrap(json["forward_seconds"] as? Double, name, file: file, line: line)
+        let backward = try XCTUnwrap(json["backward_seconds"] as? Double, name, file: file, line: line)
+        XCTAssertEqual(forward / (try slowest("forward")), 1, accuracy: 0.05, "forward: \(name)", file: file, line: line)
+        XCTAssertEqual((forward + backward) / (try slowest("forward") + slowest("backward")), 1, accuracy: 0.05,
+                       "step: \(name)", file: file, line: line)
     }
 
     /// `spsim topology export` refuses more ranks than the topology has GPUs, with one error line and exit 2.

@@ -57,6 +57,13 @@ int cmpi_abort(cmpi_comm comm, int code);
 double cmpi_wtime(void);
 /** Advances the simulated clock by `flops` floating-point operations under SMPI; a no-op on a real MPI. */
 void cmpi_execute_flops(double flops);
+/** `bytes` of memory whose contents are unspecified, for phantom payloads: under SMPI one
+ *  allocation shared by every simulated rank (SMPI_SHARED_MALLOC: every call maps the same
+ *  pages, and SMPI copies no payload between shared buffers); plain malloc on a real MPI.
+ *  NULL when the allocation fails. Free with cmpi_shared_free. */
+void *cmpi_shared_malloc(size_t bytes);
+/** Frees memory from cmpi_shared_malloc. */
+void cmpi_shared_free(void *memory);
 /** 1 when built for SimGrid SMPI (simulated ranks, simulated clock), else 0. */
 int cmpi_is_simulated(void);
 /** A property of the simulated platform's root zone (owned by SimGrid), or NULL: not
