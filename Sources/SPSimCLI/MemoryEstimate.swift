@@ -167,7 +167,13 @@ func peakResidentBytes() -> Double? {
 func reportMemoryUse(_ estimate: MemoryEstimate, world: Communicator) throws {
     let all = try world.allgather([estimate.bytes, peakResidentBytes() ?? .nan])
     guard world.rank == 0 else { return }
-    let estimated = stride(from: 0, to: all.count, by: 2).map { formatBytes(all[$0]) }
-    let measured = stride(from: 1, to: all.count, by: 2).map { all[$0].isNaN ? "?" : formatBytes(all[$0]) }
-    printNote("memory per rank: estimated \(estimated.joined(separator: ", ")); peak resident \(measured.joined(separator: ", "))")
+    let estimated = stride(from: 0, to: all.count, by: 2).map { all[$0] }
+    let measured = stride(from: 1, to: all.count, by: 2).map { all[$0] }
+    /// Every rank's value up to 8 ranks, else the smallest and largest.
+    func listed(_ values: [Double]) -> String {
+        let text = values.map { $0.isNaN ? "?" : formatBytes($0) }
+        guard values.count > 8, let lo = values.min(), let hi = values.max() else { return text.joined(separator: ", ") }
+        return "\(formatBytes(lo)) to \(formatBytes(hi)) over \(values.count) ranks"
+    }
+    printNote("memory per rank: estimated \(listed(estimated)); peak resident \(listed(measured))")
 }
