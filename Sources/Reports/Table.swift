@@ -54,5 +54,8 @@ public func formatBytes(_ b: Double) -> String {
     return i == 0 ? "\(Int(v)) B" : format3(v) + " " + units[i]
 }
 
-/// Three significant digits (`%.3g`).
-public func format3(_ v: Double) -> String { String(format: "%.3g", v) }
+/// Three significant digits (`%.3g`), but a whole number from 1 000 to 999 999 is written out:
+/// `1234`, not `1.23e+03`.
+public func format3(_ v: Double) -> String {
+    (1000..<999_999.5).contains(abs(v)) ? String(format: "%.0f", v) : String(format: "%.3g", v)
+}

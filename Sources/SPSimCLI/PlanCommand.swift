@@ -118,9 +118,9 @@ struct PlanCommand: ParsableCommand {
                     })
                 }
                 let svg = SVGPlot(title: "Longest trainable sequence: \(planner.model.name) on \(planner.topology.name)",
-                                  xLabel: "GPUs", yLabel: "longest sequence (tokens; k = 10³, M = 10⁶)", series: series,
-                                  xPowersOfTwo: true, formatX: { String(Int($0)) },
-                                  formatY: { $0 >= 1e6 ? "\(format3($0 / 1e6))M" : "\(format3($0 / 1e3))k" }).render()
+                                  xLabel: "GPUs", yLabel: "longest sequence (tokens; k = 1024, M = 1024², as in the table)",
+                                  series: series, xPowersOfTwo: true, formatX: { String(Int($0)) },
+                                  formatY: { $0 >= 1_048_576 ? "\(format3($0 / 1_048_576))M" : "\(format3($0 / 1024))k" }).render()
                 try writePlot(svg, to: plot)
             }
             return

@@ -8,16 +8,20 @@ import SequenceParallel
 public struct SPSim: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "spsim",
-        abstract: "A distributed sequence-parallel attention simulator on MPI.",
+        abstract: "A distributed sequence-parallel training simulator on MPI.",
         discussion: """
             Run under `mpirun -np P spsim …` to use P ranks; without mpirun it is one rank.
-            Exit status: 0 success, 1 a check failed, 2 bad input (on every rank, before any message),
-            3 a failure during a run (every rank is ended through MPI_Abort); a rank killed by a
-            signal makes mpirun end the others and exit with 128 + the signal.
+
+            Exit status: 0 success, 1 a check failed, 2 bad input (on every rank, before any \
+            message), 3 a failure during a run (every rank is ended through MPI_Abort); a rank \
+            killed by a signal makes mpirun end the others and exit with 128 + the signal.
+
             Sizes (--seq-len, --max-bytes, …): \(SizeList.rule).
-            Defaults differ by purpose: `run` and `verify` check real float32 data on small problems
-            (N 1024, H 8, G = H, D 64, 4 bytes per element); `model` predicts training-sized layers
-            (N 1M, H 32, G = H, D 128, bf16 = 2 bytes per element). Each command's help states its own.
+
+            Defaults differ by purpose: `run` and `verify` check real float32 data on small \
+            problems (N 1024, H 8, G = H, D 64, 4 bytes per element); `model` predicts \
+            training-sized layers (N 1M, H 32, G = H, D 128, bf16 = 2 bytes per element); `train` \
+            and `plan` read a model file (`spsim models`). Each command's help states its own.
             """,
         version: SPSim.version,
         subcommands: [RunCommand.self, VerifyCommand.self, BenchCommand.self, StrategiesCommand.self, CollectivesCommand.self,

@@ -103,10 +103,11 @@ struct VerifyCommand: ParsableCommand {
                 }
             }
         case .gla:
+            let blocks = strategy.options.contains(.scanBlocks) ? 3 : nil
             let shapes: [(String, LinearAttentionProblem, Float)] = [
                 ("gla N=\(16 * p) H=2 Dk=8 Dv=6", LinearAttentionProblem(seqLen: 16 * p, heads: 2, keyDim: 8, valueDim: 6), 1),
-                ("gla uneven N=\(16 * p + 3) H=3 Dk=4 Dv=8 (scan-blocks K=3)",
-                 LinearAttentionProblem(seqLen: 16 * p + 3, heads: 3, keyDim: 4, valueDim: 8, scanBlocks: 3), 1),
+                ("gla uneven N=\(16 * p + 3) H=3 Dk=4 Dv=8" + (blocks.map { " (scan-blocks K=\($0))" } ?? ""),
+                 LinearAttentionProblem(seqLen: 16 * p + 3, heads: 3, keyDim: 4, valueDim: 8, scanBlocks: blocks), 1),
                 ("gla fast-decay N=\(16 * p) H=2 Dk=8 Dv=6 g×100",
                  LinearAttentionProblem(seqLen: 16 * p, heads: 2, keyDim: 8, valueDim: 6), 100),
             ]

@@ -22,9 +22,12 @@ public struct TokenData: Sendable {
     ///   integers, is a `.bin` of an odd byte count, or holds an id ≥ `vocabulary` or < 0.
     public static func load(_ path: String, vocabulary: Int, minimumTokens: Int) throws(InputError) -> TokenData {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let data = FileManager.default.contents(atPath: path) else {
-            throw InputError("--data \(path): no such file or not readable")
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw InputError("--data \(path): no such file")
+        }
+        if isDirectory.boolValue { throw InputError("--data \(path) is a directory; give a text, .npy or .bin file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputError("--data \(path) is not readable")
         }
         let bytes = [UInt8](data)
         if bytes.isEmpty { throw InputError("--data \(path) is empty") }

@@ -85,6 +85,8 @@ final class TableTests: XCTestCase {
     func testUnitFormatting() {
         XCTAssertEqual(formatSeconds(0.00123), "1.23 ms")
         XCTAssertEqual(formatSeconds(2.5e-6), "2.5 µs")
+        XCTAssertEqual(formatSeconds(1234.4), "1234 s")
+        XCTAssertEqual(format3(2.5e6), "2.5e+06")
         XCTAssertEqual(formatBytes(2048), "2 KiB")
         XCTAssertEqual(formatBytes(100), "100 B")
     }

@@ -52,6 +52,7 @@ final class TokenDataTests: XCTestCase {
             }
         }
         refuses(directory.appendingPathComponent("missing").path, mentions: "no such file")
+        refuses(directory.path, mentions: "is a directory")
         refuses(try file("empty.txt", []), mentions: "empty")
         refuses(try file("short.txt", [65, 66]), minimum: 5, mentions: "has 2 tokens")
         refuses(try file("f.npy", npy("<f4", count: 1, data: [0, 0, 128, 63])), mentions: "not floats")
