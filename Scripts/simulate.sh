@@ -55,9 +55,14 @@ status=0
 # state), instead of one private copy per rank — seconds instead of minutes at 256 ranks.
 smpirun -no-privatize -platform "$work/platform.xml" -hostfile "$work/hostfile" -np "$np" \
     --cfg=smpi/display-timing:no --log=root.thres:critical "$lib" run "${args[@]}" --json >"$work/run.json" || status=$?
-if [ "$json" -eq 1 ] || [ ! -s "$work/run.json" ]; then
-    cat "$work/run.json"
+if [ "$status" -ne 0 ]; then
+    # spsim said why on stderr; smpirun echoes its command line and exit code on stdout.
+    grep -v -e '^Execution failed with code' -e "^$lib " "$work/run.json" >&2 || true
     exit "$status"
+fi
+if [ "$json" -eq 1 ]; then
+    cat "$work/run.json"
+    exit 0
 fi
 python3 - "$work/run.json" <<'EOF'
 import json, sys

@@ -175,5 +175,9 @@ func reportMemoryUse(_ estimate: MemoryEstimate, world: Communicator) throws {
         guard values.count > 8, let lo = values.min(), let hi = values.max() else { return text.joined(separator: ", ") }
         return "\(formatBytes(lo)) to \(formatBytes(hi)) over \(values.count) ranks"
     }
-    printNote("memory per rank: estimated \(listed(estimated)); peak resident \(listed(measured))")
+    // Under SMPI every simulated rank lives in one process: its peak is the whole simulation's.
+    let resident = MPIEnvironment.isSimulated
+        ? "peak resident of the SMPI process (all \(world.size) simulated ranks) \(listed([measured.max() ?? .nan]))"
+        : "peak resident \(listed(measured))"
+    printNote("memory per rank: estimated \(listed(estimated)); \(resident)")
 }
