@@ -115,7 +115,7 @@ struct PlanCommand: ParsableCommand {
                 let series = planner.strategies.map { s in
                     SVGPlot.Series(name: s.name, points: results.filter { $0.strategy == s.name }.compactMap { r in
                         r.tokens.map { (Double(r.gpus), Double($0)) }
-                    })
+                    }, style: strategyStyle(s.name))
                 }
                 let svg = SVGPlot(title: "Longest trainable sequence: \(planner.model.name) on \(planner.topology.name)",
                                   xLabel: "GPUs", yLabel: "longest sequence (tokens; k = 10³, M = 10⁶)", series: series,

@@ -14,7 +14,8 @@ import MPI
 public final class AllGatherAttention: StrategyInstance<AttentionProblem>, AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
         name: "allgather", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["all_gather"],
-        summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)")
+        summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)",
+        colour: "#D55E00", marker: .square)
 
     public static let supportsPhantom = true
 

@@ -31,7 +31,8 @@ public final class ExscanAttention: StrategyInstance<LinearAttentionProblem>, Li
     public typealias Saved = GLABoundaryStates
     public static let descriptor = StrategyDescriptor(
         name: "exscan", attention: .gla, layouts: [.contiguous],
-        summary: "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks")
+        summary: "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks",
+        colour: "#7F7F7F", marker: .hexagon)
 
     public static let supportsPhantom = true
 

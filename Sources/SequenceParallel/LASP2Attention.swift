@@ -33,7 +33,8 @@ public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, Lin
     public typealias Saved = GLABoundaryStates
     public static let descriptor = StrategyDescriptor(
         name: "lasp2", attention: .gla, layouts: [.contiguous],
-        summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)")
+        summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)",
+        colour: "#882255", marker: .diamond)
 
     public static let supportsPhantom = true
 

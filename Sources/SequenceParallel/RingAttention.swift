@@ -46,7 +46,8 @@ import MPI
 public final class RingAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
         name: "ring", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["p2p"],
-        summary: "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)")
+        summary: "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)",
+        colour: "#009E73", marker: .triangle)
 
     public static let supportsPhantom = true
 

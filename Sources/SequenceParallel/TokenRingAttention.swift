@@ -75,7 +75,8 @@ import MPI
 public final class TokenRingAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
         name: "token-ring", attention: .softmax, layouts: LayoutKind.allCases,
-        summary: "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)")
+        summary: "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)",
+        colour: "#CC79A7", marker: .diamond)
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if let reason = layoutReason(layout) { return reason }

@@ -65,7 +65,8 @@ import MPI
 public final class USPAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
         name: "usp", attention: .softmax, layouts: [.contiguous, .zigzag], options: [.ulyssesDegree], aliases: ["a2a+p2p"],
-        summary: "Ulysses all-to-all inside groups of U ranks, ring attention across the P/U groups (USP, --ulysses-degree U)")
+        summary: "Ulysses all-to-all inside groups of U ranks, ring attention across the P/U groups (USP, --ulysses-degree U)",
+        colour: "#E69F00", marker: .triangleDown)
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if layout == .striped {

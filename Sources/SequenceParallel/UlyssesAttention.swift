@@ -41,7 +41,8 @@ import MPI
 public final class UlyssesAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
         name: "ulysses", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["a2a"],
-        summary: "all-to-all sequence→heads, full attention on local heads, all-to-all back (DeepSpeed-Ulysses)")
+        summary: "all-to-all sequence→heads, full attention on local heads, all-to-all back (DeepSpeed-Ulysses)",
+        colour: "#0072B2", marker: .circle)
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         layoutReason(layout) ?? HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name)

@@ -39,7 +39,8 @@ public final class ZeCOAttention: LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
     public static let descriptor = StrategyDescriptor(
         name: "zeco", attention: .gla, layouts: [.contiguous], options: [.scanBlocks],
-        summary: "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)")
+        summary: "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)",
+        colour: "#56B4E9", marker: .star)
 
     public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)
         -> [StrategyOption: Int] {
