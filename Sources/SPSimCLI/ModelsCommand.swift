@@ -20,22 +20,10 @@ struct ModelsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List known models with their size.")
 
         func run() throws {
-            let catalog = ModelCatalog.models()
-            guard !catalog.directories.isEmpty else {
-                throw InputError("no Models folder found (looked in $SPSIM_MODELS, ./Models and beside spsim)")
+            try printCatalog(ModelCatalog.models(), folder: "Models", variable: "SPSIM_MODELS",
+                             columns: ["parameters", "layers", "attention"]) { (m: TransformerModel) in
+                [format3(Double(m.parameters) / 1e9) + "B", "\(m.layerCount)", m.attention.rawValue, m.description]
             }
-            var table = TextTable(columns: ["name", "parameters", "layers", "attention", "description"])
-            for (name, path) in catalog.entries() {
-                do {
-                    let m = try TransformerModel.load(path: path)
-                    table.append([name, format3(Double(m.parameters) / 1e9) + "B", "\(m.layerCount)", m.attention.rawValue,
-                                  m.description])
-                } catch {
-                    table.append([name, "-", "-", "-", "INVALID: \(error)"])
-                }
-            }
-            print(table.render(), terminator: "")
-            printNote("from \(catalog.directories.joined(separator: ", "))")
         }
     }
 

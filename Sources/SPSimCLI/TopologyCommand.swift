@@ -21,22 +21,11 @@ struct TopologyCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List known topologies with a one-line description.")
 
         func run() throws {
-            let catalog = TopologyCatalog.standard()
-            guard !catalog.directories.isEmpty else {
-                throw InputError("no Topologies folder found (looked in $SPSIM_TOPOLOGIES, ./Topologies and beside spsim)")
+            try printCatalog(TopologyCatalog.standard(), folder: "Topologies", variable: "SPSIM_TOPOLOGIES",
+                             columns: ["GPUs", "nodes × GPUs", "levels"]) { (t: Topology) in
+                ["\(t.capacity)", "\(t.nodeCount) × \(t.gpusPerNodeCount)", t.levels.map(\.name).joined(separator: " / "),
+                 t.description]
             }
-            var table = TextTable(columns: ["name", "GPUs", "nodes × GPUs", "levels", "description"])
-            for (name, path) in catalog.entries() {
-                do {
-                    let t = try Topology.load(path: path)
-                    table.append([name, "\(t.capacity)", "\(t.nodeCount) × \(t.gpusPerNodeCount)",
-                                  t.levels.map(\.name).joined(separator: " / "), t.description])
-                } catch {
-                    table.append([name, "-", "-", "-", "INVALID: \(error)"])
-                }
-            }
-            print(table.render(), terminator: "")
-            printNote("from \(catalog.directories.joined(separator: ", "))")
         }
     }
 
@@ -156,4 +145,23 @@ func validateEach(_ targets: [String], in catalog: TopologyCatalog,
         for f in failures.dropLast() { printError(f) }
         throw InputError(failures.last!)
     }
+}
+
+/// `spsim topology list`, `spsim models list`: a table of every file `catalog` finds, one row
+/// per name with `columns` and the description (`row` of the loaded file), "INVALID" and the
+/// problem for a file that does not load; the folders searched on stderr.
+/// - Throws: `InputError` when no folder exists (`$variable`, ./`folder` and beside spsim).
+func printCatalog<File: CatalogFile>(_ catalog: TopologyCatalog, folder: String, variable: String, columns: [String],
+                                     row: (File) -> [String]) throws {
+    guard !catalog.directories.isEmpty else {
+        throw InputError("no \(folder) folder found (looked in $\(variable), ./\(folder) and beside spsim)")
+    }
+    var table = TextTable(columns: ["name"] + columns + ["description"])
+    for (name, path) in catalog.entries() {
+        do { table.append([name] + row(try File.load(path: path))) } catch {
+            table.append([name] + columns.map { _ in "-" } + ["INVALID: \(error)"])
+        }
+    }
+    print(table.render(), terminator: "")
+    printNote("from \(catalog.directories.joined(separator: ", "))")
 }

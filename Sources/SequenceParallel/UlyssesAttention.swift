@@ -45,7 +45,11 @@ public final class UlyssesAttention: AttentionStrategy {
         colour: "#0072B2", marker: .circle)
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout) ?? HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name)
+        if let reason = layoutReason(layout) { return reason }
+        return HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name).map { reason in
+            let others = Strategies.alternatives(to: name, problem, layout: layout, ranks: ranks)
+            return others.isEmpty ? reason : reason + "; use --strategy \(others.joined(separator: ", ")), which run it"
+        }
     }
 
     public static let supportsPhantom = true
