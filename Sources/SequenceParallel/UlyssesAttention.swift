@@ -48,7 +48,9 @@ public final class UlyssesAttention: AttentionStrategy {
         if let reason = layoutReason(layout) { return reason }
         return HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name).map { reason in
             let others = Strategies.alternatives(to: name, problem, layout: layout, ranks: ranks)
-            return others.isEmpty ? reason : reason + "; use --strategy \(others.joined(separator: ", ")), which run it"
+            guard let last = others.last else { return reason }
+            let list = others.count == 1 ? last : others.dropLast().joined(separator: ", ") + " or " + last
+            return reason + "; use --strategy \(list), which run it"
         }
     }
 
