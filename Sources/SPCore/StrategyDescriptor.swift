@@ -40,8 +40,8 @@ public struct StrategyDescriptor: Sendable, Equatable {
 
     /// A descriptor; `layouts` must not be empty; `colour` (`#rrggbb`) and `marker` are the
     /// strategy's own in every plot (no two strategies share a colour).
-    public init(name: String, attention: AttentionKind, layouts: [LayoutKind], options: [StrategyOption] = [],
-                aliases: [String] = [], summary: String, colour: String, marker: StrategyStyle.Marker) {
+    public init(name: String, attention: AttentionKind, layouts: [LayoutKind], colour: String, marker: StrategyStyle.Marker,
+                options: [StrategyOption] = [], aliases: [String] = [], summary: String) {
         precondition(!layouts.isEmpty, "a strategy accepts at least one layout")
         self.name = name
         self.attention = attention

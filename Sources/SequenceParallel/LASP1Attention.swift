@@ -26,9 +26,8 @@ import MPI
 public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLAState
     public static let descriptor = StrategyDescriptor(
-        name: "lasp1", attention: .gla, layouts: [.contiguous],
-        summary: "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline",
-        colour: "#000000", marker: .square)
+        name: "lasp1", attention: .gla, layouts: [.contiguous], colour: "#000000", marker: .square,
+        summary: "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline")
 
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {

@@ -74,9 +74,8 @@ import MPI
 /// straight to the Q's owner on a second communicator, so both link directions carry data.
 public final class TokenRingAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "token-ring", attention: .softmax, layouts: LayoutKind.allCases,
-        summary: "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)",
-        colour: "#CC79A7", marker: .diamond)
+        name: "token-ring", attention: .softmax, layouts: LayoutKind.allCases, colour: "#CC79A7", marker: .diamond,
+        summary: "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if let reason = layoutReason(layout) { return reason }

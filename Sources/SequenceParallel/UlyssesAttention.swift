@@ -40,9 +40,9 @@ import MPI
 /// DeepSpeed-Ulysses: all-to-all to head parallelism, local attention, all-to-all back.
 public final class UlyssesAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "ulysses", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["a2a"],
-        summary: "all-to-all sequence→heads, full attention on local heads, all-to-all back (DeepSpeed-Ulysses)",
-        colour: "#0072B2", marker: .circle)
+        name: "ulysses", attention: .softmax, layouts: LayoutKind.allCases, colour: "#0072B2", marker: .circle,
+        aliases: ["a2a"],
+        summary: "all-to-all sequence→heads, full attention on local heads, all-to-all back (DeepSpeed-Ulysses)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if let reason = layoutReason(layout) { return reason }
