@@ -36,17 +36,7 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Rank counts P: a list or range (e.g. 8..256 doubles).")
     var ranks: String = "8"
 
-    @Option(help: "Query heads H (GLA: heads).")
-    var heads: Int = 32
-
-    @Option(help: "Key/value heads G (default H).")
-    var kvHeads: Int?
-
-    @Option(help: "Channels per head D (GLA: key dim Dk).")
-    var headDim: Int = 128
-
-    @Option(help: "GLA value channels per head Dv (default D).")
-    var valueDim: Int?
+    @OptionGroup var shape: ShapeOptions
 
     @Option(help: "GLA chunk size C (compute model only).")
     var chunkSize: Int = 64
@@ -60,7 +50,7 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Bytes per element moved and stored (2 = bf16; spsim run moves float32 = 4).")
     var bytesPerElement: Int = 2
 
-    @Option(help: "ZeCO All-Scan pipeline blocks K (default: the time-optimal K*).")
+    @Option(help: "\(StrategyOption.scanBlocks.takers): All-Scan pipeline blocks K (default: the time-optimal K*).")
     var scanBlocks: Int?
 
     @Option(help: "Output: table, csv or json.")
@@ -153,7 +143,8 @@ struct ModelCommand: ParsableCommand {
         guard !pairs.isEmpty else { throw InputError("no strategy among \(models.map { $0.name }) supports --layout \(layout)") }
         let seqLens = try SizeList.parse(seqLen, option: "--seq-len").mapError { InputError($0.message) }.get()
         let rankCounts = try SizeList.parse(ranks, option: "--ranks").mapError { InputError($0.message) }.get()
-        let workload = Workload(seqLen: seqLens[0], heads: heads, kvHeads: kvHeads, headDim: headDim, valueDim: valueDim,
+        let workload = Workload(seqLen: seqLens[0], heads: shape.heads ?? 32, kvHeads: shape.kvHeads,
+                                headDim: shape.headDim ?? 128, valueDim: shape.valueDim,
                                 chunkSize: chunkSize, isCausal: causal, elementBytes: bytesPerElement,
                                 scanBlocks: scanBlocks)
         try requireSweepSizes(workload, families: Set(pairs.map { $0.model.attention }), seqLens: seqLens, ranks: rankCounts,

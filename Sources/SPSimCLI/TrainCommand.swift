@@ -20,6 +20,8 @@ struct TrainCommand: ParsableCommand {
             With --json, rank 0 prints one JSON object on stdout: per-step losses, tokens/s and per-rank times, and the
             last step's traffic per phase (attention_forward, attention_backward, attention_recompute, gradient_allreduce).
             A loss that becomes NaN or inf stops the run with exit status 1.
+            --layers, --hidden, --heads, --kv-heads, --head-dim, --value-dim and --ffn override the model's numbers;
+            --kv-heads defaults to the model's, or to --heads when --heads is given.
             """)
 
     @Option(help: "The model: a Models/ file by name or path (`spsim models list`); default tiny (2 layers, hidden 64, 4 heads, 2 KV heads of 16, FFN 128, bytes: vocabulary 256).")
@@ -48,11 +50,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Override the model's blocks.") var layers: Int?
     @Option(help: "Override the model's hidden size.") var hidden: Int?
-    @Option(help: "Override the model's (query) heads.") var heads: Int?
-    @Option(help: "Override the model's key/value heads (softmax; default the model's, or --heads when --heads is given).")
-    var kvHeads: Int?
-    @Option(help: "Override the model's channels per head (GLA: Dk).") var headDim: Int?
-    @Option(help: "Override the model's GLA value channels per head Dv.") var valueDim: Int?
+    @OptionGroup(title: "Override the model's attention shape") var shape: ShapeOptions
     @Option(help: "Override the model's SwiGLU width.") var ffn: Int?
 
     @Flag(help: "Activation checkpointing: keep only each block's input and recompute its activations in the backward.")
@@ -119,18 +117,13 @@ struct TrainCommand: ParsableCommand {
     func prepare(_ world: Communicator) throws -> Prepared {
         let kind = attention
         var config = try Self.trainingConfig(model, attention: kind)
-        if kind == .gla && kvHeads != nil {
-            throw InputError("--kv-heads applies to softmax attention; GLA has one key head per head (--heads)")
-        }
-        if kind == .softmax && valueDim != nil {
-            throw InputError("--value-dim applies to --attention gla; softmax values have --head-dim channels")
-        }
+        if let mismatch = shape.mismatch(kind) { throw InputError(mismatch) }
         config.layers = layers ?? config.layers
         config.hidden = hidden ?? config.hidden
-        config.heads = heads ?? config.heads
-        config.kvHeads = kvHeads ?? (heads == nil ? config.kvHeads : config.heads)
-        config.headDim = headDim ?? config.headDim
-        config.valueDim = valueDim ?? (headDim ?? config.valueDim)
+        config.heads = shape.heads ?? config.heads
+        config.kvHeads = shape.kvHeads ?? (shape.heads == nil ? config.kvHeads : config.heads)
+        config.headDim = shape.headDim ?? config.headDim
+        config.valueDim = shape.valueDim ?? (shape.headDim ?? config.valueDim)
         config.ffn = ffn ?? config.ffn
         try config.validate()
         guard steps >= 1 else { throw InputError("--steps must be at least 1 (got \(steps))") }
