@@ -79,7 +79,7 @@ struct ModelCommand: ParsableCommand {
             printNote("swept \(points.count) configurations in \(formatSeconds(seconds)) (\(format3(Double(points.count) / max(seconds, 1e-12))) per second)")
         }
         if points.allSatisfy({ if case .failure = $0.result { true } else { false } }), case .failure(let e) = points[0].result {
-            throw InputError("no configuration can run: \(e.message)")
+            throw InputError("no configuration can run: \(e.commandLineMessage)")
         }
         switch format {
         case .table: print(Self.table(points, topology: sweep.topology), terminator: "")
@@ -98,7 +98,7 @@ struct ModelCommand: ParsableCommand {
                 case .success(let prediction): predictions.append(prediction)
                 case .failure(let e):
                     unsupported.append(Unsupported(strategy: p.strategy, layout: p.layout.rawValue, ranks: p.ranks,
-                                                   seqLen: p.seqLen, reason: e.message))
+                                                   seqLen: p.seqLen, reason: e.commandLineMessage))
                 }
             }
             print(try jsonLine(Report(topology: sweep.topology.name, sweepSeconds: seconds, predictions: predictions,
@@ -172,7 +172,7 @@ struct ModelCommand: ParsableCommand {
                           formatBytes(Double(m.memoryBytes.max() ?? 0))])
             case .failure(let e):
                 t.append([p.strategy, p.layout.rawValue, "\(p.ranks)", tokens(p.seqLen), "n/a", "", "", "", "", "", "", "", ""])
-                notes.append("\(p.strategy) P=\(p.ranks) N=\(p.seqLen): \(e.message)")
+                notes.append("\(p.strategy) P=\(p.ranks) N=\(p.seqLen): \(e.commandLineMessage)")
             }
         }
         let w = points.compactMap { try? $0.result.get() }.first?.workload
@@ -198,7 +198,7 @@ struct ModelCommand: ParsableCommand {
                     "\(m.memoryBytes.max() ?? 0)", m.scanBlocks.map { "\($0)" } ?? "", ""]
                 out += cells.joined(separator: ",") + "\n"
             case .failure(let e):
-                out += "\(p.strategy),\(p.layout.rawValue),\(p.ranks),\(p.seqLen),,,,,,,,,,,,,\"\(e.message.replacingOccurrences(of: "\"", with: "'"))\"\n"
+                out += "\(p.strategy),\(p.layout.rawValue),\(p.ranks),\(p.seqLen),,,,,,,,,,,,,\"\(e.commandLineMessage.replacingOccurrences(of: "\"", with: "'"))\"\n"
             }
         }
         return out
@@ -228,7 +228,7 @@ func requireSweepSizes(_ workload: Workload, families: Set<AttentionFamily>, seq
             var w = workload
             w.seqLen = n
             w.attention = family
-            if let reason = w.shapeReason() { throw InputError(reason) }
+            if let error = w.shapeError() { throw error }
         }
     }
     for p in ranks { try SizeLimits.require("--ranks", p, atMost: SizeLimits.maxRanks) }

@@ -79,7 +79,7 @@ struct PlanCommand: ParsableCommand {
             for p in gpuCounts {
                 for s in planner.strategies {
                     let r = planner.maxSeqLen(s, gpus: p)
-                    results.append((s.name, p, r.tokens, r.reason))
+                    results.append((s.name, p, r.tokens, r.reason?.commandLine))
                 }
             }
             // The best configuration at each strategy's longest sequence.
@@ -137,7 +137,7 @@ struct PlanCommand: ParsableCommand {
         rows = Self.ranked(rows)
         guard rows.contains(where: \.feasible) else {
             let smallest = rows.map(\.estimate.memory.peak).min()
-            let why = failures.flatMap(\.reasons).filter { !$0.hasPrefix("memory") }
+            let why = failures.flatMap(\.reasons).map(\.commandLine).filter { !$0.hasPrefix("memory") }
             throw InputError("nothing can train \(planner.model.name) at --seq-len \(n) on \(gpuCounts.map(String.init).joined(separator: ",")) GPUs of \(planner.topology.name): "
                              + (smallest.map { "the smallest configuration needs \(String(format: "%.2f", $0 / 1_073_741_824)) GiB per GPU, \(String(format: "%.2f", planner.usableBytes / 1_073_741_824)) GiB usable" }
                                 ?? (why.first ?? "no strategy supports it")))
@@ -151,7 +151,7 @@ struct PlanCommand: ParsableCommand {
             let best = rows.first!.estimate
             print("best: " + Self.describe(best.configuration) + ", " + Self.breakdown(best))
             for f in failures {
-                print("- \(f.strategy) on \(f.gpus) GPUs fits nowhere: " + f.reasons.joined(separator: "; "))
+                print("- \(f.strategy) on \(f.gpus) GPUs fits nowhere: " + f.reasons.map(\.commandLine).joined(separator: "; "))
             }
         }
         if let plot {
@@ -201,7 +201,7 @@ struct PlanCommand: ParsableCommand {
         search.checkpointing = checkpointing.values
         search.tiling = tiling.values
         search.headroom = headroom
-        do { return (try Planner(model: m, topology: topo, search: search), counts) } catch { throw InputError(error.message) }
+        do { return (try Planner(model: m, topology: topo, search: search), counts) } catch { throw InputError(error.commandLineMessage) }
     }
 
     static func size(_ text: String, option: String) throws -> Int {
@@ -357,7 +357,7 @@ struct PlanReport: Encodable {
                                  tokensPerSecond: e.tokensPerSecond, mfu: e.mfu)
         }
         best = seqLen == nil ? nil : configurations.first { $0.feasible }
-        self.failures = failures.map { Failure(strategy: $0.strategy, gpus: $0.gpus, reasons: $0.reasons) }
+        self.failures = failures.map { Failure(strategy: $0.strategy, gpus: $0.gpus, reasons: $0.reasons.map(\.commandLine)) }
         self.maxSeqLen = maxSeqLen
     }
 }

@@ -38,7 +38,7 @@ func scalingFigure(_ points: [SweepPoint], axis: ModelCommand.PlotAxis, topology
             lines[i].beyond.append((x, m.maxStepSeconds - (m.computeSeconds.max() ?? 0)))
         case .failure(let e):
             lines[i].unsupported.append(x)
-            if lines[i].reason == nil { lines[i].reason = shortReason(e.message) }
+            if lines[i].reason == nil { lines[i].reason = shortReason(e.commandLineMessage) }
         }
     }
     // A strategy drawn more than once (several N, layouts) keeps its colour and marker; the
