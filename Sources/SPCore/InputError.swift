@@ -35,7 +35,12 @@ public struct InputError: Error, CustomStringConvertible, Sendable, Equatable {
 
         /// `messages` with `separator` between them.
         public init(joining messages: [Message], separator: String) {
-            parts = messages.enumerated().flatMap { $0.offset == 0 ? $0.element.parts : [.text(separator)] + $0.element.parts }
+            var joined = Interpolation(literalCapacity: 0, interpolationCount: messages.count)
+            for (i, message) in messages.enumerated() {
+                if i > 0 { joined.appendLiteral(separator) }
+                joined.appendInterpolation(message)
+            }
+            parts = joined.parts
         }
 
         /// The sentence, each quantity named by `name`.
@@ -48,13 +53,22 @@ public struct InputError: Error, CustomStringConvertible, Sendable, Equatable {
             }.joined()
         }
 
+        /// Builds the parts, adjacent words joined into one `.text`.
         public struct Interpolation: StringInterpolationProtocol {
             var parts = [Part]()
             public init(literalCapacity: Int, interpolationCount: Int) {}
-            public mutating func appendLiteral(_ literal: String) { parts.append(.text(literal)) }
-            public mutating func appendInterpolation(_ quantity: Quantity) { parts.append(.quantity(quantity)) }
-            public mutating func appendInterpolation(_ message: Message) { parts += message.parts }
-            public mutating func appendInterpolation<T>(_ value: T) { parts.append(.text("\(value)")) }
+            public mutating func appendLiteral(_ literal: String) { add(.text(literal)) }
+            public mutating func appendInterpolation(_ quantity: Quantity) { add(.quantity(quantity)) }
+            public mutating func appendInterpolation(_ message: Message) { message.parts.forEach { add($0) } }
+            public mutating func appendInterpolation<T>(_ value: T) { add(.text("\(value)")) }
+
+            private mutating func add(_ part: Part) {
+                switch (parts.last, part) {
+                case (_, .text("")): break
+                case (.text(let before)?, .text(let text)): parts[parts.count - 1] = .text(before + text)
+                default: parts.append(part)
+                }
+            }
         }
     }
 
