@@ -21,8 +21,7 @@ struct ModelCommand: ParsableCommand {
             (N 1024, H 8, D 64, float32 = 4 bytes): its --json carries the model for its own shape.
             """)
 
-    @Option(help: "Topology name (see `spsim topology list`) or a topology JSON file.")
-    var topology: String = "hgx-h100"
+    @OptionGroup var topology: TopologyOption
 
     @Option(help: "Comma-separated strategies, or 'all'.")
     var strategy: String = "all"
@@ -62,21 +61,17 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "The plot's x axis: ranks or seq-len (default: whichever the sweep varies more).")
     var plotX: PlotAxis?
 
-    @Flag(help: "Print the sweep's size and duration on stderr.")
-    var time = false
+    @OptionGroup var time: TimeOption
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
     enum PlotAxis: String, ExpressibleByArgument, CaseIterable { case ranks, seqLen = "seq-len" }
 
     func run() throws {
         let sweep = try makeSweep()
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = ContinuousClock.now
         let points = sweep.run()
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        if time {
-            printNote("swept \(points.count) configurations in \(formatSeconds(seconds)) (\(format3(Double(points.count) / max(seconds, 1e-12))) per second)")
+        let seconds = time.note("swept \(points.count) configurations", since: start) { seconds in
+            " (\(format3(Double(points.count) / max(seconds, 1e-12))) per second)"
         }
         if points.allSatisfy({ if case .failure = $0.result { true } else { false } }), case .failure(let e) = points[0].result {
             throw InputError("no configuration can run: \(e.commandLineMessage)")
@@ -114,8 +109,7 @@ struct ModelCommand: ParsableCommand {
 
     /// Everything checked before the sweep.
     func makeSweep() throws -> Sweep {
-        let topo: Topology
-        do { topo = try TopologyCatalog.standard().load(topology) } catch { throw InputError("--topology: \(error)") }
+        let topo = try topology.load()
         var models: [any StrategyModel.Type]
         if strategy == "all" {
             models = CostModel.strategies.filter { attention == nil || $0.attention == attention }

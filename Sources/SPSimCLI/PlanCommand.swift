@@ -21,8 +21,7 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Model name (see `spsim models list`) or a model JSON file.")
     var model: String = "llama3-8b"
 
-    @Option(help: "Topology name (see `spsim topology list`) or a topology JSON file.")
-    var topology: String = "hgx-h100"
+    @OptionGroup var topology: TopologyOption
 
     @Option(help: "GPU counts: a list or range (e.g. 8..1024).")
     var gpus: String = "8"
@@ -63,8 +62,7 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Also draw an SVG: the longest sequence against GPUs (--max-seq-len), else the best step's breakdown per strategy.")
     var plot: String?
 
-    @Flag(help: "Print the search's size and duration on stderr.")
-    var time = false
+    @OptionGroup var time: TimeOption
 
     enum Choice: String, ExpressibleByArgument, CaseIterable {
         case on, off, both
@@ -73,7 +71,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let (planner, gpuCounts) = try makePlanner()
-        let clock = ContinuousClock(), start = clock.now
+        let start = ContinuousClock.now
         if maxSeqLen {
             var results = [(strategy: String, gpus: Int, tokens: Int?, reason: String?)]()
             for p in gpuCounts {
@@ -91,7 +89,7 @@ struct PlanCommand: ParsableCommand {
                 let one = try Planner(model: planner.model, topology: planner.topology, search: search)
                 if let best = Self.ranked(one.plan(gpus: r.gpus, seqLen: n).rows).first(where: \.feasible) { rows.append(best) }
             }
-            reportTime(start: start, clock: clock, what: "\(results.count) longest-sequence searches")
+            time.note("planned \(results.count) longest-sequence searches", since: start)
             switch format {
             case .json:
                 print(try jsonLine(PlanReport(planner, seqLen: nil, rows: rows, failures: [],
@@ -133,7 +131,7 @@ struct PlanCommand: ParsableCommand {
             rows += outcome.rows
             failures += outcome.failures
         }
-        reportTime(start: start, clock: clock, what: "\(rows.count) best-per-degree rows over \(gpuCounts.count) GPU counts")
+        time.note("planned \(rows.count) best-per-degree rows over \(gpuCounts.count) GPU counts", since: start)
         rows = Self.ranked(rows)
         guard rows.contains(where: \.feasible) else {
             let smallest = rows.map(\.estimate.memory.peak).min()
@@ -175,8 +173,7 @@ struct PlanCommand: ParsableCommand {
     func makePlanner() throws -> (Planner, [Int]) {
         let m: TransformerModel
         do { m = try ModelCatalog.models().loadModel(model) } catch { throw InputError("--model: \(error)") }
-        let topo: Topology
-        do { topo = try TopologyCatalog.standard().load(topology) } catch { throw InputError("--topology: \(error)") }
+        let topo = try topology.load()
         let counts = try SizeList.parse(gpus, option: "--gpus").mapError { InputError($0.message) }.get()
         if let bad = counts.first(where: { topo.placementReason(ranks: $0) != nil }) {
             throw InputError("--gpus: " + topo.placementReason(ranks: bad)!)
@@ -278,12 +275,6 @@ struct PlanCommand: ParsableCommand {
         return out
     }
 
-    func reportTime(start: ContinuousClock.Instant, clock: ContinuousClock, what: String) {
-        guard time else { return }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        printNote("planned \(what) in \(formatSeconds(seconds))")
-    }
 
     func writePlot(_ svg: String, to path: String) throws {
         do { try svg.write(toFile: path, atomically: true, encoding: .utf8) } catch {
