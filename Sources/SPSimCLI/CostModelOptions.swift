@@ -1,5 +1,6 @@
 import ArgumentParser
 import CostModel
+import Reports
 import SequenceParallel
 
 /// `--topology` of the cost-model commands (`spsim model`, `spsim plan`): a name in the
