@@ -199,29 +199,31 @@ int cmpi_sendrecv(const void *sendbuf, int64_t sendcount, int dest, int sendtag,
                         comm->comm, MPI_STATUS_IGNORE);
 }
 
-static int new_request(cmpi_request *out) {
+/* Checks the count of a nonblocking call and allocates its request. */
+static int new_request(int64_t count, cmpi_request *out) {
+    CHECK_COUNT(count);
     *out = malloc(sizeof **out);
     return *out ? MPI_SUCCESS : MPI_ERR_NO_MEM;
 }
 
-int cmpi_isend(const void *buf, int64_t count, cmpi_dtype type, int dest, int tag, cmpi_comm comm,
-               cmpi_request *out) {
-    CHECK_COUNT(count);
-    int rc = new_request(out);
-    if (rc != MPI_SUCCESS) return rc;
-    rc = MPI_Isend(buf, (int)count, mpi_type(type), dest, tag, comm->comm, &(*out)->request);
+/* The result `rc` of starting a nonblocking call; frees its request when it failed. */
+static int started(int rc, cmpi_request *out) {
     if (rc != MPI_SUCCESS) { free(*out); *out = NULL; }
     return rc;
 }
 
+int cmpi_isend(const void *buf, int64_t count, cmpi_dtype type, int dest, int tag, cmpi_comm comm,
+               cmpi_request *out) {
+    int rc = new_request(count, out);
+    if (rc != MPI_SUCCESS) return rc;
+    return started(MPI_Isend(buf, (int)count, mpi_type(type), dest, tag, comm->comm, &(*out)->request), out);
+}
+
 int cmpi_irecv(void *buf, int64_t count, cmpi_dtype type, int source, int tag, cmpi_comm comm,
                cmpi_request *out) {
-    CHECK_COUNT(count);
-    int rc = new_request(out);
+    int rc = new_request(count, out);
     if (rc != MPI_SUCCESS) return rc;
-    rc = MPI_Irecv(buf, (int)count, mpi_type(type), source, tag, comm->comm, &(*out)->request);
-    if (rc != MPI_SUCCESS) { free(*out); *out = NULL; }
-    return rc;
+    return started(MPI_Irecv(buf, (int)count, mpi_type(type), source, tag, comm->comm, &(*out)->request), out);
 }
 
 int cmpi_wait(cmpi_request request) {

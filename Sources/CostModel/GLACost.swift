@@ -37,3 +37,19 @@ struct GLACost {
         return 2 * (3 * keyLike + 2 * valueLike) + states * w.packedStateBytes
     }
 }
+
+extension StrategyModel {
+    /// The frame every GLA model's `predict` shares: the per-rank `GLACost`, empty forward
+    /// and backward phases for `phases` to fill, and each rank's memory with `states` packed
+    /// `[Dk, Dv]` states beside its tokens' tensors.
+    static func glaPrediction(_ w: Workload, shape: RankShape, on placement: Placement, states: Int,
+                              scanBlocks: Int? = nil,
+                              _ phases: (GLACost, inout PhasePrediction, inout PhasePrediction) -> Void) -> Prediction {
+        let cost = GLACost(w, shape: shape, device: placement.topology.device)
+        var forward = PhasePrediction(ranks: shape.ranks), backward = PhasePrediction(ranks: shape.ranks)
+        phases(cost, &forward, &backward)
+        let memory = shape.counts.map { GLACost.memory(w, tokens: $0, states: states) }
+        return Prediction(strategy: name, topology: placement.topology.name, ranks: shape.ranks, workload: w,
+                          forward: forward, backward: backward, memoryBytes: memory, scanBlocks: scanBlocks)
+    }
+}

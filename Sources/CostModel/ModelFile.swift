@@ -161,13 +161,7 @@ extension TopologyCatalog {
     }
 }
 
-extension TransformerModel {
-    /// Reads and validates the model file at `path`.
-    /// - Throws: `TopologyError` naming the file and key of the first problem.
-    public static func load(path: String) throws(TopologyError) -> TransformerModel {
-        try decode(try StrictReader.contents(path), file: path)
-    }
-
+extension TransformerModel: CatalogFile {
     /// Decodes a model from JSON `data`, strictly: unknown or missing keys, numbers without a
     /// source, non-whole or non-positive sizes, keys of the other attention kind, heads that
     /// do not divide the hidden size or KV heads that do not divide the heads are errors.

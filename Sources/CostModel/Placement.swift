@@ -1,3 +1,4 @@
+import SPCore
 /// Where P ranks sit on a topology, and what a message between two of them costs.
 ///
 /// A message is priced at the outermost level its endpoints differ at: two ranks on one
@@ -97,10 +98,13 @@ public struct Placement: Sendable {
 
 /// Bad model input (a topology that cannot place the ranks, an unsupported problem): one sentence.
 public struct CostModelError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// The sentence for the user.
-    public var message: String
-    /// An error with `message`.
-    public init(_ message: String) { self.message = message }
-    /// The message.
+    /// The sentence for the user, naming the quantities it is about (`InputError.Message`).
+    public var words: InputError.Message
+    /// An error in words alone.
+    public init(_ message: String) { words = InputError.Message(parts: [.text(message)]) }
+    /// The error of an impossible shape or layout, its quantities kept for the reader to word.
+    public init(_ error: InputError) { words = error.words }
+    /// The sentence with quantities by their symbols (the command line words them as flags).
+    public var message: String { words.text(naming: \.symbol) }
     public var description: String { message }
 }

@@ -42,7 +42,7 @@ public struct PlanFailure: Sendable, Equatable {
     /// GPUs.
     public var gpus: Int
     /// Distinct reasons: unsupported degrees (P > H, divisibility) and memory.
-    public var reasons: [String]
+    public var reasons: [InputError.Message]
 }
 
 /// Searches configurations of one model on one topology.
@@ -127,11 +127,11 @@ public struct Planner: Sendable {
     public func plan(gpus: Int, seqLen: Int) -> (rows: [PlanRow], failures: [PlanFailure]) {
         var rows = [PlanRow](), failures = [PlanFailure]()
         for strategy in strategies {
-            var unsupported = [String](), anyFits = false, smallest: TrainingEstimate?
+            var unsupported = [InputError.Message](), anyFits = false, smallest: TrainingEstimate?
             var bySP = [Int: PlanRow]()
             for v in variants(strategy, gpus: gpus, seqLen: seqLen) {
                 guard case .success(let prediction) = v.result else {
-                    if case .failure(let e) = v.result, !unsupported.contains(e.message) { unsupported.append(e.message) }
+                    if case .failure(let e) = v.result, !unsupported.contains(e.words) { unsupported.append(e.words) }
                     continue
                 }
                 for o in options {
@@ -156,8 +156,9 @@ public struct Planner: Sendable {
             if !anyFits {
                 var reasons = unsupported
                 if let smallest {
-                    reasons.append("memory: the smallest configuration needs \(gib(smallest.memory.peak)) per GPU, "
-                                   + "\(gib(usableBytes)) usable (\(gib(deviceBytes)) HBM less \(Int((search.headroom * 100).rounded()))% headroom)")
+                    reasons.append(InputError.Message(parts: [.text(
+                        "memory: the smallest configuration needs \(gib(smallest.memory.peak)) per GPU, "
+                        + "\(gib(usableBytes)) usable (\(gib(deviceBytes)) HBM less \(Int((search.headroom * 100).rounded()))% headroom)")]))
                 }
                 failures.append(PlanFailure(strategy: strategy.name, gpus: gpus, reasons: reasons))
             }
@@ -192,12 +193,13 @@ public struct Planner: Sendable {
 
     /// The longest sequence (a multiple of 1024 tokens) `strategy` trains on `gpus` within the
     /// usable memory, by bisection (memory grows with N), or nil with the reason at 1024 tokens.
-    public func maxSeqLen(_ strategy: any StrategyModel.Type, gpus: Int) -> (tokens: Int?, reason: String?) {
+    public func maxSeqLen(_ strategy: any StrategyModel.Type, gpus: Int) -> (tokens: Int?, reason: InputError.Message?) {
         let unit = 1024
         func fits(_ k: Int) -> Bool { (smallestMemory(strategy, gpus: gpus, seqLen: k * unit) ?? .infinity) <= usableBytes }
         guard fits(1) else {
             let outcome = plan(gpus: gpus, seqLen: unit)
-            return (nil, outcome.failures.first { $0.strategy == strategy.name }?.reasons.joined(separator: "; "))
+            let reasons = outcome.failures.first { $0.strategy == strategy.name }?.reasons
+            return (nil, reasons.map { InputError.Message(joining: $0, separator: "; ") })
         }
         var lo = 1, hi = 2
         while fits(hi) {

@@ -15,29 +15,26 @@ public enum ExscanModel: StrategyModel {
     public static let layouts: [LayoutKind] = [.contiguous]
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
-        let p = shape.ranks
-        let cost = GLACost(w, shape: shape, device: placement.topology.device)
-        var forward = PhasePrediction(ranks: p), backward = PhasePrediction(ranks: p)
-        for r in 0..<p {
-            forward.bytesSent[r] = (p - 1 - r) * w.packedStateBytes
-            forward.messagesSent[r] = p - 1 - r
-            backward.bytesSent[r] = r * w.packedStateBytes
-            backward.messagesSent[r] = r
+        glaPrediction(w, shape: shape, on: placement, states: 3) { cost, forward, backward in
+            let p = shape.ranks
+            for r in 0..<p {
+                forward.bytesSent[r] = (p - 1 - r) * w.packedStateBytes
+                forward.messagesSent[r] = p - 1 - r
+                backward.bytesSent[r] = r * w.packedStateBytes
+                backward.messagesSent[r] = r
+            }
+            let scan = placement.exscanSeconds(bytes: Double(w.packedStateBytes))
+            let slowestForward = cost.localForward.max() ?? 0, slowestBackward = cost.localBackward.max() ?? 0
+            for r in 0..<p {
+                forward.computeSeconds[r] = cost.localForward[r] + cost.readoutForward[r]
+                backward.computeSeconds[r] = cost.localBackward[r] + cost.readoutBackward[r]
+                forward.commSeconds[r] = scan
+                backward.commSeconds[r] = scan
+                forward.exposedCommSeconds[r] = scan
+                backward.exposedCommSeconds[r] = scan
+                forward.seconds[r] = slowestForward + scan + cost.readoutForward[r]
+                backward.seconds[r] = slowestBackward + scan + cost.readoutBackward[r]
+            }
         }
-        let scan = placement.exscanSeconds(bytes: Double(w.packedStateBytes))
-        let slowestForward = cost.localForward.max() ?? 0, slowestBackward = cost.localBackward.max() ?? 0
-        for r in 0..<p {
-            forward.computeSeconds[r] = cost.localForward[r] + cost.readoutForward[r]
-            backward.computeSeconds[r] = cost.localBackward[r] + cost.readoutBackward[r]
-            forward.commSeconds[r] = scan
-            backward.commSeconds[r] = scan
-            forward.exposedCommSeconds[r] = scan
-            backward.exposedCommSeconds[r] = scan
-            forward.seconds[r] = slowestForward + scan + cost.readoutForward[r]
-            backward.seconds[r] = slowestBackward + scan + cost.readoutBackward[r]
-        }
-        let memory = shape.counts.map { GLACost.memory(w, tokens: $0, states: 3) }
-        return Prediction(strategy: name, topology: placement.topology.name, ranks: p, workload: w,
-                          forward: forward, backward: backward, memoryBytes: memory)
     }
 }

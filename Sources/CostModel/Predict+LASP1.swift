@@ -15,40 +15,37 @@ public enum LASP1Model: StrategyModel {
     public static let layouts: [LayoutKind] = [.contiguous]
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
-        let p = shape.ranks
-        let cost = GLACost(w, shape: shape, device: placement.topology.device)
-        var forward = PhasePrediction(ranks: p), backward = PhasePrediction(ranks: p)
-        let m = Double(w.stateBytes), mPrime = Double(w.packedStateBytes)
-        for r in 0..<p {
-            if r < p - 1 { forward.bytesSent[r] = w.stateBytes; forward.messagesSent[r] = 1 }
-            if r > 0 { backward.bytesSent[r] = w.packedStateBytes; backward.messagesSent[r] = 1 }
+        glaPrediction(w, shape: shape, on: placement, states: 2) { cost, forward, backward in
+            let p = shape.ranks
+            let m = Double(w.stateBytes), mPrime = Double(w.packedStateBytes)
+            for r in 0..<p {
+                if r < p - 1 { forward.bytesSent[r] = w.stateBytes; forward.messagesSent[r] = 1 }
+                if r > 0 { backward.bytesSent[r] = w.packedStateBytes; backward.messagesSent[r] = 1 }
+            }
+            // Forward chain 0 → P−1.
+            var start = 0.0
+            for r in 0..<p {
+                let compute = cost.localForward[r] + cost.readoutForward[r]
+                let hopIn = r > 0 ? placement.messageSeconds(m, from: r - 1, to: r) : 0
+                let hopOut = r < p - 1 ? placement.messageSeconds(m, from: r, to: r + 1) : 0
+                forward.computeSeconds[r] = compute
+                forward.commSeconds[r] = hopIn + hopOut
+                forward.exposedCommSeconds[r] = hopIn + hopOut
+                forward.seconds[r] = start + compute + hopOut
+                start += compute + hopOut
+            }
+            // Backward chain P−1 → 0.
+            start = 0
+            for r in stride(from: p - 1, through: 0, by: -1) {
+                let compute = cost.localBackward[r] + cost.readoutBackward[r]
+                let hopIn = r < p - 1 ? placement.messageSeconds(mPrime, from: r + 1, to: r) : 0
+                let hopOut = r > 0 ? placement.messageSeconds(mPrime, from: r, to: r - 1) : 0
+                backward.computeSeconds[r] = compute
+                backward.commSeconds[r] = hopIn + hopOut
+                backward.exposedCommSeconds[r] = hopIn + hopOut
+                backward.seconds[r] = start + compute + hopOut
+                start += compute + hopOut
+            }
         }
-        // Forward chain 0 → P−1.
-        var start = 0.0
-        for r in 0..<p {
-            let compute = cost.localForward[r] + cost.readoutForward[r]
-            let hopIn = r > 0 ? placement.messageSeconds(m, from: r - 1, to: r) : 0
-            let hopOut = r < p - 1 ? placement.messageSeconds(m, from: r, to: r + 1) : 0
-            forward.computeSeconds[r] = compute
-            forward.commSeconds[r] = hopIn + hopOut
-            forward.exposedCommSeconds[r] = hopIn + hopOut
-            forward.seconds[r] = start + compute + hopOut
-            start += compute + hopOut
-        }
-        // Backward chain P−1 → 0.
-        start = 0
-        for r in stride(from: p - 1, through: 0, by: -1) {
-            let compute = cost.localBackward[r] + cost.readoutBackward[r]
-            let hopIn = r < p - 1 ? placement.messageSeconds(mPrime, from: r + 1, to: r) : 0
-            let hopOut = r > 0 ? placement.messageSeconds(mPrime, from: r, to: r - 1) : 0
-            backward.computeSeconds[r] = compute
-            backward.commSeconds[r] = hopIn + hopOut
-            backward.exposedCommSeconds[r] = hopIn + hopOut
-            backward.seconds[r] = start + compute + hopOut
-            start += compute + hopOut
-        }
-        let memory = shape.counts.map { GLACost.memory(w, tokens: $0, states: 2) }
-        return Prediction(strategy: name, topology: placement.topology.name, ranks: p, workload: w,
-                          forward: forward, backward: backward, memoryBytes: memory)
     }
 }

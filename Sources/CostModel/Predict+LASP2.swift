@@ -15,31 +15,28 @@ public enum LASP2Model: StrategyModel {
     public static let layouts: [LayoutKind] = [.contiguous]
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
-        let p = shape.ranks, device = placement.topology.device
-        let cost = GLACost(w, shape: shape, device: device)
-        var forward = PhasePrediction(ranks: p), backward = PhasePrediction(ranks: p)
-        for r in 0..<p {
-            forward.bytesSent[r] = (p - 1) * w.packedStateBytes
-            forward.messagesSent[r] = p - 1
-            backward.bytesSent[r] = (p - 1) * w.packedStateBytes
-            backward.messagesSent[r] = p - 1
+        glaPrediction(w, shape: shape, on: placement, states: 2 + shape.ranks) { cost, forward, backward in
+            let p = shape.ranks, device = placement.topology.device
+            for r in 0..<p {
+                forward.bytesSent[r] = (p - 1) * w.packedStateBytes
+                forward.messagesSent[r] = p - 1
+                backward.bytesSent[r] = (p - 1) * w.packedStateBytes
+                backward.messagesSent[r] = p - 1
+            }
+            let gather = placement.allGatherSeconds(bytesPerRank: Double(w.packedStateBytes))
+            let slowestForward = cost.localForward.max() ?? 0, slowestBackward = cost.localBackward.max() ?? 0
+            for r in 0..<p {
+                let prefix = GLACost.combineSeconds(w, count: r, device: device)
+                let suffix = GLACost.combineSeconds(w, count: p - 1 - r, device: device)
+                forward.computeSeconds[r] = cost.localForward[r] + prefix + cost.readoutForward[r]
+                backward.computeSeconds[r] = cost.localBackward[r] + suffix + cost.readoutBackward[r]
+                forward.commSeconds[r] = gather
+                backward.commSeconds[r] = gather
+                forward.exposedCommSeconds[r] = gather
+                backward.exposedCommSeconds[r] = gather
+                forward.seconds[r] = slowestForward + gather + prefix + cost.readoutForward[r]
+                backward.seconds[r] = slowestBackward + gather + suffix + cost.readoutBackward[r]
+            }
         }
-        let gather = placement.allGatherSeconds(bytesPerRank: Double(w.packedStateBytes))
-        let slowestForward = cost.localForward.max() ?? 0, slowestBackward = cost.localBackward.max() ?? 0
-        for r in 0..<p {
-            let prefix = GLACost.combineSeconds(w, count: r, device: device)
-            let suffix = GLACost.combineSeconds(w, count: p - 1 - r, device: device)
-            forward.computeSeconds[r] = cost.localForward[r] + prefix + cost.readoutForward[r]
-            backward.computeSeconds[r] = cost.localBackward[r] + suffix + cost.readoutBackward[r]
-            forward.commSeconds[r] = gather
-            backward.commSeconds[r] = gather
-            forward.exposedCommSeconds[r] = gather
-            backward.exposedCommSeconds[r] = gather
-            forward.seconds[r] = slowestForward + gather + prefix + cost.readoutForward[r]
-            backward.seconds[r] = slowestBackward + gather + suffix + cost.readoutBackward[r]
-        }
-        let memory = shape.counts.map { GLACost.memory(w, tokens: $0, states: 2 + p) }
-        return Prediction(strategy: name, topology: placement.topology.name, ranks: p, workload: w,
-                          forward: forward, backward: backward, memoryBytes: memory)
     }
 }

@@ -28,21 +28,18 @@ public enum ZeCOModel: StrategyModel {
     }
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {
-        let p = shape.ranks
         let k = blocks(w, on: placement)
-        let cost = GLACost(w, shape: shape, device: placement.topology.device)
-        var forward = PhasePrediction(ranks: p), backward = PhasePrediction(ranks: p)
-        for r in 0..<p {
-            if r < p - 1 { forward.bytesSent[r] = w.stateBytes; forward.messagesSent[r] = k }
-            if r > 0 { backward.bytesSent[r] = w.packedStateBytes; backward.messagesSent[r] = k }
+        return glaPrediction(w, shape: shape, on: placement, states: 3, scanBlocks: k) { cost, forward, backward in
+            let p = shape.ranks
+            for r in 0..<p {
+                if r < p - 1 { forward.bytesSent[r] = w.stateBytes; forward.messagesSent[r] = k }
+                if r > 0 { backward.bytesSent[r] = w.packedStateBytes; backward.messagesSent[r] = k }
+            }
+            scan(&forward, order: Array(0..<p), segment: Double(w.stateBytes) / Double(k), blocks: k,
+                 local: cost.localForward, readout: cost.readoutForward, placement: placement)
+            scan(&backward, order: Array((0..<p).reversed()), segment: Double(w.packedStateBytes) / Double(k), blocks: k,
+                 local: cost.localBackward, readout: cost.readoutBackward, placement: placement)
         }
-        scan(&forward, order: Array(0..<p), segment: Double(w.stateBytes) / Double(k), blocks: k,
-             local: cost.localForward, readout: cost.readoutForward, placement: placement)
-        scan(&backward, order: Array((0..<p).reversed()), segment: Double(w.packedStateBytes) / Double(k), blocks: k,
-             local: cost.localBackward, readout: cost.readoutBackward, placement: placement)
-        let memory = shape.counts.map { GLACost.memory(w, tokens: $0, states: 3) }
-        return Prediction(strategy: name, topology: placement.topology.name, ranks: p, workload: w,
-                          forward: forward, backward: backward, memoryBytes: memory, scanBlocks: k)
     }
 
     /// Fills one phase's times for a pipelined chain visiting `order`.

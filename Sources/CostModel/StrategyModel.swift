@@ -47,7 +47,20 @@ public enum CostModel {
     /// Why `strategy` cannot run `workload` on `ranks` ranks of `topology`, or nil.
     public static func unsupportedReason(_ strategy: any StrategyModel.Type, _ workload: Workload, ranks: Int,
                                          topology: Topology) -> String? {
-        if let reason = workload.shapeReason() { return reason }
+        unsupported(strategy, workload, ranks: ranks, topology: topology)?.message
+    }
+
+    /// `unsupportedReason` as an error that keeps the quantities it names.
+    public static func unsupported(_ strategy: any StrategyModel.Type, _ workload: Workload, ranks: Int,
+                                   topology: Topology) -> CostModelError? {
+        if let error = workload.shapeError() { return CostModelError(error) }
+        guard let reason = otherReason(strategy, workload, ranks: ranks, topology: topology) else { return nil }
+        return CostModelError(reason)
+    }
+
+    /// Why `strategy` cannot run a valid-shaped `workload` on `ranks` ranks of `topology`, or nil.
+    private static func otherReason(_ strategy: any StrategyModel.Type, _ workload: Workload, ranks: Int,
+                                    topology: Topology) -> String? {
         if workload.attention != strategy.attention {
             return "--strategy \(strategy.name) runs \(strategy.attention.rawValue) attention, not \(workload.attention.rawValue)"
         }
@@ -62,9 +75,7 @@ public enum CostModel {
     /// The prediction for `strategy` on `workload` over `ranks` ranks of `topology`, or why there is none.
     public static func predict(_ strategy: any StrategyModel.Type, _ workload: Workload, ranks: Int,
                                topology: Topology) -> Result<Prediction, CostModelError> {
-        if let reason = unsupportedReason(strategy, workload, ranks: ranks, topology: topology) {
-            return .failure(CostModelError(reason))
-        }
+        if let error = unsupported(strategy, workload, ranks: ranks, topology: topology) { return .failure(error) }
         let placement = Placement(topology: topology, ranks: ranks)
         let shape = RankShape(workload, ranks: ranks)
         return .success(strategy.predict(workload, shape: shape, on: placement))

@@ -22,12 +22,22 @@ public struct TopologyError: Error, CustomStringConvertible, Sendable, Equatable
     public var description: String { key.isEmpty ? "\(file): \(problem)" : "\(file): \(key): \(problem)" }
 }
 
-extension Topology {
-    /// Reads and validates the topology file at `path`.
-    public static func load(path: String) throws(TopologyError) -> Topology {
+/// A kind of JSON file a `TopologyCatalog` finds: topologies and models, read strictly.
+public protocol CatalogFile {
+    /// Decodes one from JSON `data`, strictly.
+    /// - Throws: `TopologyError` naming `file` and the key of the first problem.
+    static func decode(_ data: Data, file: String) throws(TopologyError) -> Self
+}
+
+extension CatalogFile {
+    /// Reads and validates the file at `path`.
+    /// - Throws: `TopologyError` naming the file and key of the first problem.
+    public static func load(path: String) throws(TopologyError) -> Self {
         try decode(try StrictReader.contents(path), file: path)
     }
+}
 
+extension Topology: CatalogFile {
     /// Decodes a topology from JSON `data`, strictly: duplicate, unknown or missing keys,
     /// numbers without a source, wrong types and impossible values (counts above
     /// `SizeLimits.maxRanks`) are errors naming `file` and the key.

@@ -63,7 +63,11 @@ public struct Workload: Sendable, Equatable, Codable {
 
     /// Why the shape itself is impossible, or nil: every size at least 1 and within
     /// `SizeLimits` (overflow-checked, so no byte count the model derives can overflow).
-    public func shapeReason() -> String? {
+    public func shapeReason() -> String? { shapeError()?.message }
+
+    /// `shapeReason` as the error naming its quantities (`InputError.Message`), for the
+    /// command line to word.
+    public func shapeError() -> InputError? {
         do {
             switch attention {
             case .softmax: try SizeLimits.requireSoftmax(seqLen: seqLen, heads: heads, kvHeads: kvHeads, headDim: headDim)
@@ -73,20 +77,20 @@ public struct Workload: Sendable, Equatable, Codable {
             try SizeLimits.require("the statistics' bytes per element", statsBytes, atMost: SizeLimits.maxElementBytes)
             try SizeLimits.require("--chunk-size", chunkSize, atMost: SizeLimits.maxSeqLen)
         } catch {
-            return error.message
+            return error
         }
         if attention == .softmax && heads % kvHeads != 0 {
-            return "--kv-heads \(kvHeads) must divide --heads \(heads): each KV head serves H/G query heads"
+            return InputError(about: "\(.kvHeads) \(kvHeads) must divide \(.heads) \(heads): each KV head serves H/G query heads")
         }
         if let k = scanBlocks, k < 1 || k > stateRows {
-            return "--scan-blocks \(k) must be between 1 and the state's H·Dk = \(heads)·\(headDim) = \(stateRows) rows"
+            return InputError(about: "\(.scanBlocks) \(k) must be between 1 and the state's H·Dk = \(heads)·\(headDim) = \(stateRows) rows")
         }
         return nil
     }
 
     /// The token layout on `ranks` ranks, or the reason there is none.
     public func sequenceLayout(ranks: Int) -> Result<SequenceLayout, CostModelError> {
-        SequenceLayout.make(layout, tokens: seqLen, ranks: ranks).mapError { CostModelError($0.message) }
+        SequenceLayout.make(layout, tokens: seqLen, ranks: ranks).mapError { CostModelError($0) }
     }
 
     /// Rows of a GLA state, `H·Dk`: All-Scan splits them into K blocks.

@@ -191,15 +191,9 @@ public final class Communicator {
     /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func isend<T: MPIScalar>(_ buffer: MessageBuffer<T>, elements: Range<Int>? = nil, to dest: Int,
                                     tag: Int = 0) throws -> Request {
-        let part = elements ?? 0 ..< buffer.count
-        precondition(part.lowerBound >= 0 && part.upperBound <= buffer.count, "isend: elements outside the buffer")
-        var r: cmpi_request?
-        try check(cmpi_isend(buffer.baseAddress + part.lowerBound, Int64(part.count), T.mpiType, Int32(dest), Int32(tag),
-                             handle, &r),
-                  "MPI_Isend")
-        let events = recordPointToPoint("isend", tag: tag, sendTo: dest, sendBytes: bytes(part.count, T.self),
-                                        receiveFrom: nil, receiveBytes: 0, stage: .posted)
-        return request(r, keeping: buffer, events: events)
+        try post("isend", buffer, elements: elements, peer: dest, tag: tag, sends: true) { base, count, r in
+            cmpi_isend(base, count, T.mpiType, Int32(dest), Int32(tag), handle, &r)
+        }
     }
 
     /// Starts a receive filling the buffer's `elements` (all of it by default) (`MPI_Irecv`);
@@ -207,14 +201,25 @@ public final class Communicator {
     /// - Throws: `MPIError` (the MPI library's error class and message) when the call fails.
     public func irecv<T: MPIScalar>(into buffer: MessageBuffer<T>, elements: Range<Int>? = nil, from source: Int,
                                     tag: Int = 0) throws -> Request {
+        try post("irecv", buffer, elements: elements, peer: source, tag: tag, sends: false) { base, count, r in
+            cmpi_irecv(base, count, T.mpiType, Int32(source), Int32(tag), handle, &r)
+        }
+    }
+
+    /// Posts `operation` (isend or irecv) on the buffer's `elements` through `start`, which
+    /// gets their first element and count and sets the request; records the posted message
+    /// (to or from `peer`) in the ledger.
+    /// - Throws: `MPIError` when `start` fails.
+    private func post<T: MPIScalar>(_ operation: String, _ buffer: MessageBuffer<T>, elements: Range<Int>?, peer: Int,
+                                    tag: Int, sends: Bool,
+                                    _ start: (UnsafeMutablePointer<T>, Int64, inout cmpi_request?) -> Int32) throws -> Request {
         let part = elements ?? 0 ..< buffer.count
-        precondition(part.lowerBound >= 0 && part.upperBound <= buffer.count, "irecv: elements outside the buffer")
+        precondition(part.lowerBound >= 0 && part.upperBound <= buffer.count, "\(operation): elements outside the buffer")
         var r: cmpi_request?
-        try check(cmpi_irecv(buffer.baseAddress + part.lowerBound, Int64(part.count), T.mpiType, Int32(source), Int32(tag),
-                             handle, &r),
-                  "MPI_Irecv")
-        let events = recordPointToPoint("irecv", tag: tag, sendTo: nil, sendBytes: 0, receiveFrom: source,
-                                        receiveBytes: bytes(part.count, T.self), stage: .posted)
+        try check(start(buffer.baseAddress + part.lowerBound, Int64(part.count), &r), sends ? "MPI_Isend" : "MPI_Irecv")
+        let b = bytes(part.count, T.self)
+        let events = recordPointToPoint(operation, tag: tag, sendTo: sends ? peer : nil, sendBytes: sends ? b : 0,
+                                        receiveFrom: sends ? nil : peer, receiveBytes: sends ? 0 : b, stage: .posted)
         return request(r, keeping: buffer, events: events)
     }
 

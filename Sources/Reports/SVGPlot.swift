@@ -1,4 +1,5 @@
 import Foundation
+import SPCore
 
 /// A log-log line plot rendered as SVG: labelled axes with units, tick marks with grid
 /// lines, one line with markers per series in its strategy's `StrategyStyle`, an "×" on the
@@ -17,12 +18,12 @@ public struct SVGPlot {
         /// Why it cannot run there, for the legend (e.g. "P > H").
         public var unsupportedNote: String?
 
-        /// A series; the style defaults to `StrategyStyle.for(name:)` of its name.
+        /// A series; the style defaults to one hashed from its name (`StrategyStyle(hashing:)`).
         public init(name: String, points: [(x: Double, y: Double)], style: StrategyStyle? = nil,
                     unsupported: [Double] = [], unsupportedNote: String? = nil) {
             self.name = name
             self.points = points
-            self.style = style ?? .for(name: name)
+            self.style = style ?? StrategyStyle(hashing: name)
             self.unsupported = unsupported
             self.unsupportedNote = unsupportedNote
         }

@@ -25,11 +25,11 @@ public struct AttentionProblem: Sendable, Equatable, Codable {
 
     /// Checks the shape alone (no rank count involved): every dimension at least 1 and
     /// within `SizeLimits`, tensor sizes overflow-checked, G dividing H.
-    /// - Throws: `InputError` naming the option and the limit it breaks.
+    /// - Throws: `InputError` naming the quantity and the limit it breaks.
     public func validate() throws(InputError) {
         try SizeLimits.requireSoftmax(seqLen: seqLen, heads: heads, kvHeads: kvHeads, headDim: headDim)
         if heads % kvHeads != 0 {
-            throw InputError("--kv-heads \(kvHeads) must divide --heads \(heads): each KV head serves H/G query heads")
+            throw InputError(about: "\(.kvHeads) \(kvHeads) must divide \(.heads) \(heads): each KV head serves H/G query heads")
         }
     }
 }

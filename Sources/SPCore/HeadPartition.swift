@@ -30,8 +30,7 @@ public struct HeadPartition: Sendable, Equatable {
     /// Why `heads` query heads cannot be split over `ranks` ranks by `strategy`, or nil.
     public static func unsupportedReason(heads: Int, ranks: Int, strategy: String) -> String? {
         guard ranks > heads else { return nil }
-        return "--strategy \(strategy) splits the \(heads) query heads over the ranks and needs P ≤ H, but P = \(ranks) > H = \(heads); "
-            + "use --strategy ring or token-ring (sequence-parallel over any number of ranks), or usp (Ulysses inside groups of U ≤ H ranks, ring across them)"
+        return "--strategy \(strategy) splits the \(heads) query heads over the ranks and needs P ≤ H, but P = \(ranks) > H = \(heads)"
     }
 
     /// Query heads per KV head (H/G).

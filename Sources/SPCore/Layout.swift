@@ -74,10 +74,3 @@ public struct SequenceLayout: Sendable, Equatable {
     /// row of a rank-ordered gather.
     public var gatheredPositions: [Int] { (0..<ranks).flatMap { positions(rank: $0) } }
 }
-
-/// Bad input: one clear sentence for the user; the command exits with status 2.
-public struct InputError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

@@ -31,11 +31,11 @@ public struct LinearAttentionProblem: Sendable, Equatable, Codable {
 
     /// Checks the shape alone (no rank count involved): every dimension at least 1 and
     /// within `SizeLimits`, tensor and state sizes overflow-checked, K within the state's rows.
-    /// - Throws: `InputError` naming the option and the limit it breaks.
+    /// - Throws: `InputError` naming the quantity and the limit it breaks.
     public func validate() throws(InputError) {
         try SizeLimits.requireLinear(seqLen: seqLen, heads: heads, keyDim: keyDim, valueDim: valueDim)
         if let k = scanBlocks, k < 1 || k > stateRows {
-            throw InputError("--scan-blocks \(k) must be between 1 and the state's H·Dk = \(heads)·\(keyDim) = \(stateRows) rows")
+            throw InputError(about: "\(.scanBlocks) \(k) must be between 1 and the state's H·Dk = \(heads)·\(keyDim) = \(stateRows) rows")
         }
     }
 }

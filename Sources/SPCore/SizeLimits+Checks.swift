@@ -1,50 +1,50 @@
 
-/// The checks of `SizeLimits` that name an option or key in an `InputError`.
+/// The checks of `SizeLimits` that name an option, key or quantity in an `InputError`.
 extension SizeLimits {
-    /// Checks `1 ≤ value ≤ limit` for the option or key `name`.
+    /// Checks `1 ≤ value ≤ limit` for the option, key or quantity `name`.
     /// - Throws: `InputError` naming `name`, the value and the bound it breaks.
-    public static func require(_ name: String, _ value: Int, atMost limit: Int) throws(InputError) {
-        if value < 1 { throw InputError("\(name) must be at least 1 (got \(value))") }
-        if value > limit { throw InputError("\(name) \(value) is above spsim's limit of \(describe(limit))") }
+    public static func require(_ name: InputError.Message, _ value: Int, atMost limit: Int) throws(InputError) {
+        if value < 1 { throw InputError(about: "\(name) must be at least 1 (got \(value))") }
+        if value > limit { throw InputError(about: "\(name) \(value) is above spsim's limit of \(describe(limit))") }
     }
 
     /// Checks that the product of the named `factors` is at most `limit` (overflow-checked).
     /// - Throws: `InputError` naming every factor, the product (or that it overflows) and `limit`.
-    public static func requireProduct(_ factors: [(name: String, value: Int)], atMost limit: Int,
+    public static func requireProduct(_ factors: [(name: InputError.Message, value: Int)], atMost limit: Int,
                                        of what: String) throws(InputError) {
-        let names = factors.map(\.name).joined(separator: " × ")
+        let names = InputError.Message(joining: factors.map(\.name), separator: " × ")
         let values = factors.map { "\($0.value)" }.joined(separator: " × ")
         guard let p = product(factors.map(\.value)) else {
-            throw InputError("\(names) = \(values) overflows a 64-bit integer; \(what) must be at most \(describe(limit))")
+            throw InputError(about: "\(names) = \(values) overflows a 64-bit integer; \(what) must be at most \(describe(limit))")
         }
         if p > limit {
-            throw InputError("\(names) = \(values) = \(p) \(what), above spsim's limit of \(describe(limit))")
+            throw InputError(about: "\(names) = \(values) = \(p) \(what), above spsim's limit of \(describe(limit))")
         }
     }
 
     /// Checks a softmax shape: each dimension in range and the largest tensor's elements
     /// `N·H·D` at most `maxTensorElements` (G ≤ H once G divides H, checked by the caller).
-    /// - Throws: `InputError` naming the option and the limit.
+    /// - Throws: `InputError` naming the quantity and the limit.
     public static func requireSoftmax(seqLen: Int, heads: Int, kvHeads: Int, headDim: Int) throws(InputError) {
-        try require("--seq-len", seqLen, atMost: maxSeqLen)
-        try require("--heads", heads, atMost: maxHeads)
-        try require("--kv-heads", kvHeads, atMost: maxHeads)
-        try require("--head-dim", headDim, atMost: maxHeadDim)
-        try requireProduct([("--seq-len", seqLen), ("--heads", heads), ("--head-dim", headDim)],
+        try require("\(.seqLen)", seqLen, atMost: maxSeqLen)
+        try require("\(.heads)", heads, atMost: maxHeads)
+        try require("\(.kvHeads)", kvHeads, atMost: maxHeads)
+        try require("\(.headDim)", headDim, atMost: maxHeadDim)
+        try requireProduct([("\(.seqLen)", seqLen), ("\(.heads)", heads), ("\(.headDim)", headDim)],
                            atMost: maxTensorElements, of: "elements per tensor")
     }
 
     /// Checks a GLA shape: each dimension in range, each tensor's elements `N·H·Dk`, `N·H·Dv`
     /// at most `maxTensorElements`, and the state `H·Dk·Dv` at most `maxStateElements`.
-    /// - Throws: `InputError` naming the option and the limit.
+    /// - Throws: `InputError` naming the quantity and the limit.
     public static func requireLinear(seqLen: Int, heads: Int, keyDim: Int, valueDim: Int) throws(InputError) {
-        try require("--seq-len", seqLen, atMost: maxSeqLen)
-        try require("--heads", heads, atMost: maxHeads)
-        try require("--head-dim", keyDim, atMost: maxHeadDim)
-        try require("--value-dim", valueDim, atMost: maxHeadDim)
-        try requireProduct([("--seq-len", seqLen), ("--heads", heads), ("--head-dim", max(keyDim, valueDim))],
+        try require("\(.seqLen)", seqLen, atMost: maxSeqLen)
+        try require("\(.heads)", heads, atMost: maxHeads)
+        try require("\(.headDim)", keyDim, atMost: maxHeadDim)
+        try require("\(.valueDim)", valueDim, atMost: maxHeadDim)
+        try requireProduct([("\(.seqLen)", seqLen), ("\(.heads)", heads), ("\(.headDim)", max(keyDim, valueDim))],
                            atMost: maxTensorElements, of: "elements per tensor")
-        try requireProduct([("--heads", heads), ("--head-dim", keyDim), ("--value-dim", valueDim)],
+        try requireProduct([("\(.heads)", heads), ("\(.headDim)", keyDim), ("\(.valueDim)", valueDim)],
                            atMost: maxStateElements, of: "elements of the GLA state")
     }
 }

@@ -34,10 +34,14 @@ public struct StrategyDescriptor: Sendable, Equatable {
     /// Other names `--strategy` accepts: what other frameworks call the same schedule
     /// (Megatron-Core's `cp_comm_type`: `p2p`, `all_gather`, `a2a`, `a2a+p2p`).
     public let aliases: [String]
+    /// How every plot draws it: the descriptor's colour and marker; a solid line for
+    /// softmax attention, dashed for GLA.
+    public let style: StrategyStyle
 
-    /// A descriptor; `layouts` must not be empty.
-    public init(name: String, attention: AttentionKind, layouts: [LayoutKind], options: [StrategyOption] = [],
-                aliases: [String] = [], summary: String) {
+    /// A descriptor; `layouts` must not be empty; `colour` (`#rrggbb`) and `marker` are the
+    /// strategy's own in every plot (no two strategies share a colour).
+    public init(name: String, attention: AttentionKind, layouts: [LayoutKind], colour: String, marker: StrategyStyle.Marker,
+                options: [StrategyOption] = [], aliases: [String] = [], summary: String) {
         precondition(!layouts.isEmpty, "a strategy accepts at least one layout")
         self.name = name
         self.attention = attention
@@ -45,6 +49,7 @@ public struct StrategyDescriptor: Sendable, Equatable {
         self.options = options
         self.aliases = aliases
         self.summary = summary
+        style = StrategyStyle(colour: colour, marker: marker, dash: attention == .gla ? "7,3" : "")
     }
 
     /// Why the strategy cannot take `layout`, or nil: the layout rule every strategy shares.

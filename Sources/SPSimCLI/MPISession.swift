@@ -20,7 +20,7 @@ func withMPI<Prepared>(validate: (Communicator) throws -> Prepared,
         prepared = try validate(world)
     } catch let error as InputError {
         prepared = nil
-        message = error.message
+        message = error.commandLineMessage
     } catch let error as CustomStringConvertible where !(error is MPIError) {
         prepared = nil
         message = error.description

@@ -21,8 +21,7 @@ struct ModelCommand: ParsableCommand {
             (N 1024, H 8, D 64, float32 = 4 bytes): its --json carries the model for its own shape.
             """)
 
-    @Option(help: "Topology name (see `spsim topology list`) or a topology JSON file.")
-    var topology: String = "hgx-h100"
+    @OptionGroup var topology: TopologyOption
 
     @Option(help: "Comma-separated strategies, or 'all'.")
     var strategy: String = "all"
@@ -36,17 +35,7 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Rank counts P: a list or range (e.g. 8..256 doubles).")
     var ranks: String = "8"
 
-    @Option(help: "Query heads H (GLA: heads).")
-    var heads: Int = 32
-
-    @Option(help: "Key/value heads G (default H).")
-    var kvHeads: Int?
-
-    @Option(help: "Channels per head D (GLA: key dim Dk).")
-    var headDim: Int = 128
-
-    @Option(help: "GLA value channels per head Dv (default D).")
-    var valueDim: Int?
+    @OptionGroup var shape: ShapeOptions
 
     @Option(help: "GLA chunk size C (compute model only).")
     var chunkSize: Int = 64
@@ -60,7 +49,7 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "Bytes per element moved and stored (2 = bf16; spsim run moves float32 = 4).")
     var bytesPerElement: Int = 2
 
-    @Option(help: "ZeCO All-Scan pipeline blocks K (default: the time-optimal K*).")
+    @Option(help: "\(StrategyOption.scanBlocks.takers): All-Scan pipeline blocks K (default: the time-optimal K*).")
     var scanBlocks: Int?
 
     @Option(help: "Output: table, csv or json.")
@@ -72,24 +61,20 @@ struct ModelCommand: ParsableCommand {
     @Option(help: "The plot's x axis: ranks or seq-len (default: whichever the sweep varies more).")
     var plotX: PlotAxis?
 
-    @Flag(help: "Print the sweep's size and duration on stderr.")
-    var time = false
+    @OptionGroup var time: TimeOption
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case table, csv, json }
     enum PlotAxis: String, ExpressibleByArgument, CaseIterable { case ranks, seqLen = "seq-len" }
 
     func run() throws {
         let sweep = try makeSweep()
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = ContinuousClock.now
         let points = sweep.run()
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        if time {
-            printNote("swept \(points.count) configurations in \(formatSeconds(seconds)) (\(format3(Double(points.count) / max(seconds, 1e-12))) per second)")
+        let seconds = time.note("swept \(points.count) configurations", since: start) { seconds in
+            " (\(format3(Double(points.count) / max(seconds, 1e-12))) per second)"
         }
         if points.allSatisfy({ if case .failure = $0.result { true } else { false } }), case .failure(let e) = points[0].result {
-            throw InputError("no configuration can run: \(e.message)")
+            throw InputError("no configuration can run: \(e.commandLineMessage)")
         }
         switch format {
         case .table: print(Self.table(points, topology: sweep.topology), terminator: "")
@@ -108,7 +93,7 @@ struct ModelCommand: ParsableCommand {
                 case .success(let prediction): predictions.append(prediction)
                 case .failure(let e):
                     unsupported.append(Unsupported(strategy: p.strategy, layout: p.layout.rawValue, ranks: p.ranks,
-                                                   seqLen: p.seqLen, reason: e.message))
+                                                   seqLen: p.seqLen, reason: e.commandLineMessage))
                 }
             }
             print(try jsonLine(Report(topology: sweep.topology.name, sweepSeconds: seconds, predictions: predictions,
@@ -124,8 +109,7 @@ struct ModelCommand: ParsableCommand {
 
     /// Everything checked before the sweep.
     func makeSweep() throws -> Sweep {
-        let topo: Topology
-        do { topo = try TopologyCatalog.standard().load(topology) } catch { throw InputError("--topology: \(error)") }
+        let topo = try topology.load()
         var models: [any StrategyModel.Type]
         if strategy == "all" {
             models = CostModel.strategies.filter { attention == nil || $0.attention == attention }
@@ -153,7 +137,8 @@ struct ModelCommand: ParsableCommand {
         guard !pairs.isEmpty else { throw InputError("no strategy among \(models.map { $0.name }) supports --layout \(layout)") }
         let seqLens = try SizeList.parse(seqLen, option: "--seq-len").mapError { InputError($0.message) }.get()
         let rankCounts = try SizeList.parse(ranks, option: "--ranks").mapError { InputError($0.message) }.get()
-        let workload = Workload(seqLen: seqLens[0], heads: heads, kvHeads: kvHeads, headDim: headDim, valueDim: valueDim,
+        let workload = Workload(seqLen: seqLens[0], heads: shape.heads ?? 32, kvHeads: shape.kvHeads,
+                                headDim: shape.headDim ?? 128, valueDim: shape.valueDim,
                                 chunkSize: chunkSize, isCausal: causal, elementBytes: bytesPerElement,
                                 scanBlocks: scanBlocks)
         try requireSweepSizes(workload, families: Set(pairs.map { $0.model.attention }), seqLens: seqLens, ranks: rankCounts,
@@ -181,7 +166,7 @@ struct ModelCommand: ParsableCommand {
                           formatBytes(Double(m.memoryBytes.max() ?? 0))])
             case .failure(let e):
                 t.append([p.strategy, p.layout.rawValue, "\(p.ranks)", tokens(p.seqLen), "n/a", "", "", "", "", "", "", "", ""])
-                notes.append("\(p.strategy) P=\(p.ranks) N=\(p.seqLen): \(e.message)")
+                notes.append("\(p.strategy) P=\(p.ranks) N=\(p.seqLen): \(e.commandLineMessage)")
             }
         }
         let w = points.compactMap { try? $0.result.get() }.first?.workload
@@ -207,7 +192,7 @@ struct ModelCommand: ParsableCommand {
                     "\(m.memoryBytes.max() ?? 0)", m.scanBlocks.map { "\($0)" } ?? "", ""]
                 out += cells.joined(separator: ",") + "\n"
             case .failure(let e):
-                out += "\(p.strategy),\(p.layout.rawValue),\(p.ranks),\(p.seqLen),,,,,,,,,,,,,\"\(e.message.replacingOccurrences(of: "\"", with: "'"))\"\n"
+                out += "\(p.strategy),\(p.layout.rawValue),\(p.ranks),\(p.seqLen),,,,,,,,,,,,,\"\(e.commandLineMessage.replacingOccurrences(of: "\"", with: "'"))\"\n"
             }
         }
         return out
@@ -237,7 +222,7 @@ func requireSweepSizes(_ workload: Workload, families: Set<AttentionFamily>, seq
             var w = workload
             w.seqLen = n
             w.attention = family
-            if let reason = w.shapeReason() { throw InputError(reason) }
+            if let error = w.shapeError() { throw error }
         }
     }
     for p in ranks { try SizeLimits.require("--ranks", p, atMost: SizeLimits.maxRanks) }

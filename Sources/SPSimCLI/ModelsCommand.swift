@@ -13,29 +13,17 @@ struct ModelsCommand: ParsableCommand {
             Models are found by name in $SPSIM_MODELS, ./Models and the Models folder of the source tree spsim was
             built in; a path to a .json file works everywhere a name does.
             """,
-        subcommands: [List.self, Show.self, Validate.self])
+        subcommands: [List.self, Show.self, ValidateFiles<TransformerModel>.self])
 
     /// `spsim models list`.
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List known models with their size.")
 
         func run() throws {
-            let catalog = ModelCatalog.models()
-            guard !catalog.directories.isEmpty else {
-                throw InputError("no Models folder found (looked in $SPSIM_MODELS, ./Models and beside spsim)")
+            try printCatalog(ModelCatalog.models(), folder: "Models", variable: "SPSIM_MODELS",
+                             columns: ["parameters", "layers", "attention"]) { (m: TransformerModel) in
+                [format3(Double(m.parameters) / 1e9) + "B", "\(m.layerCount)", m.attention.rawValue, m.description]
             }
-            var table = TextTable(columns: ["name", "parameters", "layers", "attention", "description"])
-            for (name, path) in catalog.entries() {
-                do {
-                    let m = try TransformerModel.load(path: path)
-                    table.append([name, format3(Double(m.parameters) / 1e9) + "B", "\(m.layerCount)", m.attention.rawValue,
-                                  m.description])
-                } catch {
-                    table.append([name, "-", "-", "-", "INVALID: \(error)"])
-                }
-            }
-            print(table.render(), terminator: "")
-            printNote("from \(catalog.directories.joined(separator: ", "))")
         }
     }
 
@@ -70,23 +58,6 @@ struct ModelsCommand: ParsableCommand {
                 (attention \(m.attentionParametersPerLayer), MLP \(m.mlpParametersPerLayer), norms \(2 * m.hidden)), \
                 embeddings \(m.embeddingParameters)\(m.isTied ? " (tied)" : " + LM head \(m.embeddingParameters)")
                 """)
-        }
-    }
-
-    /// `spsim models validate FILE…`.
-    struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Check model files strictly; exit 2 naming the file and key of the first problem in each.")
-
-        @Argument(help: "Model names or JSON files (default: every known model).")
-        var models: [String] = []
-
-        func run() throws {
-            let catalog = ModelCatalog.models()
-            try validateEach(models, in: catalog) { target throws(TopologyError) in
-                let m = try catalog.loadModel(target)
-                return "\(m.name), \(m.parameters) parameters"
-            }
         }
     }
 }

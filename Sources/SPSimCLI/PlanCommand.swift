@@ -21,8 +21,7 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Model name (see `spsim models list`) or a model JSON file.")
     var model: String = "llama3-8b"
 
-    @Option(help: "Topology name (see `spsim topology list`) or a topology JSON file.")
-    var topology: String = "hgx-h100"
+    @OptionGroup var topology: TopologyOption
 
     @Option(help: "GPU counts: a list or range (e.g. 8..1024).")
     var gpus: String = "8"
@@ -63,8 +62,7 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Also draw an SVG: the longest sequence against GPUs (--max-seq-len), else the best step's breakdown per strategy.")
     var plot: String?
 
-    @Flag(help: "Print the search's size and duration on stderr.")
-    var time = false
+    @OptionGroup var time: TimeOption
 
     enum Choice: String, ExpressibleByArgument, CaseIterable {
         case on, off, both
@@ -73,13 +71,13 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let (planner, gpuCounts) = try makePlanner()
-        let clock = ContinuousClock(), start = clock.now
+        let start = ContinuousClock.now
         if maxSeqLen {
             var results = [(strategy: String, gpus: Int, tokens: Int?, reason: String?)]()
             for p in gpuCounts {
                 for s in planner.strategies {
                     let r = planner.maxSeqLen(s, gpus: p)
-                    results.append((s.name, p, r.tokens, r.reason))
+                    results.append((s.name, p, r.tokens, r.reason?.commandLine))
                 }
             }
             // The best configuration at each strategy's longest sequence.
@@ -91,7 +89,7 @@ struct PlanCommand: ParsableCommand {
                 let one = try Planner(model: planner.model, topology: planner.topology, search: search)
                 if let best = Self.ranked(one.plan(gpus: r.gpus, seqLen: n).rows).first(where: \.feasible) { rows.append(best) }
             }
-            reportTime(start: start, clock: clock, what: "\(results.count) longest-sequence searches")
+            time.note("planned \(results.count) longest-sequence searches", since: start)
             switch format {
             case .json:
                 print(try jsonLine(PlanReport(planner, seqLen: nil, rows: rows, failures: [],
@@ -115,7 +113,7 @@ struct PlanCommand: ParsableCommand {
                 let series = planner.strategies.map { s in
                     SVGPlot.Series(name: s.name, points: results.filter { $0.strategy == s.name }.compactMap { r in
                         r.tokens.map { (Double(r.gpus), Double($0)) }
-                    })
+                    }, style: strategyStyle(s.name))
                 }
                 let svg = SVGPlot(title: "Longest trainable sequence: \(planner.model.name) on \(planner.topology.name)",
                                   xLabel: "GPUs", yLabel: "longest sequence (tokens; k = 1024, M = 1024², as in the table)",
@@ -133,11 +131,11 @@ struct PlanCommand: ParsableCommand {
             rows += outcome.rows
             failures += outcome.failures
         }
-        reportTime(start: start, clock: clock, what: "\(rows.count) best-per-degree rows over \(gpuCounts.count) GPU counts")
+        time.note("planned \(rows.count) best-per-degree rows over \(gpuCounts.count) GPU counts", since: start)
         rows = Self.ranked(rows)
         guard rows.contains(where: \.feasible) else {
             let smallest = rows.map(\.estimate.memory.peak).min()
-            let why = failures.flatMap(\.reasons).filter { !$0.hasPrefix("memory") }
+            let why = failures.flatMap(\.reasons).map(\.commandLine).filter { !$0.hasPrefix("memory") }
             throw InputError("nothing can train \(planner.model.name) at --seq-len \(n) on \(gpuCounts.map(String.init).joined(separator: ",")) GPUs of \(planner.topology.name): "
                              + (smallest.map { "the smallest configuration needs \(String(format: "%.2f", $0 / 1_073_741_824)) GiB per GPU, \(String(format: "%.2f", planner.usableBytes / 1_073_741_824)) GiB usable" }
                                 ?? (why.first ?? "no strategy supports it")))
@@ -151,7 +149,7 @@ struct PlanCommand: ParsableCommand {
             let best = rows.first!.estimate
             print("best: " + Self.describe(best.configuration) + ", " + Self.breakdown(best))
             for f in failures {
-                print("- \(f.strategy) on \(f.gpus) GPUs fits nowhere: " + f.reasons.joined(separator: "; "))
+                print("- \(f.strategy) on \(f.gpus) GPUs fits nowhere: " + f.reasons.map(\.commandLine).joined(separator: "; "))
             }
         }
         if let plot {
@@ -175,8 +173,7 @@ struct PlanCommand: ParsableCommand {
     func makePlanner() throws -> (Planner, [Int]) {
         let m: TransformerModel
         do { m = try ModelCatalog.models().loadModel(model) } catch { throw InputError("--model: \(error)") }
-        let topo: Topology
-        do { topo = try TopologyCatalog.standard().load(topology) } catch { throw InputError("--topology: \(error)") }
+        let topo = try topology.load()
         let counts = try SizeList.parse(gpus, option: "--gpus").mapError { InputError($0.message) }.get()
         if let bad = counts.first(where: { topo.placementReason(ranks: $0) != nil }) {
             throw InputError("--gpus: " + topo.placementReason(ranks: bad)!)
@@ -201,7 +198,7 @@ struct PlanCommand: ParsableCommand {
         search.checkpointing = checkpointing.values
         search.tiling = tiling.values
         search.headroom = headroom
-        do { return (try Planner(model: m, topology: topo, search: search), counts) } catch { throw InputError(error.message) }
+        do { return (try Planner(model: m, topology: topo, search: search), counts) } catch { throw InputError(error.commandLineMessage) }
     }
 
     static func size(_ text: String, option: String) throws -> Int {
@@ -278,12 +275,6 @@ struct PlanCommand: ParsableCommand {
         return out
     }
 
-    func reportTime(start: ContinuousClock.Instant, clock: ContinuousClock, what: String) {
-        guard time else { return }
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        printNote("planned \(what) in \(formatSeconds(seconds))")
-    }
 
     func writePlot(_ svg: String, to path: String) throws {
         do { try svg.write(toFile: path, atomically: true, encoding: .utf8) } catch {
@@ -357,7 +348,7 @@ struct PlanReport: Encodable {
                                  tokensPerSecond: e.tokensPerSecond, mfu: e.mfu)
         }
         best = seqLen == nil ? nil : configurations.first { $0.feasible }
-        self.failures = failures.map { Failure(strategy: $0.strategy, gpus: $0.gpus, reasons: $0.reasons) }
+        self.failures = failures.map { Failure(strategy: $0.strategy, gpus: $0.gpus, reasons: $0.reasons.map(\.commandLine)) }
         self.maxSeqLen = maxSeqLen
     }
 }

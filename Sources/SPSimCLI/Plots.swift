@@ -3,6 +3,12 @@ import Foundation
 import Reports
 import SequenceParallel
 
+/// How plots draw the strategy called `name`: its registered style (`StrategyDescriptor.style`),
+/// or for a name the registry does not know one hashed from the name.
+func strategyStyle(_ name: String) -> StrategyStyle {
+    Strategies.named(name)?.descriptor.style ?? StrategyStyle(hashing: name)
+}
+
 /// `spsim model --plot`: three panels against P (or N), one line per strategy in its
 /// `StrategyStyle` — exposed communication, step time, and step time beyond compute — an
 /// "×" on the axis where a strategy cannot run, the problem and topology in the title.
@@ -32,7 +38,7 @@ func scalingFigure(_ points: [SweepPoint], axis: ModelCommand.PlotAxis, topology
             lines[i].beyond.append((x, m.maxStepSeconds - (m.computeSeconds.max() ?? 0)))
         case .failure(let e):
             lines[i].unsupported.append(x)
-            if lines[i].reason == nil { lines[i].reason = shortReason(e.message) }
+            if lines[i].reason == nil { lines[i].reason = shortReason(e.commandLineMessage) }
         }
     }
     // A strategy drawn more than once (several N, layouts) keeps its colour and marker; the
@@ -43,7 +49,7 @@ func scalingFigure(_ points: [SweepPoint], axis: ModelCommand.PlotAxis, topology
         return lines.map { line in
             let k = variant[line.strategy, default: 0]
             variant[line.strategy] = k + 1
-            var style = StrategyStyle.for(name: line.strategy)
+            var style = strategyStyle(line.strategy)
             if k > 0 { style = style.dashed(["", "2,3", "9,3,2,3", "12,4"][k % 4]) }
             if k % 2 == 1 { style = style.hollow }
             return .init(name: line.name, points: line[keyPath: keyPath], style: style, unsupported: line.unsupported,

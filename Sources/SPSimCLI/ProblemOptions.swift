@@ -6,6 +6,24 @@ import SequenceParallel
 
 extension LayoutKind: ExpressibleByArgument {}
 
+/// The attention shape flags `spsim run`, `model` and `train` share; each command takes its
+/// own defaults for those not given (see its discussion).
+struct ShapeOptions: ParsableArguments {
+    @Option(help: "Query heads H (GLA: heads).") var heads: Int?
+    @Option(help: "Softmax: key/value heads G, dividing H (default H).") var kvHeads: Int?
+    @Option(help: "Channels per head D (GLA: key channels Dk).") var headDim: Int?
+    @Option(help: "GLA: value channels per head Dv (default D).") var valueDim: Int?
+
+    /// Why these flags do not fit `attention`, or nil: `--kv-heads` is softmax's, `--value-dim` GLA's.
+    func mismatch(_ attention: AttentionKind) -> String? {
+        switch attention {
+        case .gla where kvHeads != nil: "--kv-heads applies to softmax attention; GLA has one key head per head (--heads)"
+        case .softmax where valueDim != nil: "--value-dim applies to --attention gla; softmax values have --head-dim channels"
+        default: nil
+        }
+    }
+}
+
 /// The problem shape of `spsim run`, either attention kind.
 struct ProblemOptions: ParsableArguments {
     @Option(help: "softmax, or gla: gated linear attention (causal by construction; --layout contiguous; --head-dim is Dk).")
@@ -15,17 +33,7 @@ struct ProblemOptions: ParsableArguments {
                                valueName: "size"), transform: parseSize)
     var seqLen: Int?
 
-    @Option(help: "Query heads H (default 8, or from --inputs).")
-    var heads: Int?
-
-    @Option(help: "Key/value heads G; must divide H (default H, or from --inputs).")
-    var kvHeads: Int?
-
-    @Option(help: "Channels per head D (default 64, or from --inputs).")
-    var headDim: Int?
-
-    @Option(help: "GLA: channels per value head Dv (default --head-dim, or from --inputs v.npy).")
-    var valueDim: Int?
+    @OptionGroup var shape: ShapeOptions
 
     @Flag(help: "Causal attention: token i attends to tokens j ≤ i.")
     var causal = false
@@ -37,7 +45,7 @@ struct ProblemOptions: ParsableArguments {
     var seed: UInt64 = 1
 
     func validate() throws {
-        if attention == .softmax && valueDim != nil { throw ValidationError("--value-dim applies to --attention gla only") }
+        if let mismatch = shape.mismatch(attention) { throw ValidationError(mismatch) }
     }
 
     /// The problem these options and the strategy's `options` describe, dimensions not given
@@ -45,7 +53,7 @@ struct ProblemOptions: ParsableArguments {
     /// - Throws: `InputError` when a dimension is out of range, a flag disagrees with the
     ///   files, or the shape is impossible (G ∤ H, `--kv-heads` with GLA, K outside 1…H·Dk).
     func problem(options: [StrategyOption: Int], inputShapes shapes: [String: [Int]]?) throws(InputError) -> RunProblem {
-        let pick = Self.pick
+        let pick = Self.pick, heads = shape.heads, kvHeads = shape.kvHeads, headDim = shape.headDim
         switch attention {
         case .softmax:
             let h = try pick(heads, shapes?["q"]?[1], 8, "--heads")
@@ -58,15 +66,12 @@ struct ProblemOptions: ParsableArguments {
             try problem.validate()
             return .softmax(problem)
         case .gla:
-            if kvHeads != nil {
-                throw InputError("--kv-heads applies to softmax attention; GLA has one key head per head (--heads)")
-            }
             let keyDim = try pick(headDim, shapes?["q"]?[2], 64, "--head-dim")
             let problem = LinearAttentionProblem(
                 seqLen: try pick(seqLen, shapes?["q"]?[0], 1024, "--seq-len"),
                 heads: try pick(heads, shapes?["q"]?[1], 8, "--heads"),
                 keyDim: keyDim,
-                valueDim: try pick(valueDim, shapes?["v"]?[2], keyDim, "--value-dim"),
+                valueDim: try pick(shape.valueDim, shapes?["v"]?[2], keyDim, "--value-dim"),
                 scanBlocks: options[.scanBlocks])
             try problem.validate()
             return .gla(problem)
@@ -94,10 +99,10 @@ struct StrategyOptions: ParsableArguments {
         }.joined(separator: "; ")))
     var strategy: String?
 
-    @Option(help: "usp: ranks per Ulysses group U, U | P and U ≤ H (default: the largest U ≤ sqrt(P) that fits).")
+    @Option(help: "\(StrategyOption.ulyssesDegree.takers): ranks per Ulysses group U, U | P and U ≤ H (default: the largest U ≤ sqrt(P) that fits).")
     var ulyssesDegree: Int?
 
-    @Option(help: "zeco (GLA): row blocks K of the All-Scan, 1 to H·Dk (default K* = sqrt((P−2)·m·β/α)).")
+    @Option(help: "\(StrategyOption.scanBlocks.takers) (GLA): row blocks K of the All-Scan, 1 to H·Dk (default K* = sqrt((P−2)·m·β/α)).")
     var scanBlocks: Int?
 
     /// The options given, by the setting they carry.
@@ -119,9 +124,8 @@ struct StrategyOptions: ParsableArguments {
             type = Strategies.defaultStrategy(attention)
         }
         for option in given.keys.sorted(by: { $0.rawValue < $1.rawValue }) where !type.descriptor.options.contains(option) {
-            let takers = Strategies.all.filter { $0.descriptor.options.contains(option) }.map { $0.name }
             throw ValidationError("\(option.flag) sets \(option.meaning); --strategy \(type.name) has none"
-                                  + " (taken by \(takers.joined(separator: ", ")))")
+                                  + " (taken by \(option.takers))")
         }
         return type
     }
@@ -130,6 +134,11 @@ struct StrategyOptions: ParsableArguments {
 extension StrategyOption {
     /// The command-line flag that sets it.
     var flag: String { "--" + rawValue.replacingOccurrences(of: "_", with: "-") }
+
+    /// The registered strategies that take it, comma-separated.
+    var takers: String {
+        Strategies.all.filter { $0.descriptor.options.contains(self) }.map { $0.name }.joined(separator: ", ")
+    }
 
     /// What it sets, in words.
     var meaning: String {

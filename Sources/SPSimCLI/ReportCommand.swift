@@ -115,7 +115,7 @@ func measuredFigure(_ runs: [RunRecord]) -> String {
     let topologies = Set(runs.compactMap { $0.model?.topology }).sorted()
     var timeSeries = [SVGPlot.Series](), ratioSeries = [SVGPlot.Series]()
     for n in order {
-        let g = groups[n]!, style = StrategyStyle.for(name: g[0].strategy)
+        let g = groups[n]!, style = strategyStyle(g[0].strategy)
         timeSeries.append(.init(name: "\(n) measured", points: line(g) { $0.measuredStep }, style: style.dashed("")))
         let predicted = line(g) { $0.predictedStep }
         if !predicted.isEmpty {

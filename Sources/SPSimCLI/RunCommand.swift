@@ -15,8 +15,8 @@ struct RunCommand: ParsableCommand {
             Example: mpirun -np 4 spsim run --strategy allgather --seq-len 4096 --causal --backward --verify
             With --json, rank 0 prints one JSON object on stdout; everything else goes to stderr.
             Defaults (a small problem a laptop verifies in seconds): --seq-len 1024, --heads 8, --kv-heads = --heads, \
-            --head-dim 64, float32 data (4 bytes per element moved), --layout contiguous, --seed 1, --strategy allgather \
-            (zeco with --attention gla). `spsim model` defaults differ (H 32, D 128, bf16): pass the same shape and \
+            --head-dim 64, float32 data (4 bytes per element moved), --layout contiguous, --seed 1, --strategy \(Strategies.defaultStrategy(.softmax).name) \
+            (\(Strategies.defaultStrategy(.gla).name) with --attention gla); with --inputs, the shape comes from the files. `spsim model` defaults differ (H 32, D 128, bf16): pass the same shape and \
             --bytes-per-element 4 there to compare. \(SizeList.rule.prefix(1).uppercased() + SizeList.rule.dropFirst()).
             """)
 
@@ -45,11 +45,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Timed repetitions of each pass; the median is reported.")
     var repeats: Int = 1
 
-    @Option(help: "Write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of the last repeat: one row per rank; communication spans carry bytes, peers, tags and operations, arrows link each send to its receive.")
-    var trace: String?
-
-    @Flag(help: "With --trace, add the model's predicted timeline (--topology) as one more row per rank, each phase starting where the measured one starts.")
-    var traceModel = false
+    @OptionGroup var traceOptions: TraceOptions
 
     @Flag(help: "Print one JSON object on stdout (rank 0).")
     var json = false
@@ -58,7 +54,6 @@ struct RunCommand: ParsableCommand {
     var topology: String?
 
     func validate() throws {
-        if traceModel && trace == nil { throw ValidationError("--trace-model adds rows to a --trace file; give --trace FILE too") }
         _ = try strategyOptions.resolve(attention: problemOptions.attention)
     }
 
@@ -85,7 +80,7 @@ struct RunCommand: ParsableCommand {
             let result = try runStrategy(prepared.strategy, problem: prepared.problem, layout: prepared.layout,
                                          inputs: prepared.local, backward: backward, repeats: repeats, phantom: phantom,
                                          world: world)
-            try writeTrace(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
+            try traceOptions.write(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
             try reportMemoryUse(prepared.memory, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
@@ -99,17 +94,6 @@ struct RunCommand: ParsableCommand {
             }
             return try world.bcast([status], count: 1, root: 0)[0]
         }
-    }
-
-    /// With `--trace`, gathers every rank's spans (collective) and writes the file on rank 0;
-    /// with `--trace-model`, the prediction's rows too.
-    func writeTrace(forward: PhaseMeasurement, backward: PhaseMeasurement?, model: Prediction?, world: Communicator) throws {
-        guard let trace else { return }
-        if traceModel && model == nil && world.rank == 0 {
-            printNote("--trace-model: the cost model has no prediction for this configuration; the trace has measured rows only")
-        }
-        let phases = [("forward", forward.spans)] + (backward.map { [("backward", $0.spans)] } ?? [])
-        try writeTraceFile(trace, phases: phases, model: traceModel ? model : nil, world: world)
     }
 
     /// Checks everything a run needs before the first message: the problem (from the
@@ -134,7 +118,7 @@ struct RunCommand: ParsableCommand {
             throw InputError(reason)
         }
         if world.rank == 0 {
-            try checkRunOutputs(save: save, trace: trace, outputs: problem.outputElements(backward: backward),
+            try checkRunOutputs(save: save, trace: traceOptions.trace, outputs: problem.outputElements(backward: backward),
                                 ranks: world.size, backward: backward)
         }
         let options = problem.resolvedOptions(type, layout: layout.kind, ranks: world.size)

@@ -48,7 +48,7 @@ public enum SPSimMain {
         } catch let code as ExitCode {
             return code.rawValue
         } catch let error as InputError {
-            return reportInputErrorOnce(error.message)
+            return reportInputErrorOnce(error.commandLineMessage)
         } catch {
             if SPSim.exitCode(for: error) == .success {
                 print(SPSim.fullMessage(for: error))

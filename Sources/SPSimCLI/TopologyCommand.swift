@@ -14,29 +14,18 @@ struct TopologyCommand: ParsableCommand {
             else ~/.config/spsim/topologies, where `spsim calibrate` writes), ./Topologies and the Topologies folder of
             the source tree spsim was built in; a path to a .json file works everywhere a name does.
             """,
-        subcommands: [List.self, Show.self, Validate.self, Export.self])
+        subcommands: [List.self, Show.self, ValidateFiles<Topology>.self, Export.self])
 
     /// `spsim topology list`.
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List known topologies with a one-line description.")
 
         func run() throws {
-            let catalog = TopologyCatalog.standard()
-            guard !catalog.directories.isEmpty else {
-                throw InputError("no Topologies folder found (looked in $SPSIM_TOPOLOGIES, ./Topologies and beside spsim)")
+            try printCatalog(TopologyCatalog.standard(), folder: "Topologies", variable: "SPSIM_TOPOLOGIES",
+                             columns: ["GPUs", "nodes × GPUs", "levels"]) { (t: Topology) in
+                ["\(t.capacity)", "\(t.nodeCount) × \(t.gpusPerNodeCount)", t.levels.map(\.name).joined(separator: " / "),
+                 t.description]
             }
-            var table = TextTable(columns: ["name", "GPUs", "nodes × GPUs", "levels", "description"])
-            for (name, path) in catalog.entries() {
-                do {
-                    let t = try Topology.load(path: path)
-                    table.append([name, "\(t.capacity)", "\(t.nodeCount) × \(t.gpusPerNodeCount)",
-                                  t.levels.map(\.name).joined(separator: " / "), t.description])
-                } catch {
-                    table.append([name, "-", "-", "-", "INVALID: \(error)"])
-                }
-            }
-            print(table.render(), terminator: "")
-            printNote("from \(catalog.directories.joined(separator: ", "))")
         }
     }
 
@@ -122,38 +111,5 @@ struct TopologyCommand: ParsableCommand {
             }
             printNote("\(t.name): \(t.nodeCount) × \(t.gpusPerNodeCount) hosts → \(platform), \(hostfile)")
         }
-    }
-
-    /// `spsim topology validate FILE…`.
-    struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Check topology files strictly; exit 2 naming the file and key of the first problem in each.")
-
-        @Argument(help: "Topology names or JSON files (default: every known topology).")
-        var topologies: [String] = []
-
-        func run() throws {
-            let catalog = TopologyCatalog.standard()
-            try validateEach(topologies, in: catalog) { target throws(TopologyError) in
-                let t = try catalog.load(target)
-                return "\(t.name), \(t.capacity) GPUs"
-            }
-        }
-    }
-}
-
-/// Validates `targets` (default: every file of `catalog`): prints `ok: FILE (summary)` for
-/// each good one, `error:` lines for the bad ones, and fails with the last as bad input.
-func validateEach(_ targets: [String], in catalog: TopologyCatalog,
-                  _ check: (String) throws(TopologyError) -> String) throws {
-    let files = targets.isEmpty ? catalog.entries().map(\.path) : targets
-    guard !files.isEmpty else { throw InputError("no \(catalog.noun) files to validate") }
-    var failures = [String]()
-    for file in files {
-        do { print("ok: \(file) (\(try check(file)))") } catch { failures.append("\(error)") }
-    }
-    guard failures.isEmpty else {
-        for f in failures.dropLast() { printError(f) }
-        throw InputError(failures.last!)
     }
 }

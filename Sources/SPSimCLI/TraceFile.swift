@@ -1,8 +1,33 @@
+import ArgumentParser
 import CostModel
 import Foundation
 import MPI
 import Reports
 import SequenceParallel
+
+/// `spsim run`'s `--trace` and `--trace-model`.
+struct TraceOptions: ParsableArguments {
+    @Option(help: "Write a Chrome/Perfetto trace (chrome://tracing, ui.perfetto.dev) of the last repeat: one row per rank; communication spans carry bytes, peers, tags and operations, arrows link each send to its receive.")
+    var trace: String?
+
+    @Flag(help: "With --trace, add the model's predicted timeline (--topology) as one more row per rank, each phase starting where the measured one starts.")
+    var traceModel = false
+
+    func validate() throws {
+        if traceModel && trace == nil { throw ValidationError("--trace-model adds rows to a --trace file; give --trace FILE too") }
+    }
+
+    /// With `--trace`, gathers every rank's spans (collective) and writes the file on rank 0;
+    /// with `--trace-model`, the prediction's rows too.
+    func write(forward: PhaseMeasurement, backward: PhaseMeasurement?, model: Prediction?, world: Communicator) throws {
+        guard let trace else { return }
+        if traceModel && model == nil && world.rank == 0 {
+            printNote("--trace-model: the cost model has no prediction for this configuration; the trace has measured rows only")
+        }
+        let phases = [("forward", forward.spans)] + (backward.map { [("backward", $0.spans)] } ?? [])
+        try writeTraceFile(trace, phases: phases, model: traceModel ? model : nil, world: world)
+    }
+}
 
 /// `spsim run --trace FILE`: every rank's spans of the given phases, the operations on each
 /// communication span, flow arrows from each send to its receive, and (with `model`) the

@@ -20,6 +20,8 @@ struct TrainCommand: ParsableCommand {
             With --json, rank 0 prints one JSON object on stdout: per-step losses, tokens/s and per-rank times, and the
             last step's traffic per phase (attention_forward, attention_backward, attention_recompute, gradient_allreduce).
             A loss that becomes NaN or inf stops the run with exit status 1.
+            --layers, --hidden, --heads, --kv-heads, --head-dim, --value-dim and --ffn override the model's numbers;
+            --kv-heads defaults to the model's, or to --heads when --heads is given.
             """)
 
     @Option(help: "The model: a Models/ file by name or path (`spsim models list`); default tiny (2 layers, hidden 64, 4 heads, 2 KV heads of 16, FFN 128, bytes: vocabulary 256).")
@@ -48,11 +50,7 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Override the model's blocks.") var layers: Int?
     @Option(help: "Override the model's hidden size.") var hidden: Int?
-    @Option(help: "Override the model's (query) heads.") var heads: Int?
-    @Option(help: "Override the model's key/value heads (softmax; default the model's, or --heads when --heads is given).")
-    var kvHeads: Int?
-    @Option(help: "Override the model's channels per head (GLA: Dk).") var headDim: Int?
-    @Option(help: "Override the model's GLA value channels per head Dv.") var valueDim: Int?
+    @OptionGroup(title: "Override the model's attention shape") var shape: ShapeOptions
     @Option(help: "Override the model's SwiGLU width.") var ffn: Int?
 
     @Flag(help: "Activation checkpointing: keep only each block's input and recompute its activations in the backward.")
@@ -119,18 +117,13 @@ struct TrainCommand: ParsableCommand {
     func prepare(_ world: Communicator) throws -> Prepared {
         let kind = attention
         var config = try Self.trainingConfig(model, attention: kind)
-        if kind == .gla && kvHeads != nil {
-            throw InputError("--kv-heads applies to softmax attention; GLA has one key head per head (--heads)")
-        }
-        if kind == .softmax && valueDim != nil {
-            throw InputError("--value-dim applies to --attention gla; softmax values have --head-dim channels")
-        }
+        if let mismatch = shape.mismatch(kind) { throw InputError(mismatch) }
         config.layers = layers ?? config.layers
         config.hidden = hidden ?? config.hidden
-        config.heads = heads ?? config.heads
-        config.kvHeads = kvHeads ?? (heads == nil ? config.kvHeads : config.heads)
-        config.headDim = headDim ?? config.headDim
-        config.valueDim = valueDim ?? (headDim ?? config.valueDim)
+        config.heads = shape.heads ?? config.heads
+        config.kvHeads = shape.kvHeads ?? (shape.heads == nil ? config.kvHeads : config.heads)
+        config.headDim = shape.headDim ?? config.headDim
+        config.valueDim = shape.valueDim ?? (shape.headDim ?? config.valueDim)
         config.ffn = ffn ?? config.ffn
         try config.validate()
         guard steps >= 1 else { throw InputError("--steps must be at least 1 (got \(steps))") }
@@ -227,11 +220,11 @@ struct TrainCommand: ParsableCommand {
                                  xLabel: "step", yLabel: "loss (nats per token)", series: [mine] + p.otherCurves)
             try AtomicOutput.writeFile(Data(figure.render().utf8), to: plot, option: "--plot")
         }
-        let report = TrainReport(
+        let report = TrainReport(run: .init(
             strategy: p.strategy.name, attention: p.config.attention.rawValue, layout: p.layout.kind.rawValue,
             ranks: world.size, model: model.config, parameters: model.parameters.count, seqLen: p.layout.tokens,
             steps: steps, lr: lr, seed: seed, checkpoint: checkpoint, data: p.data.path,
-            unigramEntropy: p.data.unigramEntropy, history: history, traffic: traffic)
+            unigramEntropy: p.data.unigramEntropy, traffic: traffic), history: history)
         if json { print(try jsonLine(report)) } else { print(report.text, terminator: "") }
         return 0
     }
@@ -270,49 +263,36 @@ struct TrainHistory: Encodable {
 
 /// What `spsim train` reports: the run's settings, per-step arrays, and the last step's traffic per phase.
 struct TrainReport: Encodable {
-    var strategy, attention, layout: String
-    var ranks: Int
-    var model: TrainingModelConfig
-    var parameters: Int
-    var seqLen, steps: Int
-    var lr: Double
-    var seed: UInt64
-    var checkpoint: Bool
-    var data: String
-    /// The unigram entropy of the data in nats: the loss of the best context-free predictor.
-    var unigramEntropy: Double
-    var history: TrainHistory
-    /// By phase: every rank's traffic in the last step (every step sends the same).
-    var traffic: [String: PhaseTraffic]
-
-    enum CodingKeys: String, CodingKey {
-        case strategy, attention, layout, ranks, model, parameters, seqLen, steps, lr, seed, checkpoint, data,
-             unigramEntropy, traffic
+    /// The settings and totals, one JSON key each.
+    struct Run: Encodable {
+        var strategy, attention, layout: String
+        var ranks: Int
+        var model: TrainingModelConfig
+        var parameters: Int
+        var seqLen, steps: Int
+        var lr: Double
+        var seed: UInt64
+        var checkpoint: Bool
+        var data: String
+        /// The unigram entropy of the data in nats: the loss of the best context-free predictor.
+        var unigramEntropy: Double
+        /// By phase: every rank's traffic in the last step (every step sends the same).
+        var traffic: [String: PhaseTraffic]
     }
 
+    var run: Run
+    var history: TrainHistory
+
+    /// One flat object: the run's keys and the history's per-step arrays side by side.
     func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(strategy, forKey: .strategy)
-        try c.encode(attention, forKey: .attention)
-        try c.encode(layout, forKey: .layout)
-        try c.encode(ranks, forKey: .ranks)
-        try c.encode(model, forKey: .model)
-        try c.encode(parameters, forKey: .parameters)
-        try c.encode(seqLen, forKey: .seqLen)
-        try c.encode(steps, forKey: .steps)
-        try c.encode(lr, forKey: .lr)
-        try c.encode(seed, forKey: .seed)
-        try c.encode(checkpoint, forKey: .checkpoint)
-        try c.encode(data, forKey: .data)
-        try c.encode(unigramEntropy, forKey: .unigramEntropy)
-        try c.encode(traffic, forKey: .traffic)
+        try run.encode(to: encoder)
         try history.encode(to: encoder)
     }
 
     /// The report for people: a table per step and the last step's traffic per phase.
     var text: String {
-        var out = "\(strategy) on \(ranks) rank\(ranks == 1 ? "" : "s"), \(attention) \(layout): \(parameters) parameters, "
-            + "N=\(seqLen), \(steps) steps, lr \(lr)\(checkpoint ? ", checkpointing" : "")\n"
+        var out = "\(run.strategy) on \(run.ranks) rank\(run.ranks == 1 ? "" : "s"), \(run.attention) \(run.layout): \(run.parameters) parameters, "
+            + "N=\(run.seqLen), \(run.steps) steps, lr \(run.lr)\(run.checkpoint ? ", checkpointing" : "")\n"
         var table = TextTable(columns: ["step", "loss", "tokens/s", "attn compute", "attn comm", "other compute", "grad allreduce"])
         for s in history.losses.indices {
             table.append([
@@ -324,10 +304,10 @@ struct TrainReport: Encodable {
             ])
         }
         out += table.render()
-        out += "(times: slowest rank)  unigram entropy of the data: \(String(format: "%.4f", unigramEntropy)) nats\n"
+        out += "(times: slowest rank)  unigram entropy of the data: \(String(format: "%.4f", run.unigramEntropy)) nats\n"
         var traffic = TextTable(columns: ["phase (last step)", "rank", "sent", "msgs", "received", "msgs"])
         for phase in TrainingPhase.allCases.map(\.rawValue) {
-            guard let t = self.traffic[phase] else { continue }
+            guard let t = run.traffic[phase] else { continue }
             for r in t.bytesSent.indices {
                 traffic.append([r == 0 ? phase : "", "\(r)", formatBytes(Double(t.bytesSent[r])), "\(t.messagesSent[r])",
                                 formatBytes(Double(t.bytesReceived[r])), "\(t.messagesReceived[r])"])

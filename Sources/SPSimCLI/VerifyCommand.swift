@@ -145,7 +145,7 @@ struct VerifyCommand: ParsableCommand {
         let problem = entry.problem
         let layout: SequenceLayout
         switch SequenceLayout.make(entry.layout, tokens: problem.seqLen, ranks: world.size) {
-        case .failure(let error): row.skipped = error.message; return row
+        case .failure(let error): row.skipped = error.commandLineMessage; return row
         case .success(let l): layout = l
         }
         if let reason = problem.unsupportedReason(type, layout: entry.layout, ranks: world.size) {

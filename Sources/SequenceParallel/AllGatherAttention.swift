@@ -13,7 +13,8 @@ import MPI
 /// All-gather K and V, then local attention (Llama 3 context parallelism).
 public final class AllGatherAttention: StrategyInstance<AttentionProblem>, AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "allgather", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["all_gather"],
+        name: "allgather", attention: .softmax, layouts: LayoutKind.allCases, colour: "#D55E00", marker: .square,
+        aliases: ["all_gather"],
         summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)")
 
     public static let supportsPhantom = true

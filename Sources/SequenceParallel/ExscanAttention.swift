@@ -30,7 +30,7 @@ import MPI
 public final class ExscanAttention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
     public static let descriptor = StrategyDescriptor(
-        name: "exscan", attention: .gla, layouts: [.contiguous],
+        name: "exscan", attention: .gla, layouts: [.contiguous], colour: "#7F7F7F", marker: .hexagon,
         summary: "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks")
 
     public static let supportsPhantom = true

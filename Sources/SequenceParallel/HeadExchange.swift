@@ -185,30 +185,36 @@ public struct HeadExchange: Sendable {
     /// `communicator` (default: the context's) must have the exchange's ranks, in order.
     public func sequenceToHeads(_ tensors: [Tensor32], context: RankContext, over communicator: Communicator? = nil,
                                 name: String) throws -> [Tensor32] {
-        let communicator = communicator ?? context.communicator
-        let r = communicator.rank, counts = sequenceToHeadsCounts(rank: r)
-        let packed = context.isPhantom ? phantomFloats(counts.send)
-            : context.compute("pack \(name)") { packSequenceToHeads(tensors, rank: r) }
-        let received = try context.communicate("all-to-all \(name)") {
-            try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
+        try allToAll(tensors, context: context, over: communicator, name: name, counts: sequenceToHeadsCounts(rank:),
+                     pack: packSequenceToHeads(_:rank:), unpack: unpackSequenceToHeads(_:rank:)) { r in
+            parts.map { context.zeros(tokens: tokens, heads: $0.ranges[r].count, dim: $0.dim) }
         }
-        if context.isPhantom { return parts.map { context.zeros(tokens: tokens, heads: $0.ranges[r].count, dim: $0.dim) } }
-        return context.compute("unpack \(name)") { unpackSequenceToHeads(received, rank: r) }
     }
 
     /// Heads → sequence for this rank: one `MPI_Alltoallv` carrying every part.
     /// `communicator` (default: the context's) must have the exchange's ranks, in order.
     public func headsToSequence(_ tensors: [Tensor32], context: RankContext, over communicator: Communicator? = nil,
                                 name: String) throws -> [Tensor32] {
+        try allToAll(tensors, context: context, over: communicator, name: name, counts: headsToSequenceCounts(rank:),
+                     pack: packHeadsToSequence(_:rank:), unpack: unpackHeadsToSequence(_:rank:)) { r in
+            parts.map { context.zeros(tokens: count(rank: r), heads: $0.heads, dim: $0.dim) }
+        }
+    }
+
+    /// One direction of the exchange for rank r of `communicator` (default: the context's):
+    /// pack with r's `counts`, one `MPI_Alltoallv`, unpack; in phantom mode an unwritten send
+    /// buffer and `phantomResult(r)`, of the unpacked shapes.
+    private func allToAll(_ tensors: [Tensor32], context: RankContext, over communicator: Communicator?, name: String,
+                          counts: (Int) -> (send: [Int], receive: [Int]), pack: ([Tensor32], Int) -> [Float],
+                          unpack: ([Float], Int) -> [Tensor32], phantomResult: (Int) -> [Tensor32]) throws -> [Tensor32] {
         let communicator = communicator ?? context.communicator
-        let r = communicator.rank, counts = headsToSequenceCounts(rank: r)
-        let packed = context.isPhantom ? phantomFloats(counts.send)
-            : context.compute("pack \(name)") { packHeadsToSequence(tensors, rank: r) }
+        let r = communicator.rank, counts = counts(r)
+        let packed = context.isPhantom ? phantomFloats(counts.send) : context.compute("pack \(name)") { pack(tensors, r) }
         let received = try context.communicate("all-to-all \(name)") {
             try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
-        if context.isPhantom { return parts.map { context.zeros(tokens: count(rank: r), heads: $0.heads, dim: $0.dim) } }
-        return context.compute("unpack \(name)") { unpackHeadsToSequence(received, rank: r) }
+        if context.isPhantom { return phantomResult(r) }
+        return context.compute("unpack \(name)") { unpack(received, r) }
     }
 
     /// A phantom send buffer (phantom mode): as many floats as `counts`, never written.

@@ -26,7 +26,7 @@ import MPI
 public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLAState
     public static let descriptor = StrategyDescriptor(
-        name: "lasp1", attention: .gla, layouts: [.contiguous],
+        name: "lasp1", attention: .gla, layouts: [.contiguous], colour: "#000000", marker: .square,
         summary: "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline")
 
 

@@ -32,7 +32,7 @@ import MPI
 public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
     public static let descriptor = StrategyDescriptor(
-        name: "lasp2", attention: .gla, layouts: [.contiguous],
+        name: "lasp2", attention: .gla, layouts: [.contiguous], colour: "#882255", marker: .diamond,
         summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)")
 
     public static let supportsPhantom = true

@@ -45,7 +45,8 @@ import MPI
 /// Ring attention: K/V blocks circulate, outputs merge by log-sum-exp (Liu et al. 2023).
 public final class RingAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "ring", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["p2p"],
+        name: "ring", attention: .softmax, layouts: LayoutKind.allCases, colour: "#009E73", marker: .triangle,
+        aliases: ["p2p"],
         summary: "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)")
 
     public static let supportsPhantom = true

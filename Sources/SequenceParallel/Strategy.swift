@@ -196,6 +196,17 @@ public enum Strategies {
         all.first { $0.name == name || $0.descriptor.aliases.contains(name) }
     }
 
+    /// The softmax strategies other than `name` that accept `problem` on `ranks` ranks with
+    /// `layout`: the way out a refusal names.
+    public static func alternatives(to name: String, _ problem: AttentionProblem, layout: LayoutKind,
+                                    ranks: Int) -> [String] {
+        all.compactMap { type in
+            guard let softmax = type as? any AttentionStrategy.Type, softmax.name != name,
+                  softmax.unsupportedReason(problem, layout: layout, ranks: ranks) == nil else { return nil }
+            return softmax.name
+        }
+    }
+
     /// The default strategy for `attention`: the first one registered.
     public static func defaultStrategy(_ attention: AttentionKind) -> any SequenceParallelStrategy.Type {
         all(attention)[0]

@@ -74,7 +74,7 @@ import MPI
 /// straight to the Q's owner on a second communicator, so both link directions carry data.
 public final class TokenRingAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "token-ring", attention: .softmax, layouts: LayoutKind.allCases,
+        name: "token-ring", attention: .softmax, layouts: LayoutKind.allCases, colour: "#CC79A7", marker: .diamond,
         summary: "K/V stay; Q circulates, partial (o, lse) go straight back to its owner (TokenRing)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {

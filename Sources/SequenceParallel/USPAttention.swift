@@ -64,7 +64,8 @@ import MPI
 /// USP: Ulysses inside groups of U consecutive ranks, ring attention across the R = P/U groups.
 public final class USPAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "usp", attention: .softmax, layouts: [.contiguous, .zigzag], options: [.ulyssesDegree], aliases: ["a2a+p2p"],
+        name: "usp", attention: .softmax, layouts: [.contiguous, .zigzag], colour: "#E69F00", marker: .triangleDown,
+        options: [.ulyssesDegree], aliases: ["a2a+p2p"],
         summary: "Ulysses all-to-all inside groups of U ranks, ring attention across the P/U groups (USP, --ulysses-degree U)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {

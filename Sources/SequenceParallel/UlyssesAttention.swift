@@ -40,11 +40,18 @@ import MPI
 /// DeepSpeed-Ulysses: all-to-all to head parallelism, local attention, all-to-all back.
 public final class UlyssesAttention: AttentionStrategy {
     public static let descriptor = StrategyDescriptor(
-        name: "ulysses", attention: .softmax, layouts: LayoutKind.allCases, aliases: ["a2a"],
+        name: "ulysses", attention: .softmax, layouts: LayoutKind.allCases, colour: "#0072B2", marker: .circle,
+        aliases: ["a2a"],
         summary: "all-to-all sequence→heads, full attention on local heads, all-to-all back (DeepSpeed-Ulysses)")
 
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
-        layoutReason(layout) ?? HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name)
+        if let reason = layoutReason(layout) { return reason }
+        return HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name).map { reason in
+            let others = Strategies.alternatives(to: name, problem, layout: layout, ranks: ranks)
+            guard let last = others.last else { return reason }
+            let list = others.count == 1 ? last : others.dropLast().joined(separator: ", ") + " or " + last
+            return reason + "; use --strategy \(list), which run it"
+        }
     }
 
     public static let supportsPhantom = true

@@ -38,7 +38,8 @@ import MPI
 public final class ZeCOAttention: LinearAttentionStrategy {
     public typealias Saved = GLABoundaryStates
     public static let descriptor = StrategyDescriptor(
-        name: "zeco", attention: .gla, layouts: [.contiguous], options: [.scanBlocks],
+        name: "zeco", attention: .gla, layouts: [.contiguous], colour: "#56B4E9", marker: .star,
+        options: [.scanBlocks],
         summary: "All-Scan: exclusive scan of states pipelined in K row blocks, overlapped with local work (ZeCO)")
 
     public static func resolvedOptions(_ problem: LinearAttentionProblem, layout: LayoutKind, ranks: Int)

@@ -18,7 +18,12 @@ final class BadInputTests: XCTestCase {
     }
 
     func testShapeAndNameErrors() throws {
-        try assertRejected(["run", "--seq-len", "0"], mentions: "--seq-len")
+        // SPCore names the quantity; the command line words it as the flag.
+        try assertRejected(["run", "--seq-len", "0"], mentions: "--seq-len must be at least 1 (got 0)")
+        try assertRejected(["run", "--heads", "2000000", "--kv-heads", "1"], ranks: 1,
+                           mentions: "--heads 2000000 is above spsim's limit of 1048576 (2^20)")
+        try assertRejected(["model", "--seq-len", "1G", "--heads", "1024", "--head-dim", "1024"], ranks: 1,
+                           mentions: "--seq-len × --heads × --head-dim = 1073741824 × 1024 × 1024 = ")
         try assertRejected(["run", "--heads", "6", "--kv-heads", "4"], mentions: "--kv-heads 4 must divide --heads 6")
         try assertRejected(["run", "--strategy", "nonesuch"], mentions: "unknown --strategy nonesuch")
         try assertRejected(["run", "--layout", "diagonal"], mentions: "diagonal")

@@ -25,6 +25,18 @@ final class RegistryTests: XCTestCase {
         }
     }
 
+    func testEveryStrategyHasItsOwnPlotStyle() {
+        let styles = Strategies.all.map { $0.descriptor.style }
+        XCTAssertEqual(Set(styles.map(\.colour)).count, Strategies.all.count, "one colour per strategy")
+        for type in Strategies.all {
+            let style = type.descriptor.style
+            XCTAssertEqual(style.dash.isEmpty, type.descriptor.attention == .softmax,
+                           "\(type.name): softmax strategies draw solid lines, GLA ones dashed")
+            XCTAssertTrue(style.filled, type.name)
+            XCTAssertNotEqual(style, StrategyStyle(hashing: type.name), "\(type.name): its own style, not a hashed one")
+        }
+    }
+
     func testEveryStrategyHasAModelOfTheSameKindAndLayoutsAndViceVersa() throws {
         for type in Strategies.all {
             let model = try XCTUnwrap(CostModel.strategy(named: type.name), "strategy \(type.name) has no cost model")

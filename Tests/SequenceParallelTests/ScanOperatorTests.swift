@@ -217,11 +217,11 @@ final class ScanOperatorTests: XCTestCase {
         XCTAssertEqual(good.stateBytes, 2 * 4 * 3 * 4)
         var bad = good
         bad.scanBlocks = 9
-        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("--scan-blocks 9")) }
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("K 9 must be between 1")) }
         bad.scanBlocks = 0
         XCTAssertThrowsError(try bad.validate())
         bad = good
         bad.valueDim = 0
-        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("--value-dim")) }
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? InputError)?.words.parts.first, .quantity(.valueDim)) }
     }
 }
