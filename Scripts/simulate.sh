@@ -12,9 +12,9 @@
 #   --rebuild      rebuild spsim and the SMPI library even if they exist
 #
 # The SMPI library (.build-smpi/release/libSPSimSMPI.so) and spsim (.build/release/spsim)
-# are built when missing. The platform carries the topology, so the run's default
-# --topology is T; SMPI's network model, the collective algorithms and the device's FLOP
-# rate come from the platform too (see Sources/CostModel/SimGridPlatform.swift).
+# are built when missing or older than a source file. The platform carries the topology,
+# so the run's default --topology is T; SMPI's network model, the collective algorithms
+# and the device's FLOP rate come from the platform too (see Sources/CostModel/SimGridPlatform.swift).
 # Example: Scripts/simulate.sh --topology h100x4-ndr --np 32 -- --strategy ring --seq-len 4096 \
 #          --heads 8 --head-dim 64 --causal --layout zigzag --backward
 set -euo pipefail
@@ -39,8 +39,10 @@ fi
 source "$root/Scripts/env.sh"
 export SPSIM_TOPOLOGIES="${SPSIM_TOPOLOGIES:-$root/Topologies}"
 lib="$root/.build-smpi/release/libSPSimSMPI.so" spsim="$root/.build/release/spsim"
-if [ "$rebuild" -eq 1 ] || [ ! -x "$spsim" ]; then (cd "$root" && swift build "${spsim_build_flags[@]}" --product spsim >&2); fi
-if [ "$rebuild" -eq 1 ] || [ ! -e "$lib" ]; then
+# Built when missing or older than a source file (so an edit is never simulated stale).
+stale() { [ "$rebuild" -eq 1 ] || [ ! -e "$1" ] || [ -n "$(find "$root/Sources" "$root/Package.swift" -newer "$1" -print -quit)" ]; }
+if stale "$spsim"; then (cd "$root" && swift build "${spsim_build_flags[@]}" --product spsim >&2); fi
+if stale "$lib"; then
     (cd "$root" && SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI >&2)
 fi
 
