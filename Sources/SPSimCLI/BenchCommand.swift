@@ -18,8 +18,11 @@ struct BenchCommand: ParsableCommand {
             slowest rank's time, the achieved bandwidth, state bytes / time (1 GB = 1e9 B), and the fraction of \
             the wire: (ping-pong one way + one memcpy of the same bytes, both measured in the run) / time. Every result is checked \
             exactly; exit 1 if any element is wrong.
+
             Example: mpirun -np 4 spsim bench --max-bytes 1M --json
+
             Defaults: states 4k to 64M bytes (×4), --value-dim 16, --repeat 5 after --warmup 1; kernels N 2048, H 8, D 64, float32.
+
             With --kernels (one process, no MPI): the attention block kernel beside cblas_sgemm.
             """)
 

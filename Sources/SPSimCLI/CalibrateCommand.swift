@@ -12,9 +12,10 @@ struct CalibrateCommand: ParsableCommand {
         commandName: "calibrate",
         abstract: "Measure latency, bandwidth and kernel throughput here and write a topology file (run under mpirun -np 2).",
         discussion: """
-            Ping-pong between ranks 0 and 1 and all-to-all over message sizes from 0 B to --max-bytes, a
-            Hockney fit t = α + m/B (piecewise when the eager/rendezvous switch shows), the collective launch
+            Ping-pong between ranks 0 and 1 and all-to-all over message sizes from 0 B to --max-bytes, a \
+            Hockney fit t = α + m/B (piecewise when the eager/rendezvous switch shows), the collective launch \
             latency from the all-to-all's intercept, and the attention kernel against sgemm for the device.
+
             Example: mpirun -np 2 spsim calibrate   then   mpirun -np 4 spsim run --topology localhost
             """)
 

@@ -11,11 +11,15 @@ struct ModelCommand: ParsableCommand {
         commandName: "model",
         abstract: "Predict each strategy's traffic, communication, compute and step time on a topology (no MPI).",
         discussion: """
-            Sweeps strategies × sequence lengths × rank counts. Lists are comma-separated; ranges are FROM..TO
+            Sweeps strategies × sequence lengths × rank counts. Lists are comma-separated; ranges are FROM..TO \
             (doubling), FROM..TO*F (multiplying) or FROM..TO+S (adding); k = 1024, M = 1024².
+
             Softmax strategies use H, G, D; GLA strategies use H heads with a [D, Dv] state per head.
+
             Times are the slowest rank's; bytes and messages the largest per rank.
+
             Example: spsim model --topology h100x32-ndr --seq-len 8M --ranks 8..256 --causal --plot scaling.svg
+
             Defaults (a training-sized layer): --topology hgx-h100, --seq-len 1M, --ranks 8, --heads 32, --kv-heads = --heads, \
             --head-dim 128, --bytes-per-element 2 (bf16), non-causal, --layout auto. `spsim run` defaults differ \
             (N 1024, H 8, D 64, float32 = 4 bytes): its --json carries the model for its own shape.

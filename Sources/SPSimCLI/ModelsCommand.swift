@@ -10,7 +10,7 @@ struct ModelsCommand: ParsableCommand {
         commandName: "models",
         abstract: "List, show and validate the model files the planner and the trainer read.",
         discussion: """
-            Models are found by name in $SPSIM_MODELS, ./Models and the Models folder of the source tree spsim was
+            Models are found by name in $SPSIM_MODELS, ./Models and the Models folder of the source tree spsim was \
             built in; a path to a .json file works everywhere a name does.
             """,
         subcommands: [List.self, Show.self, ValidateFiles<TransformerModel>.self])

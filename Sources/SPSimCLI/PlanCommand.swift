@@ -15,6 +15,7 @@ struct PlanCommand: ParsableCommand {
             offload × ALST tiling, keeps what fits in the HBM less --headroom, and ranks by tokens per second per GPU. \
             ZeCO uses the model's time-optimal K. Sizes take k = 1024 and M = 1024² suffixes; --gpus takes a list or \
             a range (8..1024 doubles).
+
             Example: spsim plan --model llama3-70b --topology h100x32-ndr --gpus 64 --seq-len 1M
             """)
 

@@ -14,6 +14,7 @@ struct ReportCommand: ParsableCommand {
             `backward_seconds` and `model`). Prints one row per run: measured and predicted forward, backward \
             and step (forward + backward, or forward alone for runs without --backward), and measured ÷ predicted. \
             Runs of the same strategy, N and P are combined by their median.
+
             Example: for p in 2 4 8; do mpirun -np $p spsim run --strategy ring --seq-len 4k --backward --json > runs/ring-$p.json; done
                      spsim report runs/*.json --plot measured.svg
             """)

@@ -13,7 +13,9 @@ struct RunCommand: ParsableCommand {
         abstract: "Run one strategy on one problem: timings, traffic, verification, saved outputs.",
         discussion: """
             Example: mpirun -np 4 spsim run --strategy allgather --seq-len 4096 --causal --backward --verify
+
             With --json, rank 0 prints one JSON object on stdout; everything else goes to stderr.
+
             Defaults (a small problem a laptop verifies in seconds): --seq-len 1024, --heads 8, --kv-heads = --heads, \
             --head-dim 64, float32 data (4 bytes per element moved), --layout contiguous, --seed 1, --strategy \(Strategies.defaultStrategy(.softmax).name) \
             (\(Strategies.defaultStrategy(.gla).name) with --attention gla); with --inputs, the shape comes from the files. `spsim model` defaults differ (H 32, D 128, bf16): pass the same shape and \

@@ -10,8 +10,8 @@ struct TopologyCommand: ParsableCommand {
         commandName: "topology",
         abstract: "List, show and validate the topology files the cost model reads.",
         discussion: """
-            Topologies are found by name in $SPSIM_TOPOLOGIES, the user's folder ($XDG_CONFIG_HOME/spsim/topologies,
-            else ~/.config/spsim/topologies, where `spsim calibrate` writes), ./Topologies and the Topologies folder of
+            Topologies are found by name in $SPSIM_TOPOLOGIES, the user's folder ($XDG_CONFIG_HOME/spsim/topologies, \
+            else ~/.config/spsim/topologies, where `spsim calibrate` writes), ./Topologies and the Topologies folder of \
             the source tree spsim was built in; a path to a .json file works everywhere a name does.
             """,
         subcommands: [List.self, Show.self, ValidateFiles<Topology>.self, Export.self])

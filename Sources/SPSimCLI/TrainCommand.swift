@@ -13,14 +13,18 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a small decoder-only language model with one sequence-parallel strategy: loss, speed, traffic per phase.",
         discussion: """
             Example: mpirun -np 4 spsim train --strategy ring --layout zigzag --steps 20
-            Every rank holds the same weights (from --seed) and its slice of each window of --seq-len + 1 tokens in
-            the layout; the strategy runs attention (always causal); one all-reduce sums the weight gradients; AdamW
-            (betas 0.9, 0.95, weight decay 0.1, eps 1e-8) updates. The loss is the mean next-token cross-entropy over
+
+            Every rank holds the same weights (from --seed) and its slice of each window of --seq-len + 1 tokens in \
+            the layout; the strategy runs attention (always causal); one all-reduce sums the weight gradients; AdamW \
+            (betas 0.9, 0.95, weight decay 0.1, eps 1e-8) updates. The loss is the mean next-token cross-entropy over \
             all N tokens, in nats; it equals the one-rank loss whatever the strategy, layout and rank count.
-            With --json, rank 0 prints one JSON object on stdout: per-step losses, tokens/s and per-rank times, and the
+
+            With --json, rank 0 prints one JSON object on stdout: per-step losses, tokens/s and per-rank times, and the \
             last step's traffic per phase (attention_forward, attention_backward, attention_recompute, gradient_allreduce).
+
             A loss that becomes NaN or inf stops the run with exit status 1.
-            --layers, --hidden, --heads, --kv-heads, --head-dim, --value-dim and --ffn override the model's numbers;
+
+            --layers, --hidden, --heads, --kv-heads, --head-dim, --value-dim and --ffn override the model's numbers; \
             --kv-heads defaults to the model's, or to --heads when --heads is given.
             """)
 

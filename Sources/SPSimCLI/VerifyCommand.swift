@@ -12,13 +12,17 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Check every strategy against the float64 reference over a built-in matrix of problems.",
         discussion: """
-            Shapes scale with the rank count P: MHA and GQA (8 heads) with N = 16·P, and an uneven N = 16·P + 3
-            with 7 heads sharing one KV head (uneven head splits for head-parallel strategies). Every layout a
+            Shapes scale with the rank count P: MHA and GQA (8 heads) with N = 16·P, and an uneven N = 16·P + 3 \
+            with 7 heads sharing one KV head (uneven head splits for head-parallel strategies). Every layout a \
             strategy supports, causal and not, forward and backward.
-            Gated linear attention strategies over N = 16·P, an uneven N = 16·P + 3 (with --scan-blocks K = 3 for
+
+            Gated linear attention strategies over N = 16·P, an uneven N = 16·P + 3 (with --scan-blocks K = 3 for \
             the strategies that take it), and fast-decay gates (g down to −50).
-            Exits 1 on any mismatch. Example: mpirun -np 3 spsim verify
-            Data are float32 (4 bytes per element), seeded; head dims 16 and 8. The matrix is fixed: there are no shape options.
+
+            Data are float32 (4 bytes per element), seeded; head dims 16 and 8. The matrix is fixed: there are no \
+            shape options. Exits 1 on any mismatch.
+
+            Example: mpirun -np 3 spsim verify
             """)
 
     @Option(help: "Comma-separated strategies to check, or 'all'.")
