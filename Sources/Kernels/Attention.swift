@@ -9,6 +9,7 @@
 // A causal mask is applied per tile from the min/max positions of its queries and keys:
 // tiles with no visible pair are skipped, fully visible tiles skip the mask test.
 
+import CVectorMath
 import Foundation
 
 /// Which keys each query may see.
@@ -418,24 +419,10 @@ func applyCausalMask(_ scores: UnsafeMutablePointer<Float>, rows: Int, columns: 
     }
 }
 
-/// The largest of `count` values (-inf for none).
+/// The largest of `count` values (-inf for none), on the CPU's widest vector unit.
 @inline(__always)
 func rowMaximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
-    var best = SIMD16<Float>(repeating: -.infinity)
-    var j = 0
-    let whole = count & ~15
-    let raw = UnsafeRawPointer(values)
-    while j < whole {
-        let x = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
-        best.replace(with: x, where: x .> best)
-        j &+= 16
-    }
-    var result = best.max()
-    while j < count {
-        result = max(result, values[j])
-        j &+= 1
-    }
-    return result
+    spsim_row_max(cpuVectorLevel, values, count)
 }
 
 /// Multiplies `count` values by `factor`, in place.
@@ -468,18 +455,5 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 @inline(__always)
 func softmaxGradientRow(_ gradients: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>,
                         count: Int, delta: Float) {
-    var j = 0
-    let whole = count & ~15
-    let rg = UnsafeMutableRawPointer(gradients), rp = UnsafeRawPointer(probabilities)
-    while j < whole {
-        let offset = j &* 4
-        let dp = rg.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-        let pv = rp.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-        rg.storeBytes(of: pv * (dp - delta), toByteOffset: offset, as: SIMD16<Float>.self)
-        j &+= 16
-    }
-    while j < count {
-        gradients[j] = probabilities[j] * (gradients[j] - delta)
-        j &+= 1
-    }
+    spsim_softmax_gradient_row(cpuVectorLevel, gradients, probabilities, count, delta)
 }
