@@ -29,7 +29,9 @@ let package = Package(
             name: "CMPI", dependencies: [smpi ? "CSimGrid" : "COpenMPI"],
             cSettings: smpi ? [.define("CMPI_SMPI")] : []),
         .target(name: "MPI", dependencies: ["CMPI"]),
-        .target(name: "Kernels", dependencies: ["COpenBLAS"]),
+        // The row kernels of attention (exp, max) in C, for AVX-512/AVX2 chosen at run time.
+        .target(name: "CVectorMath"),
+        .target(name: "Kernels", dependencies: ["COpenBLAS", "CVectorMath"]),
         // The shared vocabulary without MPI: layouts, problems, head split, causal block rules, strategy descriptors.
         .target(name: "SPCore"),
         .target(name: "SequenceParallel", dependencies: ["SPCore", "MPI", "Kernels"]),

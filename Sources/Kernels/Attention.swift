@@ -9,6 +9,7 @@
 // A causal mask is applied per tile from the min/max positions of its queries and keys:
 // tiles with no visible pair are skipped, fully visible tiles skip the mask test.
 
+import CVectorMath
 import Foundation
 
 /// Which keys each query may see.
@@ -31,10 +32,7 @@ public struct AttentionOutput: Sendable, Equatable {
     public var lse: Tensor32
 
     /// An output from its two tensors.
-    public init(o: Tensor32, lse: Tensor32) {
-        self.o = o
-        self.lse = lse
-    }
+    public init(o: Tensor32, lse: Tensor32) { (self.o, self.lse) = (o, lse) }
 }
 
 /// Gradients of a softmax attention block with respect to its inputs.
@@ -47,11 +45,7 @@ public struct AttentionGradients: Sendable, Equatable {
     public var dv: Tensor32
 
     /// Gradients from their three tensors.
-    public init(dq: Tensor32, dk: Tensor32, dv: Tensor32) {
-        self.dq = dq
-        self.dk = dk
-        self.dv = dv
-    }
+    public init(dq: Tensor32, dk: Tensor32, dv: Tensor32) { (self.dq, self.dk, self.dv) = (dq, dk, dv) }
 }
 
 /// Query rows per tile.
@@ -77,57 +71,33 @@ public func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: Attent
 /// `attentionForward` with explicit tile sizes (tests use small tiles to exercise tiling).
 func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask,
                       queryTile: Int, keyTile: Int) -> AttentionOutput {
-    validateAttentionInputs(q: q, k: k, v: v, mask: mask)
-    precondition(queryTile > 0 && keyTile > 0, "attention tiles must be positive")
-    let nq = q.tokens, nk = k.tokens, heads = q.heads, kvHeads = k.heads
-    let dim = q.dim, valueDim = v.dim
-    var o = Tensor32(tokens: nq, heads: heads, dim: valueDim)
-    var lse = Tensor32(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
-    if nq == 0 || nk == 0 || heads == 0 { return AttentionOutput(o: o, lse: lse) }
+    let block = AttentionBlock(q: q, k: k, v: v, mask: mask, queryTile: queryTile, keyTile: keyTile)
+    var o = Tensor32(tokens: block.queries, heads: block.heads, dim: block.valueDim)
+    var lse = Tensor32(tokens: block.queries, heads: block.heads, dim: 1, repeating: -.infinity)
+    if block.isEmpty { return AttentionOutput(o: o, lse: lse) }
+    let plan = block.plan, heads = block.heads, valueDim = block.valueDim, nq = block.queries
+    // Scratch: one tile of scores, then the running max and sum of its rows.
+    var scratch = [Float](repeating: 0, count: block.tileFloats + 2 * block.tileRows)
 
-    let plan = AttentionTilePlan(mask: mask, queries: nq, keys: nk, queryTile: queryTile, keyTile: keyTile)
-    let bq = min(queryTile, nq), bk = min(keyTile, nk)
-    let group = heads / kvHeads
-    let scale = 1 / Float(dim).squareRoot()
-    let qStride = heads * dim, kStride = kvHeads * dim
-    let vStride = kvHeads * valueDim, oStride = heads * valueDim
-    var scores = [Float](repeating: 0, count: bq * bk)
-    var rowMax = [Float](repeating: -.infinity, count: bq)
-    var rowSum = [Float](repeating: 0, count: bq)
-    let (queryPositions, keyPositions) = plan.positions
-
-    q.storage.withUnsafeBufferPointer { qb in
-    k.storage.withUnsafeBufferPointer { kb in
-    v.storage.withUnsafeBufferPointer { vb in
-    o.storage.withUnsafeMutableBufferPointer { ob in
-    lse.storage.withUnsafeMutableBufferPointer { lb in
-    scores.withUnsafeMutableBufferPointer { sb in
-    rowMax.withUnsafeMutableBufferPointer { mb in
-    rowSum.withUnsafeMutableBufferPointer { rb in
-    queryPositions.withUnsafeBufferPointer { qpos in
-    keyPositions.withUnsafeBufferPointer { kpos in
-        let qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
-        let op = ob.baseAddress!, lp = lb.baseAddress!
-        let s = sb.baseAddress!, m = mb.baseAddress!, l = rb.baseAddress!
+    withStoragePointers(q, k, v) { qp, kp, vp in
+    withMutableStoragePointers(&o, &lse) { op, lp in
+    scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+        let s = scratchBuffer.baseAddress!
+        let m = s + block.tileFloats, l = m + block.tileRows
         for h in 0..<heads {
-            let g = h / group
             for qt in 0..<plan.queryTiles {
-                let q0 = qt &* queryTile, mq = min(queryTile, nq &- q0)
+                let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
                 for i in 0..<mq { m[i] = -.infinity; l[i] = 0 }
                 for kt in 0..<plan.keyTiles {
                     let visibility = plan.visibility(queryTile: qt, keyTile: kt)
                     if visibility == .none { continue }
-                    let k0 = kt &* keyTile, mk = min(keyTile, nk &- k0)
+                    let k0 = kt &* plan.keyTile, mk = min(plan.keyTile, block.keys &- k0)
                     // S = scale · Q Kᵀ  [mq × mk]
-                    gemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
-                          a: qp, aOffset: (q0 &* heads &+ h) &* dim, lda: qStride,
-                          b: kp, bOffset: (k0 &* kvHeads &+ g) &* dim, ldb: kStride,
+                    gemm(.plain, .transposed, m: mq, n: mk, k: block.dim, alpha: block.scale,
+                          a: qp, aOffset: block.queryOffset(q0, head: h), lda: block.qStride,
+                          b: kp, bOffset: block.keyOffset(k0, head: h), ldb: block.kStride,
                           beta: 0, c: s, ldc: mk)
-                    if visibility == .partial {
-                        applyCausalMask(s, rows: mq, columns: mk,
-                                        queryPositions: qpos.baseAddress! + q0,
-                                        keyPositions: kpos.baseAddress! + k0)
-                    }
+                    if visibility == .partial { plan.applyMask(s, queryTile: qt, keyTile: kt) }
                     // Online softmax: P = exp(S − m_new), l = l·exp(m_old − m_new) + rowsum(P),
                     // o = o·exp(m_old − m_new) (then o += P V below).
                     for i in 0..<mq {
@@ -151,8 +121,8 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                     // o += P V  [mq × valueDim], accumulated in place in the output.
                     gemm(.plain, .plain, m: mq, n: valueDim, k: mk,
                           a: s, lda: mk,
-                          b: vp, bOffset: (k0 &* kvHeads &+ g) &* valueDim, ldb: vStride,
-                          beta: 1, c: op, cOffset: (q0 &* heads &+ h) &* valueDim, ldc: oStride)
+                          b: vp, bOffset: block.valueOffset(k0, head: h), ldb: block.vStride,
+                          beta: 1, c: op, cOffset: block.outputOffset(q0, head: h), ldc: block.oStride)
                 }
                 // o = o / l, lse = m + log l; rows that saw no key keep o = 0, lse = -inf.
                 for i in 0..<mq {
@@ -164,7 +134,7 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                 }
             }
         }
-    }}}}}}}}}}
+    }}}
     return AttentionOutput(o: o, lse: lse)
 }
 
@@ -187,78 +157,44 @@ public func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32
 func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32,
                        dO: Tensor32, mask: AttentionMask,
                        queryTile: Int, keyTile: Int) -> AttentionGradients {
-    validateAttentionInputs(q: q, k: k, v: v, mask: mask)
-    let nq = q.tokens, nk = k.tokens, heads = q.heads, kvHeads = k.heads
-    let dim = q.dim, valueDim = v.dim
+    let block = AttentionBlock(q: q, k: k, v: v, mask: mask, queryTile: queryTile, keyTile: keyTile)
+    let nq = block.queries, nk = block.keys, heads = block.heads, kvHeads = block.kvHeads
+    let dim = block.dim, valueDim = block.valueDim
     precondition(o.shape == [nq, heads, valueDim], "attention backward: o must be [nq, H, Dv]")
     precondition(dO.shape == [nq, heads, valueDim], "attention backward: dO must be [nq, H, Dv]")
     precondition(lse.shape == [nq, heads, 1], "attention backward: lse must be [nq, H, 1]")
-    precondition(queryTile > 0 && keyTile > 0, "attention tiles must be positive")
     var dq = Tensor32(tokens: nq, heads: heads, dim: dim)
     var dk = Tensor32(tokens: nk, heads: kvHeads, dim: dim)
     var dv = Tensor32(tokens: nk, heads: kvHeads, dim: valueDim)
-    if nq == 0 || nk == 0 || heads == 0 { return AttentionGradients(dq: dq, dk: dk, dv: dv) }
+    if block.isEmpty { return AttentionGradients(dq: dq, dk: dk, dv: dv) }
+    let plan = block.plan
+    // Scratch: a tile of probabilities, a tile of score gradients, then D_i per (query, head).
+    var scratch = [Float](repeating: 0, count: 2 * block.tileFloats + nq * heads)
 
-    let plan = AttentionTilePlan(mask: mask, queries: nq, keys: nk, queryTile: queryTile, keyTile: keyTile)
-    let bq = min(queryTile, nq), bk = min(keyTile, nk)
-    let group = heads / kvHeads
-    let scale = 1 / Float(dim).squareRoot()
-    let qStride = heads * dim, kStride = kvHeads * dim
-    let vStride = kvHeads * valueDim, oStride = heads * valueDim
-    var probabilities = [Float](repeating: 0, count: bq * bk)
-    var scoreGradients = [Float](repeating: 0, count: bq * bk)
-    let (queryPositions, keyPositions) = plan.positions
-
-    // D_i = rowsum(dO ∘ O), one per (query, head).
-    var delta = [Float](repeating: 0, count: nq * heads)
-    dO.storage.withUnsafeBufferPointer { db in
-    o.storage.withUnsafeBufferPointer { ob in
-    delta.withUnsafeMutableBufferPointer { deltaBuffer in
-        let dp = db.baseAddress!, op = ob.baseAddress!
+    withStoragePointers(q, k, v) { qp, kp, vp in
+    withStoragePointers(dO, o, lse) { dOp, op, lp in
+    withMutableStoragePointers(&dq, &dk, &dv) { dqp, dkp, dvp in
+    scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+        let p = scratchBuffer.baseAddress!, ds = p + block.tileFloats, deltas = ds + block.tileFloats
+        // D_i = rowsum(dO ∘ O)
         for row in 0..<(nq &* heads) {
-            deltaBuffer[row] = dotProduct(dp + row &* valueDim, op + row &* valueDim, count: valueDim)
+            deltas[row] = dotProduct(dOp + row &* valueDim, op + row &* valueDim, count: valueDim)
         }
-    }}}
-
-    q.storage.withUnsafeBufferPointer { qb in
-    k.storage.withUnsafeBufferPointer { kb in
-    v.storage.withUnsafeBufferPointer { vb in
-    dO.storage.withUnsafeBufferPointer { db in
-    lse.storage.withUnsafeBufferPointer { lb in
-    delta.withUnsafeBufferPointer { deltaBuffer in
-    dq.storage.withUnsafeMutableBufferPointer { dqb in
-    dk.storage.withUnsafeMutableBufferPointer { dkb in
-    dv.storage.withUnsafeMutableBufferPointer { dvb in
-    probabilities.withUnsafeMutableBufferPointer { pb in
-    scoreGradients.withUnsafeMutableBufferPointer { gb in
-    queryPositions.withUnsafeBufferPointer { qpos in
-    keyPositions.withUnsafeBufferPointer { kpos in
-        let qp = qb.baseAddress!, kp = kb.baseAddress!, vp = vb.baseAddress!
-        let dOp = db.baseAddress!, lp = lb.baseAddress!, deltas = deltaBuffer.baseAddress!
-        let dqp = dqb.baseAddress!, dkp = dkb.baseAddress!, dvp = dvb.baseAddress!
-        let p = pb.baseAddress!, ds = gb.baseAddress!
         for h in 0..<heads {
-            let g = h / group
             for kt in 0..<plan.keyTiles {
-                let k0 = kt &* keyTile, mk = min(keyTile, nk &- k0)
-                let kOffset = (k0 &* kvHeads &+ g) &* dim
-                let vOffset = (k0 &* kvHeads &+ g) &* valueDim
+                let k0 = kt &* plan.keyTile, mk = min(plan.keyTile, nk &- k0)
+                let kOffset = block.keyOffset(k0, head: h), vOffset = block.valueOffset(k0, head: h)
                 for qt in 0..<plan.queryTiles {
                     let visibility = plan.visibility(queryTile: qt, keyTile: kt)
                     if visibility == .none { continue }
-                    let q0 = qt &* queryTile, mq = min(queryTile, nq &- q0)
-                    let qOffset = (q0 &* heads &+ h) &* dim
-                    let oOffset = (q0 &* heads &+ h) &* valueDim
+                    let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
+                    let qOffset = block.queryOffset(q0, head: h), oOffset = block.outputOffset(q0, head: h)
                     // S = scale · Q Kᵀ, then P = exp(S − lse).
-                    gemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: scale,
-                          a: qp, aOffset: qOffset, lda: qStride,
-                          b: kp, bOffset: kOffset, ldb: kStride,
+                    gemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: block.scale,
+                          a: qp, aOffset: qOffset, lda: block.qStride,
+                          b: kp, bOffset: kOffset, ldb: block.kStride,
                           beta: 0, c: p, ldc: mk)
-                    if visibility == .partial {
-                        applyCausalMask(p, rows: mq, columns: mk,
-                                        queryPositions: qpos.baseAddress! + q0,
-                                        keyPositions: kpos.baseAddress! + k0)
-                    }
+                    if visibility == .partial { plan.applyMask(p, queryTile: qt, keyTile: kt) }
                     for i in 0..<mq {
                         let rowLSE = lp[(q0 &+ i) &* heads &+ h]
                         if rowLSE == -.infinity || rowLSE.isNaN {
@@ -270,12 +206,12 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                     // dV += Pᵀ dO  [mk × valueDim]
                     gemm(.transposed, .plain, m: mk, n: valueDim, k: mq,
                           a: p, lda: mk,
-                          b: dOp, bOffset: oOffset, ldb: oStride,
-                          beta: 1, c: dvp, cOffset: vOffset, ldc: vStride)
+                          b: dOp, bOffset: oOffset, ldb: block.oStride,
+                          beta: 1, c: dvp, cOffset: vOffset, ldc: block.vStride)
                     // dP = dO Vᵀ  [mq × mk]
                     gemm(.plain, .transposed, m: mq, n: mk, k: valueDim,
-                          a: dOp, aOffset: oOffset, lda: oStride,
-                          b: vp, bOffset: vOffset, ldb: vStride,
+                          a: dOp, aOffset: oOffset, lda: block.oStride,
+                          b: vp, bOffset: vOffset, ldb: block.vStride,
                           beta: 0, c: ds, ldc: mk)
                     // dS = P ∘ (dP − D_i)
                     for i in 0..<mq {
@@ -283,19 +219,19 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                                            delta: deltas[(q0 &+ i) &* heads &+ h])
                     }
                     // dQ += scale · dS K  [mq × dim]
-                    gemm(.plain, .plain, m: mq, n: dim, k: mk, alpha: scale,
+                    gemm(.plain, .plain, m: mq, n: dim, k: mk, alpha: block.scale,
                           a: ds, lda: mk,
-                          b: kp, bOffset: kOffset, ldb: kStride,
-                          beta: 1, c: dqp, cOffset: qOffset, ldc: qStride)
+                          b: kp, bOffset: kOffset, ldb: block.kStride,
+                          beta: 1, c: dqp, cOffset: qOffset, ldc: block.qStride)
                     // dK += scale · dSᵀ Q  [mk × dim]
-                    gemm(.transposed, .plain, m: mk, n: dim, k: mq, alpha: scale,
+                    gemm(.transposed, .plain, m: mk, n: dim, k: mq, alpha: block.scale,
                           a: ds, lda: mk,
-                          b: qp, bOffset: qOffset, ldb: qStride,
-                          beta: 1, c: dkp, cOffset: kOffset, ldc: kStride)
+                          b: qp, bOffset: qOffset, ldb: block.qStride,
+                          beta: 1, c: dkp, cOffset: kOffset, ldc: block.kStride)
                 }
             }
         }
-    }}}}}}}}}}}}}
+    }}}}
     return AttentionGradients(dq: dq, dk: dk, dv: dv)
 }
 
@@ -331,17 +267,50 @@ public func attentionForwardFLOPs(queries: Int, keys: Int, heads: Int, dim: Int,
 
 // MARK: - Shared pieces
 
-/// Checks shapes, GQA grouping and mask lengths; traps with a message on mismatch.
-func validateAttentionInputs(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask) {
-    precondition(k.dim == q.dim, "attention: q and k head dimensions differ (\(q.dim) vs \(k.dim))")
-    precondition(v.tokens == k.tokens && v.heads == k.heads, "attention: k and v shapes differ")
-    precondition(k.heads > 0 || q.heads == 0, "attention: no KV heads")
-    precondition(k.heads == 0 || q.heads % k.heads == 0,
-                 "attention: query heads (\(q.heads)) not a multiple of KV heads (\(k.heads))")
-    if case let .causal(queryPositions, keyPositions) = mask {
-        precondition(queryPositions.count == q.tokens, "causal mask: \(queryPositions.count) query positions for \(q.tokens) queries")
-        precondition(keyPositions.count == k.tokens, "causal mask: \(keyPositions.count) key positions for \(k.tokens) keys")
+/// The set-up the forward and the backward of a block share: extents, GQA grouping
+/// (query head h reads KV head h / group), the score scale 1/sqrt(D), row strides in
+/// elements of q `[nq, H, D]`, k `[nk, G, D]`, v `[nk, G, Dv]` and o `[nq, H, Dv]`, and the tiling.
+struct AttentionBlock {
+    let queries: Int, keys: Int, heads: Int, kvHeads: Int, dim: Int, valueDim: Int
+    let group: Int
+    let scale: Float
+    let qStride: Int, kStride: Int, vStride: Int, oStride: Int
+    let plan: AttentionTilePlan
+    /// Rows and floats of one score tile.
+    let tileRows: Int, tileFloats: Int
+
+    /// Checks shapes, GQA grouping, mask lengths and tile sizes; traps with a message on mismatch.
+    init(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask, queryTile: Int, keyTile: Int) {
+        precondition(k.dim == q.dim, "attention: q and k head dimensions differ (\(q.dim) vs \(k.dim))")
+        precondition(v.tokens == k.tokens && v.heads == k.heads, "attention: k and v shapes differ")
+        precondition(k.heads > 0 || q.heads == 0, "attention: no KV heads")
+        precondition(k.heads == 0 || q.heads % k.heads == 0,
+                     "attention: query heads (\(q.heads)) not a multiple of KV heads (\(k.heads))")
+        if case let .causal(queryPositions, keyPositions) = mask {
+            precondition(queryPositions.count == q.tokens, "causal mask: \(queryPositions.count) query positions for \(q.tokens) queries")
+            precondition(keyPositions.count == k.tokens, "causal mask: \(keyPositions.count) key positions for \(k.tokens) keys")
+        }
+        precondition(queryTile > 0 && keyTile > 0, "attention tiles must be positive")
+        (queries, keys, heads, kvHeads, dim, valueDim) = (q.tokens, k.tokens, q.heads, k.heads, q.dim, v.dim)
+        group = kvHeads > 0 ? heads / kvHeads : 1
+        scale = 1 / Float(dim).squareRoot()
+        (qStride, kStride, vStride, oStride) = (heads * dim, kvHeads * dim, kvHeads * valueDim, heads * valueDim)
+        plan = AttentionTilePlan(mask: mask, queries: queries, keys: keys, queryTile: queryTile, keyTile: keyTile)
+        tileRows = min(queryTile, queries)
+        tileFloats = tileRows * min(keyTile, keys)
     }
+
+    /// Whether there is nothing to compute (no query, no key or no head).
+    var isEmpty: Bool { queries == 0 || keys == 0 || heads == 0 }
+
+    /// Offset of query `token`'s head `head` in q.
+    @inline(__always) func queryOffset(_ token: Int, head: Int) -> Int { (token &* heads &+ head) &* dim }
+    /// Offset of key `token` in k for query head `head` (its KV head).
+    @inline(__always) func keyOffset(_ token: Int, head: Int) -> Int { (token &* kvHeads &+ head / group) &* dim }
+    /// Offset of value `token` in v for query head `head` (its KV head).
+    @inline(__always) func valueOffset(_ token: Int, head: Int) -> Int { (token &* kvHeads &+ head / group) &* valueDim }
+    /// Offset of query `token`'s head `head` in o (and dO).
+    @inline(__always) func outputOffset(_ token: Int, head: Int) -> Int { (token &* heads &+ head) &* valueDim }
 }
 
 /// Which pairs of a (query tile, key tile) a mask lets through.
@@ -358,6 +327,8 @@ enum TileVisibility: Sendable {
 struct AttentionTilePlan {
     let queryTiles: Int
     let keyTiles: Int
+    /// Query rows and key columns per tile.
+    let queryTile: Int, keyTile: Int
     /// Query and key positions (empty without a mask).
     let positions: (queries: [Int], keys: [Int])
     private let isCausal: Bool
@@ -369,6 +340,7 @@ struct AttentionTilePlan {
     init(mask: AttentionMask, queries: Int, keys: Int, queryTile: Int, keyTile: Int) {
         queryTiles = (queries + queryTile - 1) / queryTile
         keyTiles = (keys + keyTile - 1) / keyTile
+        (self.queryTile, self.keyTile) = (queryTile, keyTile)
         switch mask {
         case .none:
             isCausal = false
@@ -403,39 +375,29 @@ struct AttentionTilePlan {
         if keyMax[kt] <= queryMin[qt] { return .all }
         return .partial
     }
-}
 
-/// Sets `scores[i, j] = -inf` wherever `keyPositions[j] > queryPositions[i]`.
-@inline(__always)
-func applyCausalMask(_ scores: UnsafeMutablePointer<Float>, rows: Int, columns: Int,
-                     queryPositions: UnsafePointer<Int>, keyPositions: UnsafePointer<Int>) {
-    for i in 0..<rows {
-        let position = queryPositions[i]
-        let row = scores + i &* columns
-        for j in 0..<columns where keyPositions[j] > position {
-            row[j] = -.infinity
-        }
+    /// Sets `scores[i, j] = -inf` in the tile's `[rows × columns]` scores (row stride
+    /// `columns`) wherever key j's position exceeds query i's.
+    func applyMask(_ scores: UnsafeMutablePointer<Float>, queryTile qt: Int, keyTile kt: Int) {
+        let q0 = qt * queryTile, k0 = kt * keyTile
+        let rows = min(queryTile, positions.queries.count - q0), columns = min(keyTile, positions.keys.count - k0)
+        positions.queries.withUnsafeBufferPointer { queryPositions in
+        positions.keys.withUnsafeBufferPointer { keyPositions in
+            for i in 0..<rows {
+                let position = queryPositions[q0 &+ i]
+                let row = scores + i &* columns
+                for j in 0..<columns where keyPositions[k0 &+ j] > position {
+                    row[j] = -.infinity
+                }
+            }
+        }}
     }
 }
 
-/// The largest of `count` values (-inf for none).
+/// The largest of `count` values (-inf for none), on the CPU's widest vector unit.
 @inline(__always)
 func rowMaximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
-    var best = SIMD16<Float>(repeating: -.infinity)
-    var j = 0
-    let whole = count & ~15
-    let raw = UnsafeRawPointer(values)
-    while j < whole {
-        let x = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
-        best.replace(with: x, where: x .> best)
-        j &+= 16
-    }
-    var result = best.max()
-    while j < count {
-        result = max(result, values[j])
-        j &+= 1
-    }
-    return result
+    spsim_row_max(cpuVectorLevel, values, count)
 }
 
 /// Multiplies `count` values by `factor`, in place.
@@ -468,18 +430,5 @@ func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
 @inline(__always)
 func softmaxGradientRow(_ gradients: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>,
                         count: Int, delta: Float) {
-    var j = 0
-    let whole = count & ~15
-    let rg = UnsafeMutableRawPointer(gradients), rp = UnsafeRawPointer(probabilities)
-    while j < whole {
-        let offset = j &* 4
-        let dp = rg.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-        let pv = rp.loadUnaligned(fromByteOffset: offset, as: SIMD16<Float>.self)
-        rg.storeBytes(of: pv * (dp - delta), toByteOffset: offset, as: SIMD16<Float>.self)
-        j &+= 16
-    }
-    while j < count {
-        gradients[j] = probabilities[j] * (gradients[j] - delta)
-        j &+= 1
-    }
+    spsim_softmax_gradient_row(cpuVectorLevel, gradients, probabilities, count, delta)
 }

@@ -12,8 +12,8 @@ import Foundation
 /// A pointer handed to the reference's worker threads, which write disjoint parts of it.
 private struct Shared<Pointee>: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Pointee>
-    init(_ buffer: UnsafeBufferPointer<Pointee>) { pointer = UnsafeMutablePointer(mutating: buffer.baseAddress!) }
-    init(_ buffer: UnsafeMutableBufferPointer<Pointee>) { pointer = buffer.baseAddress! }
+    init(_ pointer: UnsafePointer<Pointee>) { self.pointer = UnsafeMutablePointer(mutating: pointer) }
+    init(_ pointer: UnsafeMutablePointer<Pointee>) { self.pointer = pointer }
 }
 
 /// Query rows per tile of the float64 references.
@@ -82,11 +82,8 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
     var o = Tensor64(tokens: nq, heads: heads, dim: valueDim)
     var lse = Tensor64(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
     let tileFloats = min(referenceQueryTile, nq) * nk
-    q.storage.withUnsafeBufferPointer { qb in
-    k.storage.withUnsafeBufferPointer { kb in
-    v.storage.withUnsafeBufferPointer { vb in
-    o.storage.withUnsafeMutableBufferPointer { ob in
-    lse.storage.withUnsafeMutableBufferPointer { lb in
+    withStoragePointers(q, k, v) { qb, kb, vb in
+    withMutableStoragePointers(&o, &lse) { ob, lb in
       let (qs, ks, vs, os, ls) = (Shared(qb), Shared(kb), Shared(vb), Shared(ob), Shared(lb))
       // One worker per KV head: each writes only the o and lse rows of its own query heads.
       DispatchQueue.concurrentPerform(iterations: kvHeads) { g in
@@ -109,7 +106,7 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
             }
         }
       }
-    }}}}}
+    }}
     return (o, lse)
 }
 
@@ -128,14 +125,10 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
     var dk = Tensor64(tokens: nk, heads: kvHeads, dim: dim)
     var dv = Tensor64(tokens: nk, heads: kvHeads, dim: valueDim)
     let tileFloats = min(referenceQueryTile, nq) * nk
-    q.storage.withUnsafeBufferPointer { qb in
-    k.storage.withUnsafeBufferPointer { kb in
-    v.storage.withUnsafeBufferPointer { vb in
+    withStoragePointers(q, k, v) { qb, kb, vb in
+    withMutableStoragePointers(&dq, &dk, &dv) { dqb, dkb, dvb in
     dO.storage.withUnsafeBufferPointer { gb in
-    dq.storage.withUnsafeMutableBufferPointer { dqb in
-    dk.storage.withUnsafeMutableBufferPointer { dkb in
-    dv.storage.withUnsafeMutableBufferPointer { dvb in
-      let (qs, ks, vs, gs) = (Shared(qb), Shared(kb), Shared(vb), Shared(gb))
+      let (qs, ks, vs, gs) = (Shared(qb), Shared(kb), Shared(vb), Shared(gb.baseAddress!))
       let (dqs, dks, dvs) = (Shared(dqb), Shared(dkb), Shared(dvb))
       // One worker per KV head: each writes the dq rows of its own query heads and its own dk, dv.
       DispatchQueue.concurrentPerform(iterations: kvHeads) { g in
@@ -175,6 +168,6 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
             }
         }
       }
-    }}}}}}}
+    }}}
     return (dq, dk, dv)
 }

@@ -2,6 +2,15 @@
 // two-part ln2), a degree-6 polynomial for e^r (Cephes expf coefficients), and 2^n built
 // from its bit pattern. Only SSE2-level operations (no FMA, no rounding instructions) so
 // the baseline x86-64 build vectorizes it; the round-to-nearest uses the 1.5·2^23 trick.
+// The buffer versions run the same operations in C (CVectorMath) on the widest vector unit
+// the CPU has (AVX-512, AVX2, else SSE2), chosen at run time: the same results bit for bit,
+// four times the lanes per instruction on an AVX-512 core.
+
+import COpenBLAS
+import CVectorMath
+
+/// The vector unit the row kernels run on: `spsim_cpu_vector_level()` (2 AVX-512, 1 AVX2, 0 SSE2).
+let cpuVectorLevel = spsim_cpu_vector_level()
 
 /// Lane count of the vector exp.
 @usableFromInline let fastExpWidth = 16
@@ -54,44 +63,18 @@ func fastExp(_ x: Float) -> Float {
 
 /// Replaces each of `count` values at `values` by `e^(value − shift)` and returns their sum.
 ///
-/// The sum is accumulated in 16 lanes, then reduced. `shift` must be finite.
+/// The sum is accumulated in 16 lanes, then reduced. `shift` must be finite. `level` is the
+/// vector unit to run on (tests pass each one the CPU has; 0 runs anywhere).
 @inline(__always)
-func fastExpShifted(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-    var acc = SIMD16<Float>()
-    var j = 0
-    let whole = count & ~(fastExpWidth - 1)
-    while j < whole {
-        let raw = UnsafeMutableRawPointer(values + j)
-        let x = raw.loadUnaligned(as: SIMD16<Float>.self)
-        let e = fastExp(x - shift)
-        raw.storeBytes(of: e, as: SIMD16<Float>.self)
-        acc += e
-        j &+= fastExpWidth
-    }
-    if j < count {
-        var x = SIMD16<Float>(repeating: -.infinity)
-        for l in 0..<(count &- j) { x[l] = values[j &+ l] }
-        let e = fastExp(x - shift)
-        for l in 0..<(count &- j) { values[j &+ l] = e[l] }
-        acc += e
-    }
-    return acc.sum()
+func fastExpShifted(_ values: UnsafeMutablePointer<Float>, count: Int, shift: Float,
+                    level: Int32 = cpuVectorLevel) -> Float {
+    spsim_exp_shifted_sum(level, values, count, shift)
 }
 
-/// Replaces each of `count` values at `values` by e^value.
+/// Replaces each of `count` values at `values` by e^value (x − 0 = x, so `fastExpShifted` with shift 0).
 @inline(__always)
 func fastExpInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
-    var j = 0
-    let whole = count & ~(fastExpWidth - 1)
-    while j < whole {
-        let raw = UnsafeMutableRawPointer(values + j)
-        raw.storeBytes(of: fastExp(raw.loadUnaligned(as: SIMD16<Float>.self)), as: SIMD16<Float>.self)
-        j &+= fastExpWidth
-    }
-    while j < count {
-        values[j] = fastExp(values[j])
-        j &+= 1
-    }
+    _ = spsim_exp_shifted_sum(cpuVectorLevel, values, count, 0)
 }
 
 /// Computes e^x for every element of `values`, in place, with the vectorized exp

@@ -138,3 +138,43 @@ extension Tensor {
         return worst / max(scale, 1e-30)
     }
 }
+
+/// Runs `body` with the storage of three tensors as pointers, for the kernels' hot loops.
+/// An empty tensor lends a pointer that must not be read (there is nothing to read).
+func withStoragePointers<S, R>(_ a: Tensor<S>, _ b: Tensor<S>, _ c: Tensor<S>,
+                               _ body: (UnsafePointer<S>, UnsafePointer<S>, UnsafePointer<S>) -> R) -> R {
+    a.storage.withUnsafeBufferPointer { a in
+    b.storage.withUnsafeBufferPointer { b in
+    c.storage.withUnsafeBufferPointer { c in
+        body(base(a), base(b), base(c))
+    }}}
+}
+
+/// Runs `body` with the storage of two tensors as mutable pointers (see `withStoragePointers`).
+func withMutableStoragePointers<S, R>(_ a: inout Tensor<S>, _ b: inout Tensor<S>,
+                                      _ body: (UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> R) -> R {
+    a.storage.withUnsafeMutableBufferPointer { a in
+    b.storage.withUnsafeMutableBufferPointer { b in
+        body(mutableBase(a), mutableBase(b))
+    }}
+}
+
+/// Runs `body` with the storage of three tensors as mutable pointers (see `withStoragePointers`).
+func withMutableStoragePointers<S, R>(_ a: inout Tensor<S>, _ b: inout Tensor<S>, _ c: inout Tensor<S>,
+                                      _ body: (UnsafeMutablePointer<S>, UnsafeMutablePointer<S>, UnsafeMutablePointer<S>) -> R) -> R {
+    withMutableStoragePointers(&a, &b) { a, b in
+        c.storage.withUnsafeMutableBufferPointer { c in body(a, b, mutableBase(c)) }
+    }
+}
+
+/// The buffer's first element, or for an empty buffer an aligned pointer never read.
+@inline(__always)
+private func base<S>(_ buffer: UnsafeBufferPointer<S>) -> UnsafePointer<S> {
+    buffer.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<S>.alignment)!
+}
+
+/// The buffer's first element, or for an empty buffer an aligned pointer never written.
+@inline(__always)
+private func mutableBase<S>(_ buffer: UnsafeMutableBufferPointer<S>) -> UnsafeMutablePointer<S> {
+    buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<S>.alignment)!
+}

@@ -61,4 +61,20 @@ final class FastExpTests: XCTestCase {
             XCTAssertEqual(Double(sum), expected, accuracy: 1e-6 * max(expected, 1))
         }
     }
+
+    func testEveryVectorUnitGivesTheSwiftResultsBitForBit() {
+        // SSE2 always; AVX2 and AVX-512 where this CPU has them (the C kernels of CVectorMath).
+        let input = (0..<300).map { $0 % 7 == 6 ? -Float.infinity : Float($0) * -0.61 + 40 }
+        for level in 0...cpuVectorLevel {
+            for count in [0, 1, 16, 37, 300] {
+                var values = Array(input[..<count])
+                _ = values.withUnsafeMutableBufferPointer { b in
+                    fastExpShifted(b.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!, count: count, shift: 1.5, level: level)
+                }
+                for (x, e) in zip(input, values) {
+                    XCTAssertEqual(e.bitPattern, fastExp(x - 1.5).bitPattern, "level \(level), x \(x)")
+                }
+            }
+        }
+    }
 }

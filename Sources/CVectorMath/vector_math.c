@@ -1,0 +1,94 @@
+#include "vector_math.h"
+#include <stdint.h>
+#include <string.h>
+
+// Same rounding as the Swift code: no a·b + c fused into one FMA.
+#pragma clang fp contract(off)
+
+typedef float f16 __attribute__((vector_size(64), aligned(4)));
+typedef int32_t i16 __attribute__((vector_size(64), aligned(4)));
+
+#define SPLAT(x) ((f16){0} + (x))
+
+/// e^v in 16 lanes: fastExp(SIMD16<Float>) of FastExp.swift, operation for operation.
+#define EXP16(V) ({                                                                       \
+    f16 v_ = __builtin_elementwise_min(__builtin_elementwise_max((V), SPLAT(-88.0f)), SPLAT(88.0f)); \
+    f16 t_ = v_ * 1.4426950408889634f + 12582912.0f;                                      \
+    f16 n_ = t_ - 12582912.0f;                                                             \
+    i16 ni_ = (i16)t_ - 0x4B400000;                                                        \
+    f16 r_ = (v_ - n_ * 0.693359375f) - n_ * -2.1219444005469058e-4f;                      \
+    f16 p_ = SPLAT(1.9875691500e-4f);                                                      \
+    p_ = p_ * r_ + 1.3981999507e-3f;                                                       \
+    p_ = p_ * r_ + 8.3334519073e-3f;                                                       \
+    p_ = p_ * r_ + 4.1665795894e-2f;                                                       \
+    p_ = p_ * r_ + 1.6666665459e-1f;                                                       \
+    p_ = p_ * r_ + 5.0000001201e-1f;                                                       \
+    f16 er_ = (p_ * (r_ * r_) + r_) + 1.0f;                                                \
+    er_ * (f16)((ni_ + 127) << 23);                                                        \
+})
+
+/// The sum of the 16 lanes, in lane order (a macro: a 64-byte vector argument would change the ABI).
+#define SUM16(V) ({ f16 s_ = (V); float t_ = 0; for (int l_ = 0; l_ < 16; l_++) t_ += s_[l_]; t_; })
+
+#define DEFINE_KERNELS(SUFFIX, TARGET)                                                     \
+TARGET static float exp_shifted_sum_##SUFFIX(float *x, long n, float shift) {             \
+    f16 acc = SPLAT(0.0f);                                                                 \
+    long j = 0;                                                                            \
+    for (; j + 16 <= n; j += 16) {                                                         \
+        f16 e = EXP16(*(f16 *)(x + j) - shift);                                            \
+        *(f16 *)(x + j) = e;                                                               \
+        acc += e;                                                                          \
+    }                                                                                      \
+    if (j < n) {                                                                           \
+        f16 tail = SPLAT(-__builtin_inff());                                               \
+        memcpy(&tail, x + j, (size_t)(n - j) * sizeof(float));                             \
+        f16 e = EXP16(tail - shift);                                                       \
+        memcpy(x + j, &e, (size_t)(n - j) * sizeof(float));                                \
+        acc += e;                                                                          \
+    }                                                                                      \
+    return SUM16(acc);                                                                     \
+}                                                                                          \
+TARGET static float row_max_##SUFFIX(const float *x, long n) {                            \
+    f16 best = SPLAT(-__builtin_inff());                                                   \
+    long j = 0;                                                                            \
+    for (; j + 16 <= n; j += 16) best = __builtin_elementwise_max(best, *(const f16 *)(x + j)); \
+    float result = -__builtin_inff();                                                      \
+    for (int l = 0; l < 16; l++) result = result > best[l] ? result : best[l];             \
+    for (; j < n; j++) result = result > x[j] ? result : x[j];                             \
+    return result;                                                                         \
+}                                                                                          \
+TARGET static void softmax_gradient_row_##SUFFIX(float *g, const float *p, long n, float delta) { \
+    long j = 0;                                                                            \
+    for (; j + 16 <= n; j += 16) *(f16 *)(g + j) = *(const f16 *)(p + j) * (*(f16 *)(g + j) - delta); \
+    for (; j < n; j++) g[j] = p[j] * (g[j] - delta);                                       \
+}
+
+#if defined(__x86_64__)
+DEFINE_KERNELS(avx512, __attribute__((target("avx512f"))))
+DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
+#endif
+DEFINE_KERNELS(base, )
+
+float spsim_exp_shifted_sum(int level, float *values, long count, float shift) {
+#if defined(__x86_64__)
+    if (level >= 2) return exp_shifted_sum_avx512(values, count, shift);
+    if (level == 1) return exp_shifted_sum_avx2(values, count, shift);
+#endif
+    return exp_shifted_sum_base(values, count, shift);
+}
+
+float spsim_row_max(int level, const float *values, long count) {
+#if defined(__x86_64__)
+    if (level >= 2) return row_max_avx512(values, count);
+    if (level == 1) return row_max_avx2(values, count);
+#endif
+    return row_max_base(values, count);
+}
+
+void spsim_softmax_gradient_row(int level, float *gradients, const float *probabilities, long count, float delta) {
+#if defined(__x86_64__)
+    if (level >= 2) { softmax_gradient_row_avx512(gradients, probabilities, count, delta); return; }
+    if (level == 1) { softmax_gradient_row_avx2(gradients, probabilities, count, delta); return; }
+#endif
+    softmax_gradient_row_base(gradients, probabilities, count, delta);
+}
