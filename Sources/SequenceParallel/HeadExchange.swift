@@ -187,12 +187,14 @@ public struct HeadExchange: Sendable {
                                 name: String) throws -> [Tensor32] {
         let communicator = communicator ?? context.communicator
         let r = communicator.rank, counts = sequenceToHeadsCounts(rank: r)
-        let packed = context.isPhantom ? phantomFloats(counts.send)
-            : context.compute("pack \(name)") { packSequenceToHeads(tensors, rank: r) }
+        if context.isPhantom {
+            try phantomAllToAll(counts, context: context, over: communicator, name: name)
+            return parts.map { context.zeros(tokens: tokens, heads: $0.ranges[r].count, dim: $0.dim) }
+        }
+        let packed = context.compute("pack \(name)") { packSequenceToHeads(tensors, rank: r) }
         let received = try context.communicate("all-to-all \(name)") {
             try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
-        if context.isPhantom { return parts.map { context.zeros(tokens: tokens, heads: $0.ranges[r].count, dim: $0.dim) } }
         return context.compute("unpack \(name)") { unpackSequenceToHeads(received, rank: r) }
     }
 
@@ -202,17 +204,25 @@ public struct HeadExchange: Sendable {
                                 name: String) throws -> [Tensor32] {
         let communicator = communicator ?? context.communicator
         let r = communicator.rank, counts = headsToSequenceCounts(rank: r)
-        let packed = context.isPhantom ? phantomFloats(counts.send)
-            : context.compute("pack \(name)") { packHeadsToSequence(tensors, rank: r) }
+        if context.isPhantom {
+            try phantomAllToAll(counts, context: context, over: communicator, name: name)
+            return parts.map { context.zeros(tokens: count(rank: r), heads: $0.heads, dim: $0.dim) }
+        }
+        let packed = context.compute("pack \(name)") { packHeadsToSequence(tensors, rank: r) }
         let received = try context.communicate("all-to-all \(name)") {
             try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
-        if context.isPhantom { return parts.map { context.zeros(tokens: count(rank: r), heads: $0.heads, dim: $0.dim) } }
         return context.compute("unpack \(name)") { unpackHeadsToSequence(received, rank: r) }
     }
 
-    /// A phantom send buffer (phantom mode): as many floats as `counts`, never written.
-    private func phantomFloats(_ counts: [Int]) -> [Float] {
-        Tensor32(phantomTokens: counts.reduce(0, +), heads: 1, dim: 1).storage
+    /// The all-to-all of phantom mode: the same messages between this rank's phantom
+    /// buffers (`RankContext.phantomBuffer`), nothing packed or unpacked.
+    private func phantomAllToAll(_ counts: (send: [Int], receive: [Int]), context: RankContext,
+                                 over communicator: Communicator, name: String) throws {
+        try context.communicate("all-to-all \(name)") {
+            try communicator.phantomAlltoallv(context.phantomBuffer(count: counts.send.reduce(0, +)), sendCounts: counts.send,
+                                              into: context.phantomBuffer(count: counts.receive.reduce(0, +)),
+                                              receiveCounts: counts.receive)
+        }
     }
 }

@@ -35,8 +35,6 @@ public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, Lin
         name: "lasp2", attention: .gla, layouts: [.contiguous],
         summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)")
 
-    public static let supportsPhantom = true
-
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         try stateScanForward(q: q, k: k, v: v, g: g) { element in
             let all = try context.communicate("all-gather states") { try context.communicator.allgather(element.packed) }

@@ -47,8 +47,6 @@ public final class UlyssesAttention: AttentionStrategy {
         layoutReason(layout) ?? HeadPartition.unsupportedReason(heads: problem.heads, ranks: ranks, strategy: name)
     }
 
-    public static let supportsPhantom = true
-
     private let problem: AttentionProblem
     private let context: RankContext
     private let partition: HeadPartition
