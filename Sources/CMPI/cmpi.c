@@ -364,8 +364,9 @@ int cmpi_reduce_scatter(const void *sendbuf, void *recvbuf, const int64_t *recvc
  * messages, in the same order, of the algorithm the SMPI platform names for the collective
  * (SimGridPlatform.swift: ring all-gather(v), pairwise all-to-all(v), Open MPI's ring
  * reduce-scatter), so a phantom run's simulated time is the real run's; unlike those
- * algorithms they allocate nothing, copy nothing and count each message in int64 bytes'
- * worth of offsets (SMPI's reduce-scatter copies its whole input into a buffer of its own).
+ * algorithms they allocate nothing and copy nothing (SMPI copies a rank's own block, and
+ * its reduce-scatter its whole input, even between shared buffers), and their offsets are
+ * int64 (an all-gather of K and V at N = 8M exceeds MPI's int displacements).
  * The messages use a tag of their own on the communicator; strategies' tags stay below it.
  */
 #define CMPI_PHANTOM_TAG 32767
@@ -385,8 +386,9 @@ int cmpi_phantom_allgatherv(const void *sendbuf, int64_t sendcount, void *recvbu
     int64_t running = 0;
     for (int j = 0; j < size; j++) { displs[j] = running; running += recvcounts[j]; }
     int err = MPI_SUCCESS;
-    /* SMPI's allgatherv "ring": a message to itself, then step i sends to rank + i and receives from rank − i. */
-    for (int i = 0; i < size && err == MPI_SUCCESS; i++) {
+    /* SMPI's allgatherv "ring": step i sends to rank + i and receives from rank − i. Its
+       step 0, a message to itself, is a local copy that costs no simulated time: skipped. */
+    for (int i = 1; i < size && err == MPI_SUCCESS; i++) {
         int dst = (rank + i) % size, src = (rank - i + size) % size;
         if (sendcount > INT_MAX || recvcounts[src] > INT_MAX) { err = MPI_ERR_COUNT; break; }
         err = MPI_Sendrecv(sendbuf, (int)sendcount, mpi_type(type), dst, CMPI_PHANTOM_TAG,
@@ -408,9 +410,11 @@ int cmpi_phantom_alltoallv(const void *sendbuf, const int64_t *sendcounts, void 
     int64_t s = 0, r = 0;
     for (int j = 0; j < size; j++) { sd[j] = s; rd[j] = r; s += sendcounts[j]; r += recvcounts[j]; }
     int err = MPI_SUCCESS;
-    /* SMPI's alltoallv "pair" (a power of two of ranks): step i exchanges with rank XOR i; otherwise send to rank + i, receive from rank − i. */
+    /* SMPI's alltoallv "pair" (a power of two of ranks): step i exchanges with rank XOR i;
+       otherwise send to rank + i, receive from rank − i. Step 0, the block a rank keeps,
+       is a local copy that costs no simulated time: skipped. */
     int pow2 = (size & (size - 1)) == 0;
-    for (int i = 0; i < size && err == MPI_SUCCESS; i++) {
+    for (int i = 1; i < size && err == MPI_SUCCESS; i++) {
         int dst = pow2 ? rank ^ i : (rank + i) % size, src = pow2 ? rank ^ i : (rank - i + size) % size;
         if (sendcounts[dst] > INT_MAX || recvcounts[src] > INT_MAX) { err = MPI_ERR_COUNT; break; }
         err = MPI_Sendrecv(at(sendbuf, sd[dst], type), (int)sendcounts[dst], mpi_type(type), dst, CMPI_PHANTOM_TAG,

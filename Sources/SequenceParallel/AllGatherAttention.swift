@@ -18,7 +18,7 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
         let gathered = try gatherKeysAndValues(k, v)
-        return context.kernel("attention", flops: KernelFLOPs.attention(q, keys: context.layout.tokens, mask: mask),
+        return context.kernel("attention", flops: flops(q),
                               phantom: context.emptyOutput(tokens: q.tokens, heads: q.heads, dim: v.dim)) {
             attentionForward(q: q, k: gathered!.keys, v: gathered!.values, mask: mask)
         }
@@ -28,7 +28,7 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
         -> AttentionGradients {
         let gathered = try gatherKeysAndValues(k, v)
         let full = context.kernel("attention backward",
-                                  flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(q, keys: context.layout.tokens, mask: mask),
+                                  flops: KernelFLOPs.backwardFactor * flops(q),
                                   phantom: nil) { () -> AttentionGradients? in
             attentionBackward(q: q, k: gathered!.keys, v: gathered!.values, o: o, lse: lse, dO: dO, mask: mask)
         }
@@ -58,6 +58,14 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
             dq: full.dq,
             dk: Tensor32(tokens: n, heads: k.heads, dim: k.dim, storage: Array(mine[0 ..< n * row])),
             dv: Tensor32(tokens: n, heads: v.heads, dim: v.dim, storage: Array(mine[n * row ..< 2 * n * row])))
+    }
+
+    /// Forward FLOPs of the local queries against every key: the gathered keys are every
+    /// position 0..<N, so causally the query at position t sees t + 1 of them (the mask's
+    /// count, without building its N key positions).
+    private func flops(_ q: Tensor32) -> Double {
+        let pairs = problem.isCausal ? context.positions.reduce(0) { $0 + $1 + 1 } : q.tokens * context.layout.tokens
+        return KernelFLOPs.attention(heads: q.heads, dim: q.dim, pairs: pairs)
     }
 
     private var mask: AttentionMask {
