@@ -18,7 +18,8 @@
 // Time: the group all-to-alls priced as Ulysses on U ranks (the first U of the topology),
 // no overlap with compute; between them a ring over R ranks as the ring model prices it
 // (double buffered, a hop at the level of the whole P-rank placement, a step as slow as
-// the slowest group), on the largest c_u heads.
+// the slowest group, the backward's K/V and dK/dV hops leaving together at one latency:
+// `RingBackwardHops`), on the largest c_u heads.
 import SPCore
 
 /// The model of USP (Ulysses × ring).
