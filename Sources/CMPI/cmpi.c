@@ -361,6 +361,112 @@ int cmpi_reduce_scatter(const void *sendbuf, void *recvbuf, const int64_t *recvc
 }
 
 /*
+ * Phantom collectives (spsim run --phantom): payloads whose values are unspecified, so
+ * nothing is combined, only the messages are sent. Each sends exactly the point-to-point
+ * messages, in the same order, of the algorithm the SMPI platform names for the collective
+ * (SimGridPlatform.swift: ring all-gather(v), pairwise all-to-all(v), Open MPI's ring
+ * reduce-scatter), so a phantom run's simulated time is the real run's; unlike those
+ * algorithms they allocate nothing and copy nothing (SMPI copies a rank's own block, and
+ * its reduce-scatter its whole input, even between shared buffers), and their offsets are
+ * int64 (an all-gather of K and V at N = 8M exceeds MPI's int displacements).
+ * The messages use a tag of their own on the communicator; strategies' tags stay below it.
+ */
+#define CMPI_PHANTOM_TAG 32767
+
+static char *at(const void *base, int64_t elements, cmpi_dtype type) {
+    return (char *)base + elements * (int64_t)cmpi_dtype_size(type);
+}
+
+int cmpi_phantom_allgatherv(const void *sendbuf, int64_t sendcount, void *recvbuf, const int64_t *recvcounts,
+                            cmpi_dtype type, cmpi_comm comm) {
+    collective_launch();
+    int size, rank;
+    MPI_Comm_size(comm->comm, &size);
+    MPI_Comm_rank(comm->comm, &rank);
+    int64_t *displs = malloc(sizeof(int64_t) * (size_t)size);
+    if (!displs) return MPI_ERR_NO_MEM;
+    int64_t running = 0;
+    for (int j = 0; j < size; j++) { displs[j] = running; running += recvcounts[j]; }
+    int err = MPI_SUCCESS;
+    /* SMPI's allgatherv "ring": step i sends to rank + i and receives from rank − i. Its
+       step 0, a message to itself, is a local copy that costs no simulated time: skipped. */
+    for (int i = 1; i < size && err == MPI_SUCCESS; i++) {
+        int dst = (rank + i) % size, src = (rank - i + size) % size;
+        if (sendcount > INT_MAX || recvcounts[src] > INT_MAX) { err = MPI_ERR_COUNT; break; }
+        err = MPI_Sendrecv(sendbuf, (int)sendcount, mpi_type(type), dst, CMPI_PHANTOM_TAG,
+                           at(recvbuf, displs[src], type), (int)recvcounts[src], mpi_type(type), src, CMPI_PHANTOM_TAG,
+                           comm->comm, MPI_STATUS_IGNORE);
+    }
+    free(displs);
+    return err;
+}
+
+int cmpi_phantom_alltoallv(const void *sendbuf, const int64_t *sendcounts, void *recvbuf, const int64_t *recvcounts,
+                           cmpi_dtype type, cmpi_comm comm) {
+    collective_launch();
+    int size, rank;
+    MPI_Comm_size(comm->comm, &size);
+    MPI_Comm_rank(comm->comm, &rank);
+    int64_t *sd = malloc(sizeof(int64_t) * (size_t)size), *rd = malloc(sizeof(int64_t) * (size_t)size);
+    if (!sd || !rd) { free(sd); free(rd); return MPI_ERR_NO_MEM; }
+    int64_t s = 0, r = 0;
+    for (int j = 0; j < size; j++) { sd[j] = s; rd[j] = r; s += sendcounts[j]; r += recvcounts[j]; }
+    int err = MPI_SUCCESS;
+    /* SMPI's alltoallv "pair" (a power of two of ranks): step i exchanges with rank XOR i;
+       otherwise send to rank + i, receive from rank − i. Step 0, the block a rank keeps,
+       is a local copy that costs no simulated time: skipped. */
+    int pow2 = (size & (size - 1)) == 0;
+    for (int i = 1; i < size && err == MPI_SUCCESS; i++) {
+        int dst = pow2 ? rank ^ i : (rank + i) % size, src = pow2 ? rank ^ i : (rank - i + size) % size;
+        if (sendcounts[dst] > INT_MAX || recvcounts[src] > INT_MAX) { err = MPI_ERR_COUNT; break; }
+        err = MPI_Sendrecv(at(sendbuf, sd[dst], type), (int)sendcounts[dst], mpi_type(type), dst, CMPI_PHANTOM_TAG,
+                           at(recvbuf, rd[src], type), (int)recvcounts[src], mpi_type(type), src, CMPI_PHANTOM_TAG,
+                           comm->comm, MPI_STATUS_IGNORE);
+    }
+    free(sd);
+    free(rd);
+    return err;
+}
+
+int cmpi_phantom_reduce_scatter(void *sendbuf, const int64_t *recvcounts, cmpi_dtype type, cmpi_comm comm) {
+    collective_launch();
+    int size, rank;
+    MPI_Comm_size(comm->comm, &size);
+    MPI_Comm_rank(comm->comm, &rank);
+    if (size == 1) return MPI_SUCCESS;
+    int64_t *displs = malloc(sizeof(int64_t) * (size_t)size);
+    if (!displs) return MPI_ERR_NO_MEM;
+    int64_t running = 0;
+    for (int j = 0; j < size; j++) { displs[j] = running; running += recvcounts[j]; }
+    for (int j = 0; j < size; j++) if (recvcounts[j] > INT_MAX) { free(displs); return MPI_ERR_COUNT; }
+    /* Open MPI's (and SMPI's ompi_ring) reduce-scatter: block b travels rank b+1 → … → b,
+       each rank forwarding it once it has arrived; received blocks land on the input's own
+       block (the values are unspecified). */
+    int to = (rank + 1) % size, from = (rank - 1 + size) % size;
+    MPI_Datatype t = mpi_type(type);
+    MPI_Request pending;
+    int block = (rank - 2 + 2 * size) % size;
+    int err = MPI_Irecv(at(sendbuf, displs[block], type), (int)recvcounts[block], t, from, CMPI_PHANTOM_TAG, comm->comm,
+                        &pending);
+    if (err == MPI_SUCCESS)
+        err = MPI_Send(at(sendbuf, displs[from], type), (int)recvcounts[from], t, to, CMPI_PHANTOM_TAG, comm->comm);
+    for (int k = 2; k < size && err == MPI_SUCCESS; k++) {
+        int previous = (rank - k + size) % size, next = (rank - 1 - k + 2 * size) % size;
+        MPI_Request current;
+        err = MPI_Irecv(at(sendbuf, displs[next], type), (int)recvcounts[next], t, from, CMPI_PHANTOM_TAG, comm->comm,
+                        &current);
+        if (err == MPI_SUCCESS) err = MPI_Wait(&pending, MPI_STATUS_IGNORE);
+        pending = current;
+        if (err == MPI_SUCCESS)
+            err = MPI_Send(at(sendbuf, displs[previous], type), (int)recvcounts[previous], t, to, CMPI_PHANTOM_TAG,
+                           comm->comm);
+    }
+    if (err == MPI_SUCCESS) err = MPI_Wait(&pending, MPI_STATUS_IGNORE);
+    free(displs);
+    return err;
+}
+
+/*
  * User operators get no context pointer from MPI. Rather than keep one in a global
  * (SMPI runs many ranks in one process), the callback and its context ride in the name
  * of the derived datatype the scan runs on, which MPI hands to the operator.

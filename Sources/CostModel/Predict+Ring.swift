@@ -12,7 +12,8 @@
 // s ≥ 1 has a rank with a full block (the last rank), the others idle — the imbalance.
 // Zigzag: every non-diagonal step is half a block on every rank. Striped: a causal diagonal
 // or a strictly lower triangle. Backward: K/V and the previous step's dK/dV accumulator
-// share the link; the last accumulator's hop home is exposed.
+// leave a rank together and share its link: one latency, both messages' bytes
+// (`concurrentRingHopSeconds`); the last accumulator's hop home is exposed.
 import SPCore
 
 /// The model of ring attention, every layout.
@@ -36,27 +37,27 @@ public enum RingModel: StrategyModel {
 
         // Times with the largest block: per hop the K/V block and the accumulator.
         let flops = 4 * Double(w.heads * w.headDim) / placement.topology.device.flopsPerSecond
-        let kvHop = p > 1 ? placement.ringHopSeconds(Double(2 * shape.maxCount * gd * w.elementBytes)) : 0
-        let accHop = p > 1 ? placement.ringHopSeconds(Double(2 * shape.maxCount * gd * w.statsBytes)) : 0
+        let hops = RingBackwardHops(placement, ranks: p, blockBytes: Double(2 * shape.maxCount * gd * w.elementBytes),
+                                    accumulatorBytes: Double(2 * shape.maxCount * gd * w.statsBytes))
+        let kvHop = hops.keysValues
         let steps = RingSteps(w, shape: shape)
         // Critical path: each step as slow as its slowest rank or its transfer.
         var fwdTime = 0.0, bwdTime = 0.0
         for s in 0..<p {
             let c = flops * steps.slowestPairs(step: s)
             fwdTime += max(c, s < p - 1 ? kvHop : 0)
-            bwdTime += max(backwardFLOPsFactor * c, (s < p - 1 ? kvHop : 0) + (s >= 1 ? accHop : 0))
+            bwdTime += max(backwardFLOPsFactor * c, hops.step(s))
         }
-        bwdTime += accHop
+        bwdTime += hops.accumulator
         for r in 0..<p {
             let compute = shape.forwardFLOPs[r] / placement.topology.device.flopsPerSecond
             forward.computeSeconds[r] = compute
             backward.computeSeconds[r] = backwardFLOPsFactor * compute
             forward.commSeconds[r] = Double(p - 1) * kvHop
-            backward.commSeconds[r] = Double(p - 1) * kvHop + Double(p) * accHop
+            backward.commSeconds[r] = hops.total
             forward.exposedCommSeconds[r] = steps.exposed(rank: r, flops: flops, factor: 1) { s in s < p - 1 ? kvHop : 0 }
-            backward.exposedCommSeconds[r] = steps.exposed(rank: r, flops: flops, factor: backwardFLOPsFactor) { s in
-                (s < p - 1 ? kvHop : 0) + (s >= 1 ? accHop : 0)
-            } + accHop
+            backward.exposedCommSeconds[r] = steps.exposed(rank: r, flops: flops, factor: backwardFLOPsFactor, comm: hops.step)
+                + hops.accumulator
             forward.seconds[r] = fwdTime
             backward.seconds[r] = bwdTime
         }
@@ -66,6 +67,62 @@ public enum RingModel: StrategyModel {
         }
         return Prediction(strategy: name, topology: placement.topology.name, ranks: p, workload: w,
                           forward: forward, backward: backward, memoryBytes: memory)
+    }
+}
+
+/// The transfers of a ring backward's steps (ring attention, and USP's ring across groups):
+/// step s sends the K/V block on (s < P−1) and the accumulator of step s−1 (s ≥ 1), both
+/// out of the rank at once, then the last accumulator goes home.
+struct RingBackwardHops {
+    /// One K/V hop alone (step 0), seconds.
+    let keysValues: Double
+    /// One accumulator hop alone (step P−1 and the hop home), seconds.
+    let accumulator: Double
+    /// A K/V hop and an accumulator hop leaving together (steps 1 … P−2), seconds.
+    let both: Double
+    let ranks: Int
+
+    /// The hops of a ring over `ranks` ranks (none when it has one rank).
+    init(_ placement: Placement, ranks: Int, blockBytes: Double, accumulatorBytes: Double) {
+        self.ranks = ranks
+        guard ranks > 1 else { (keysValues, accumulator, both) = (0, 0, 0); return }
+        keysValues = placement.ringHopSeconds(blockBytes)
+        accumulator = placement.ringHopSeconds(accumulatorBytes)
+        both = placement.concurrentRingHopSeconds([blockBytes, accumulatorBytes])
+    }
+
+    /// The transfer of step `s`.
+    func step(_ s: Int) -> Double {
+        switch (s < ranks - 1, s >= 1) {
+        case (true, true): return both
+        case (true, false): return keysValues
+        case (false, true): return accumulator
+        case (false, false): return 0
+        }
+    }
+
+    /// Every step's transfer and the hop home, seconds.
+    var total: Double { ranks > 1 ? keysValues + Double(ranks - 2) * both + 2 * accumulator : 0 }
+}
+
+extension Placement {
+    /// Seconds of a ring step whose hops each carry the messages `sizes` (bytes) at once, as
+    /// the ring backward's K/V block and dK/dV accumulator leave a rank together: they share
+    /// each hop's bandwidth, but their latencies overlap — latency is the time to first
+    /// byte, not link occupancy, and a full-duplex link pipelines messages (SimGrid's flow
+    /// model, which `SMPITests` compares with, does the same) — so the step costs the largest
+    /// latency plus every message's transfer: α + Σ m·β, not Σ (α + m·β). With one message
+    /// it is `ringHopSeconds`.
+    func concurrentRingHopSeconds(_ sizes: [Double]) -> Double {
+        func hop(_ level: NetworkLevel, bandwidth: (Double) -> Double) -> Double {
+            (sizes.map { level.latencySeconds(forMessageOf: $0) }.max() ?? 0) + sizes.reduce(0) { $0 + $1 / bandwidth($1) }
+        }
+        let node = hop(topology.nodeLevel) { topology.nodeLevel.bytesPerSecond(forMessageOf: $0) }
+        guard ringCrossesNodes else { return node }
+        let cluster = topology.clusterLevel
+        return max(node, hop(cluster) {
+            topology.placement == .block ? cluster.bytesPerSecond(forMessageOf: $0) : nicShareBytesPerSecond(forMessageOf: $0)
+        })
     }
 }
 

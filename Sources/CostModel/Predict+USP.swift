@@ -18,7 +18,8 @@
 // Time: the group all-to-alls priced as Ulysses on U ranks (the first U of the topology),
 // no overlap with compute; between them a ring over R ranks as the ring model prices it
 // (double buffered, a hop at the level of the whole P-rank placement, a step as slow as
-// the slowest group), on the largest c_u heads.
+// the slowest group, the backward's K/V and dK/dV hops leaving together at one latency:
+// `RingBackwardHops`), on the largest c_u heads.
 import SPCore
 
 /// The model of USP (Ulysses × ring).
@@ -100,13 +101,14 @@ public enum USPModel: StrategyModel {
         let ringShape = RankShape(ringWorkload, ranks: r)
         let steps = RingSteps(ringWorkload, shape: ringShape)
         let perPair = 4 * Double(d) / placement.topology.device.flopsPerSecond
-        let kvHop = r > 1 ? placement.ringHopSeconds(Double(2 * mMax * gMax * d * b)) : 0
-        let accHop = r > 1 ? placement.ringHopSeconds(Double(2 * mMax * gMax * d * s)) : 0
+        let hops = RingBackwardHops(placement, ranks: r, blockBytes: Double(2 * mMax * gMax * d * b),
+                                    accumulatorBytes: Double(2 * mMax * gMax * d * s))
+        let kvHop = hops.keysValues, accHop = hops.accumulator
         var ringForward = 0.0, ringBackward = 0.0
         for step in 0..<r {
             let c = Double(cMax) * perPair * steps.slowestPairs(step: step)
             ringForward += max(c, step < r - 1 ? kvHop : 0)
-            ringBackward += max(backwardFLOPsFactor * c, (step < r - 1 ? kvHop : 0) + (step >= 1 ? accHop : 0))
+            ringBackward += max(backwardFLOPsFactor * c, hops.step(step))
         }
         ringBackward += accHop
         for rank in 0..<p {
@@ -115,13 +117,11 @@ public enum USPModel: StrategyModel {
             forward.computeSeconds[rank] = compute
             backward.computeSeconds[rank] = backwardFLOPsFactor * compute
             forward.commSeconds[rank] = toHeads + toSequence + Double(r - 1) * kvHop
-            backward.commSeconds[rank] = toHeadsBackward + toSequenceBackward + Double(r - 1) * kvHop + Double(r) * accHop
+            backward.commSeconds[rank] = toHeadsBackward + toSequenceBackward + hops.total
             forward.exposedCommSeconds[rank] = toHeads + toSequence
                 + steps.exposed(rank: g, flops: flops, factor: 1) { $0 < r - 1 ? kvHop : 0 }
             backward.exposedCommSeconds[rank] = toHeadsBackward + toSequenceBackward + accHop
-                + steps.exposed(rank: g, flops: flops, factor: backwardFLOPsFactor) {
-                    ($0 < r - 1 ? kvHop : 0) + ($0 >= 1 ? accHop : 0)
-                }
+                + steps.exposed(rank: g, flops: flops, factor: backwardFLOPsFactor, comm: hops.step)
             forward.seconds[rank] = toHeads + ringForward + toSequence
             backward.seconds[rank] = toHeadsBackward + ringBackward + toSequenceBackward
         }

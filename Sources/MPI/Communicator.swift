@@ -367,6 +367,51 @@ public final class Communicator {
         return out
     }
 
+    // MARK: Phantom collectives
+
+    /// `allgatherv` of phantom payloads (`MessageBuffer(phantomCount:)`): the same messages
+    /// (the ring all-gather SMPI runs) from `data` into `result`, whose values stay
+    /// unspecified; nothing is allocated or copied. Recorded as `allgatherv`.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when a message fails.
+    public func phantomAllgatherv<T: MPIScalar>(_ data: MessageBuffer<T>, into result: MessageBuffer<T>,
+                                                counts: [Int]) throws {
+        precondition(data.isPhantom && result.isPhantom, "phantom collectives take phantom buffers")
+        precondition(counts.count == size && counts[rank] == data.count && counts.reduce(0, +) == result.count,
+                     "phantomAllgatherv: counts do not match")
+        try check(cmpi_phantom_allgatherv(data.baseAddress, Int64(data.count), result.baseAddress, counts.map(Int64.init),
+                                          T.mpiType, handle), "MPI_Allgatherv")
+        recordCollective("allgatherv", sendBytes: { _ in self.bytes(data.count, T.self) },
+                         receiveBytes: { self.bytes(counts[$0], T.self) })
+    }
+
+    /// `alltoallv` of phantom payloads: the same messages (the pairwise exchange SMPI runs)
+    /// from `data` into `result`, values unspecified. Recorded as `alltoallv`.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when a message fails.
+    public func phantomAlltoallv<T: MPIScalar>(_ data: MessageBuffer<T>, sendCounts: [Int], into result: MessageBuffer<T>,
+                                               receiveCounts: [Int]) throws {
+        precondition(data.isPhantom && result.isPhantom, "phantom collectives take phantom buffers")
+        precondition(sendCounts.count == size && receiveCounts.count == size
+                     && sendCounts.reduce(0, +) == data.count && receiveCounts.reduce(0, +) == result.count,
+                     "phantomAlltoallv: counts do not match")
+        try check(cmpi_phantom_alltoallv(data.baseAddress, sendCounts.map(Int64.init), result.baseAddress,
+                                         receiveCounts.map(Int64.init), T.mpiType, handle), "MPI_Alltoallv")
+        recordCollective("alltoallv", sendBytes: { self.bytes(sendCounts[$0], T.self) },
+                         receiveBytes: { self.bytes(receiveCounts[$0], T.self) })
+    }
+
+    /// `reduceScatter` of a phantom payload: the same messages (Open MPI's ring, which SMPI
+    /// runs), received into `data` itself; nothing is combined and no result is kept.
+    /// Recorded as `reduceScatter`.
+    /// - Throws: `MPIError` (the MPI library's error class and message) when a message fails.
+    public func phantomReduceScatter<T: MPIScalar>(_ data: MessageBuffer<T>, counts: [Int]) throws {
+        precondition(data.isPhantom, "phantom collectives take phantom buffers")
+        precondition(counts.count == size && counts.reduce(0, +) == data.count, "phantomReduceScatter: counts must cover the data")
+        try check(cmpi_phantom_reduce_scatter(data.baseAddress, counts.map(Int64.init), T.mpiType, handle),
+                  "MPI_Reduce_scatter")
+        recordCollective("reduceScatter", sendBytes: { self.bytes(counts[$0], T.self) },
+                         receiveBytes: { _ in self.bytes(counts[self.rank], T.self) })
+    }
+
     /// Exclusive scan (`MPI_Exscan`) of `data`, read as `data.count / elementCount`
     /// elements of `elementCount` floats, with a user-defined operator that need not
     /// commute. `combine(earlier, later)` must overwrite `later` with `earlier ⊕ later`.

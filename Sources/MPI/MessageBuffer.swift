@@ -10,13 +10,13 @@ public final class MessageBuffer<Element: MPIScalar> {
     public let baseAddress: UnsafeMutablePointer<Element>
     /// Number of elements.
     public let count: Int
-    /// Whether the memory came from `cmpi_shared_malloc` (a phantom payload).
-    private let isShared: Bool
+    /// Whether the memory came from `cmpi_shared_malloc` (a phantom payload, values unspecified).
+    public let isPhantom: Bool
 
     /// A buffer of `count` elements set to `value`.
     public init(count: Int, repeating value: Element) {
         self.count = count
-        isShared = false
+        isPhantom = false
         baseAddress = .allocate(capacity: max(count, 1))
         baseAddress.initialize(repeating: value, count: count)
     }
@@ -24,7 +24,7 @@ public final class MessageBuffer<Element: MPIScalar> {
     /// A buffer holding a copy of `elements`.
     public init(copying elements: [Element]) {
         count = elements.count
-        isShared = false
+        isPhantom = false
         baseAddress = .allocate(capacity: max(count, 1))
         _ = UnsafeMutableBufferPointer(start: baseAddress, count: count).initialize(from: elements)
     }
@@ -36,7 +36,7 @@ public final class MessageBuffer<Element: MPIScalar> {
     /// Only element types without meaning beyond their bits (MPI scalars) are allowed here.
     public init(phantomCount count: Int) {
         self.count = count
-        isShared = true
+        isPhantom = true
         let (bytes, overflow) = MemoryLayout<Element>.stride.multipliedReportingOverflow(by: max(count, 1))
         precondition(!overflow, "phantom buffer size overflows")
         guard let raw = cmpi_shared_malloc(bytes) else { fatalError("phantom buffer of \(bytes) bytes: out of memory") }
@@ -44,7 +44,7 @@ public final class MessageBuffer<Element: MPIScalar> {
     }
 
     deinit {
-        if isShared { cmpi_shared_free(baseAddress) } else { baseAddress.deallocate() }
+        if isPhantom { cmpi_shared_free(baseAddress) } else { baseAddress.deallocate() }
     }
 
     /// The elements as a buffer pointer (valid for the buffer's lifetime).

@@ -109,10 +109,6 @@ struct RunCommand: ParsableCommand {
         }
         let attention = problemOptions.attention
         let type = try strategyOptions.resolve(attention: attention)
-        if phantom && !type.supportsPhantom {
-            let names = Strategies.all.filter { $0.supportsPhantom }.map { $0.name }.joined(separator: ", ")
-            throw InputError("--phantom: strategy \(type.name) has no phantom mode (strategies with one: \(names))")
-        }
         let files = try inputs.map { try InputFiles.read($0, attention: attention) }
         let problem = try problemOptions.problem(options: strategyOptions.given, inputShapes: files?.shapes)
         let layout = try SequenceLayout.make(problemOptions.layout, tokens: problem.seqLen, ranks: world.size).get()

@@ -17,47 +17,43 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
         aliases: ["all_gather"],
         summary: "all-gather K/V, local attention; backward reduce-scatters dK/dV (Llama 3 CP)")
 
-    public static let supportsPhantom = true
-
-
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
-        let (keys, values) = try gatherKeysAndValues(k, v)
-        return context.kernel("attention", flops: KernelFLOPs.attention(q, keys: keys.tokens, mask: mask),
+        let gathered = try gatherKeysAndValues(k, v)
+        return context.kernel("attention", flops: flops(q),
                               phantom: context.emptyOutput(tokens: q.tokens, heads: q.heads, dim: v.dim)) {
-            attentionForward(q: q, k: keys, v: values, mask: mask)
+            attentionForward(q: q, k: gathered!.keys, v: gathered!.values, mask: mask)
         }
     }
 
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32, dO: Tensor32) throws
         -> AttentionGradients {
-        let (keys, values) = try gatherKeysAndValues(k, v)
+        let gathered = try gatherKeysAndValues(k, v)
         let full = context.kernel("attention backward",
-                                  flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(q, keys: keys.tokens, mask: mask),
-                                  phantom: AttentionGradients(dq: context.zeros(tokens: q.tokens, heads: q.heads, dim: q.dim),
-                                                              dk: keys, dv: values)) {
-            attentionBackward(q: q, k: keys, v: values, o: o, lse: lse, dO: dO, mask: mask)
+                                  flops: KernelFLOPs.backwardFactor * flops(q),
+                                  phantom: nil) { () -> AttentionGradients? in
+            attentionBackward(q: q, k: gathered!.keys, v: gathered!.values, o: o, lse: lse, dO: dO, mask: mask)
         }
         // Block j of the reduce-scatter holds rank j's rows of dK then of dV.
-        let counts = context.layout.counts, row = k.tokenStride
-        var packed = [Float]()
-        if context.isPhantom {
-            packed = Tensor32(phantomTokens: 2 * keys.tokens, heads: k.heads, dim: k.dim).storage
-        } else {
-            packed.reserveCapacity(2 * full.dk.storage.count)
-            var start = 0
-            for c in counts {
-                packed += full.dk.storage[start * row ..< (start + c) * row]
-                packed += full.dv.storage[start * row ..< (start + c) * row]
-                start += c
+        let counts = context.layout.counts, row = k.tokenStride, n = k.tokens
+        let blocks = counts.map { 2 * $0 * row }
+        guard let full else {  // phantom mode: the messages only
+            try context.communicate("reduce-scatter dK dV") {
+                try context.communicator.phantomReduceScatter(context.phantomBuffer(count: blocks.reduce(0, +)), counts: blocks)
             }
+            return AttentionGradients(dq: context.zeros(tokens: q.tokens, heads: q.heads, dim: q.dim),
+                                      dk: context.zeros(tokens: n, heads: k.heads, dim: k.dim),
+                                      dv: context.zeros(tokens: n, heads: v.heads, dim: v.dim))
+        }
+        var packed = [Float]()
+        packed.reserveCapacity(2 * full.dk.storage.count)
+        var start = 0
+        for c in counts {
+            packed += full.dk.storage[start * row ..< (start + c) * row]
+            packed += full.dv.storage[start * row ..< (start + c) * row]
+            start += c
         }
         let mine = try context.communicate("reduce-scatter dK dV") {
-            try context.communicator.reduceScatter(packed, counts: counts.map { 2 * $0 * row }, .sum)
-        }
-        let n = k.tokens
-        if context.isPhantom {
-            return AttentionGradients(dq: full.dq, dk: context.zeros(tokens: n, heads: k.heads, dim: k.dim),
-                                      dv: context.zeros(tokens: n, heads: v.heads, dim: v.dim))
+            try context.communicator.reduceScatter(packed, counts: blocks, .sum)
         }
         return AttentionGradients(
             dq: full.dq,
@@ -65,27 +61,39 @@ public final class AllGatherAttention: StrategyInstance<AttentionProblem>, Atten
             dv: Tensor32(tokens: n, heads: v.heads, dim: v.dim, storage: Array(mine[n * row ..< 2 * n * row])))
     }
 
+    /// Forward FLOPs of the local queries against every key: the gathered keys are every
+    /// position 0..<N, so causally the query at position t sees t + 1 of them (the mask's
+    /// count, without building its N key positions).
+    private func flops(_ q: Tensor32) -> Double {
+        let pairs = problem.isCausal ? context.positions.reduce(0) { $0 + $1 + 1 } : q.tokens * context.layout.tokens
+        return KernelFLOPs.attention(heads: q.heads, dim: q.dim, pairs: pairs)
+    }
+
     private var mask: AttentionMask {
         problem.mask(queries: context.positions, keys: context.layout.gatheredPositions)
     }
 
-    /// Every rank's K and V in rank order (one all-gather of K and V packed together).
-    private func gatherKeysAndValues(_ k: Tensor32, _ v: Tensor32) throws -> (Tensor32, Tensor32) {
-        let row = k.tokenStride, counts = context.layout.counts
-        let total = context.layout.tokens
-        let mine = context.isPhantom ? Tensor32(phantomTokens: 2 * k.tokens, heads: k.heads, dim: k.dim).storage
-            : k.storage + v.storage
-        let gathered = try context.communicate("all-gather K V") {
-            try context.communicator.allgatherv(mine, counts: counts.map { 2 * $0 * row })
-        }
+    /// Every rank's K and V in rank order (one all-gather of K and V packed together); nil
+    /// in phantom mode, which sends the same messages between phantom buffers and keeps none.
+    private func gatherKeysAndValues(_ k: Tensor32, _ v: Tensor32) throws -> (keys: Tensor32, values: Tensor32)? {
+        let row = k.tokenStride, counts = context.layout.counts.map { 2 * $0 * row }
         if context.isPhantom {
-            return (context.zeros(tokens: total, heads: k.heads, dim: k.dim), context.zeros(tokens: total, heads: v.heads, dim: v.dim))
+            try context.communicate("all-gather K V") {
+                try context.communicator.phantomAllgatherv(context.phantomBuffer(count: 2 * k.tokens * row),
+                                                           into: context.phantomBuffer(count: counts.reduce(0, +)),
+                                                           counts: counts)
+            }
+            return nil
         }
+        let gathered = try context.communicate("all-gather K V") {
+            try context.communicator.allgatherv(k.storage + v.storage, counts: counts)
+        }
+        let total = context.layout.tokens
         var keys = [Float](), values = [Float]()
-        keys.reserveCapacity(context.layout.tokens * row)
-        values.reserveCapacity(context.layout.tokens * row)
+        keys.reserveCapacity(total * row)
+        values.reserveCapacity(total * row)
         var start = 0
-        for c in counts {
+        for c in context.layout.counts {
             keys += gathered[start ..< start + c * row]
             values += gathered[start + c * row ..< start + 2 * c * row]
             start += 2 * c * row

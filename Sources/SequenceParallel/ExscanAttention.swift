@@ -33,8 +33,6 @@ public final class ExscanAttention: StrategyInstance<LinearAttentionProblem>, Li
         name: "exscan", attention: .gla, layouts: [.contiguous], colour: "#7F7F7F", marker: .hexagon,
         summary: "MPI_Exscan with the scan operator as a non-commutative user op; backward over reversed ranks")
 
-    public static let supportsPhantom = true
-
     /// The same ranks in reverse order, for the backward scan.
     private let reversed: Communicator
 

@@ -42,13 +42,34 @@ public struct HeadExchange: Sendable {
     public let tokens: Int
     /// The tensors exchanged together, in packing order.
     public let parts: [Part]
+    /// Tokens each rank holds in sequence layout.
+    public let counts: [Int]
+    private let source: RowSource
+
+    /// Where the head-layout rows come from: a layout's global positions, made when a pack
+    /// or unpack needs them (N of them, which the counts and a phantom run never need), or
+    /// given explicitly.
+    private enum RowSource: Sendable {
+        case positions(SequenceLayout)
+        case given([[Int]])
+    }
+
     /// For each rank, the head-layout row of each of its local tokens (local order).
-    public let rows: [[Int]]
+    public var rows: [[Int]] {
+        switch source {
+        case .positions(let layout): return (0..<layout.ranks).map { layout.positions(rank: $0) }
+        case .given(let rows): return rows
+        }
+    }
 
     /// An exchange of `parts` over `layout` (one range per rank in each part): head-layout
     /// rows are global positions, so head-layout tensors are in global token order.
     public init(layout: SequenceLayout, parts: [Part]) {
-        self.init(rows: (0..<layout.ranks).map { layout.positions(rank: $0) }, parts: parts)
+        precondition(parts.allSatisfy { $0.ranges.count == layout.ranks }, "one head range per rank")
+        tokens = layout.tokens
+        self.parts = parts
+        counts = layout.counts
+        source = .positions(layout)
     }
 
     /// An exchange among `rows.count` ranks where rank j's local token i becomes row
@@ -57,15 +78,20 @@ public struct HeadExchange: Sendable {
     public init(rows: [[Int]], parts: [Part]) {
         precondition(parts.allSatisfy { $0.ranges.count == rows.count }, "one head range per rank")
         let tokens = rows.reduce(0) { $0 + $1.count }
-        precondition(Set(rows.joined()) == Set(0..<tokens), "rows must be a permutation of the tokens")
+        var seen = [Bool](repeating: false, count: tokens)  // N rows: a bitmap, not two sets of N
+        for row in rows.joined() {
+            precondition(row >= 0 && row < tokens && !seen[row], "rows must be a permutation of the tokens")
+            seen[row] = true
+        }
         self.tokens = tokens
         self.parts = parts
-        self.rows = rows
+        counts = rows.map(\.count)
+        source = .given(rows)
     }
 
     /// Ranks taking part.
-    public var ranks: Int { rows.count }
-    private func count(rank r: Int) -> Int { rows[r].count }
+    public var ranks: Int { counts.count }
+    private func count(rank r: Int) -> Int { counts[r] }
 
     private func perToken(_ j: Int) -> Int { parts.reduce(0) { $0 + $1.width(j) } }
 
@@ -105,6 +131,7 @@ public struct HeadExchange: Sendable {
     public func unpackSequenceToHeads(_ data: [Float], rank r: Int) -> [Tensor32] {
         var out = parts.map { Tensor32(tokens: tokens, heads: $0.ranges[r].count, dim: $0.dim) }
         precondition(data.count == sequenceToHeadsCounts(rank: r).receive.reduce(0, +), "unpackSequenceToHeads: wrong size")
+        let rows = self.rows
         var offset = 0
         data.withUnsafeBufferPointer { src in
             for s in 0..<ranks {
@@ -139,6 +166,7 @@ public struct HeadExchange: Sendable {
         }, "packHeadsToSequence: tensors do not match the parts")
         var out = [Float]()
         out.reserveCapacity(headsToSequenceCounts(rank: r).send.reduce(0, +))
+        let rows = self.rows
         for s in 0..<ranks {
             for (t, part) in zip(tensors, parts) {
                 let width = part.width(r)
@@ -202,23 +230,32 @@ public struct HeadExchange: Sendable {
     }
 
     /// One direction of the exchange for rank r of `communicator` (default: the context's):
-    /// pack with r's `counts`, one `MPI_Alltoallv`, unpack; in phantom mode an unwritten send
-    /// buffer and `phantomResult(r)`, of the unpacked shapes.
+    /// pack with r's `counts`, one `MPI_Alltoallv`, unpack; in phantom mode the same messages
+    /// between phantom buffers and `phantomResult(r)`, of the unpacked shapes.
     private func allToAll(_ tensors: [Tensor32], context: RankContext, over communicator: Communicator?, name: String,
                           counts: (Int) -> (send: [Int], receive: [Int]), pack: ([Tensor32], Int) -> [Float],
                           unpack: ([Float], Int) -> [Tensor32], phantomResult: (Int) -> [Tensor32]) throws -> [Tensor32] {
         let communicator = communicator ?? context.communicator
         let r = communicator.rank, counts = counts(r)
-        let packed = context.isPhantom ? phantomFloats(counts.send) : context.compute("pack \(name)") { pack(tensors, r) }
+        if context.isPhantom {
+            try phantomAllToAll(counts, context: context, over: communicator, name: name)
+            return phantomResult(r)
+        }
+        let packed = context.compute("pack \(name)") { pack(tensors, r) }
         let received = try context.communicate("all-to-all \(name)") {
             try communicator.alltoallv(packed, sendCounts: counts.send, receiveCounts: counts.receive)
         }
-        if context.isPhantom { return phantomResult(r) }
         return context.compute("unpack \(name)") { unpack(received, r) }
     }
 
-    /// A phantom send buffer (phantom mode): as many floats as `counts`, never written.
-    private func phantomFloats(_ counts: [Int]) -> [Float] {
-        Tensor32(phantomTokens: counts.reduce(0, +), heads: 1, dim: 1).storage
+    /// The all-to-all of phantom mode: the same messages between this rank's phantom
+    /// buffers (`RankContext.phantomBuffer`), nothing packed or unpacked.
+    private func phantomAllToAll(_ counts: (send: [Int], receive: [Int]), context: RankContext,
+                                 over communicator: Communicator, name: String) throws {
+        try context.communicate("all-to-all \(name)") {
+            try communicator.phantomAlltoallv(context.phantomBuffer(count: counts.send.reduce(0, +)), sendCounts: counts.send,
+                                              into: context.phantomBuffer(count: counts.receive.reduce(0, +)),
+                                              receiveCounts: counts.receive)
+        }
     }
 }

@@ -16,6 +16,9 @@
 // c is the gate-gradient carry, the sum of dG over every later token, one float per state
 // row (dG here already holds dS_out's share). The forward keeps S_in for the backward.
 //
+// Phantom mode skips the GLA kernels (their FLOPs charged) and sends the received state on:
+// the messages are state-sized and real.
+//
 // Traffic (b = 4 bytes):
 //   forward:  rank p < P−1 sends H·Dk·Dv·b bytes to p+1 in 1 message; rank P−1 sends nothing.
 //   backward: rank p > 0 sends H·Dk·(Dv+1)·b bytes to p−1 in 1 message; rank 0 sends nothing.
@@ -29,7 +32,6 @@ public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, Lin
         name: "lasp1", attention: .gla, layouts: [.contiguous], colour: "#000000", marker: .square,
         summary: "serial chain: blocking receive of the state, local GLA, send (LASP-1), a baseline")
 
-
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         let comm = context.communicator, rank = context.rank
         let (heads, dk, dv) = (problem.heads, problem.keyDim, problem.valueDim)
@@ -39,11 +41,10 @@ public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, Lin
                 try comm.recv(count: incoming.storage.count, from: rank - 1, as: Float.self)
             }
         }
-        let (o, outgoing) = context.compute("GLA") {
-            defer {
-                context.charge(flops: problem.localForwardFLOPs(tokens: q.tokens) + problem.readoutForwardFLOPs(tokens: q.tokens))
-            }
-            return glaForward(q: q, k: k, v: v, g: g, initialState: incoming)
+        let (o, outgoing) = context.kernel("GLA", flops: problem.localForwardFLOPs(tokens: q.tokens)
+                                               + problem.readoutForwardFLOPs(tokens: q.tokens),
+                                           phantom: (o: context.zeros(tokens: q.tokens, heads: heads, dim: dv), finalState: incoming)) {
+            glaForward(q: q, k: k, v: v, g: g, initialState: incoming)
         }
         if rank < context.size - 1 {
             try context.communicate("send state") { try comm.send(outgoing.storage, to: rank + 1) }
@@ -64,19 +65,21 @@ public final class LASP1Attention: StrategyInstance<LinearAttentionProblem>, Lin
             }
             (carry, later) = unpackRows(message, heads: heads, keyDim: dk, valueDim: dv)
         }
-        let grads = context.compute("GLA backward") {
-            defer {
-                context.charge(flops: problem.localBackwardFLOPs(tokens: q.tokens) + problem.readoutBackwardFLOPs(tokens: q.tokens))
-            }
-            return glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved, finalStateGradient: later)
+        let n = q.tokens
+        let grads = context.kernel("GLA backward", flops: problem.localBackwardFLOPs(tokens: n)
+                                       + problem.readoutBackwardFLOPs(tokens: n), phantom: GLAGradients(
+            dq: context.zeros(tokens: n, heads: heads, dim: dk), dk: context.zeros(tokens: n, heads: heads, dim: dk),
+            dv: context.zeros(tokens: n, heads: heads, dim: dv), dG: context.zeros(tokens: n, heads: heads, dim: dk),
+            initialState: later)) {
+            glaBackward(q: q, k: k, v: v, g: g, dO: dO, initialState: saved, finalStateGradient: later)
         }
         if rank > 0 {
-            let total = zip(carry, grads.dG.sumOverTokens()).map { Float(Double($0) + Double($1)) }
+            let total = context.isPhantom ? carry : zip(carry, grads.dG.sumOverTokens()).map { Float(Double($0) + Double($1)) }
             try context.communicate("send state gradient") {
                 try comm.send(packRows(total, grads.initialState), to: rank - 1)
             }
         }
-        let dg = context.compute("gate gradient") { glaGateGradient(dG: grads.dG, carry: carry) }
+        let dg = context.isPhantom ? grads.dG : context.compute("gate gradient") { glaGateGradient(dG: grads.dG, carry: carry) }
         return LinearAttentionGradients(dq: grads.dq, dk: grads.dk, dv: grads.dv, dg: dg)
     }
 }

@@ -35,14 +35,11 @@ public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, Lin
         name: "lasp2", attention: .gla, layouts: [.contiguous], colour: "#882255", marker: .diamond,
         summary: "all-gather every rank's (decay, state), local prefix combine; backward suffix combine (LASP-2)")
 
-    public static let supportsPhantom = true
-
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32) throws -> LinearAttentionOutput<Saved> {
         try stateScanForward(q: q, k: k, v: v, g: g) { element in
-            let all = try context.communicate("all-gather states") { try context.communicator.allgather(element.packed) }
-            return context.compute("prefix combine") {
-                defer { context.charge(flops: combineFLOPs(count: context.rank)) }
-                return fold(all, order: Array(0 ..< context.rank))
+            let all = try gather(element, "all-gather states")
+            return context.kernel("prefix combine", flops: combineFLOPs(count: context.rank), phantom: zeroState) {
+                fold(all!, order: Array(0 ..< context.rank))
             }
         }
     }
@@ -50,15 +47,31 @@ public final class LASP2Attention: StrategyInstance<LinearAttentionProblem>, Lin
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, saved: Saved, dO: Tensor32) throws
         -> LinearAttentionGradients {
         try stateScanBackward(q: q, k: k, v: v, g: g, saved: saved, dO: dO) { element in
-            let all = try context.communicate("all-gather state gradients") {
-                try context.communicator.allgather(element.packed)
-            }
-            return context.compute("suffix combine") {
-                defer { context.charge(flops: combineFLOPs(count: context.size - 1 - context.rank)) }
-                return fold(all, order: Array((context.rank + 1 ..< context.size).reversed()))
+            let all = try gather(element, "all-gather state gradients")
+            return context.kernel("suffix combine", flops: combineFLOPs(count: context.size - 1 - context.rank),
+                                  phantom: zeroState) {
+                fold(all!, order: Array((context.rank + 1 ..< context.size).reversed()))
             }
         }
     }
+
+    /// Every rank's packed element in rank order (one all-gather); nil in phantom mode,
+    /// which sends the same messages between phantom buffers: P states per rank, held by
+    /// every simulated rank at once, would not fit 256 ranks in one process.
+    private func gather(_ element: GLAScanElement, _ name: String) throws -> [Float]? {
+        let count = element.packed.count, p = context.size
+        guard context.isPhantom else {
+            return try context.communicate(name) { try context.communicator.allgather(element.packed) }
+        }
+        try context.communicate(name) {
+            try context.communicator.phantomAllgatherv(context.phantomBuffer(count: count),
+                                                       into: context.phantomBuffer(count: count * p),
+                                                       counts: Array(repeating: count, count: p))
+        }
+        return nil
+    }
+
+    private var zeroState: GLAState { GLAState(heads: problem.heads, keyDim: problem.keyDim, valueDim: problem.valueDim) }
 
     private func combineFLOPs(count: Int) -> Double {
         KernelFLOPs.scanCombine(count: count, heads: problem.heads, keyDim: problem.keyDim, valueDim: problem.valueDim)

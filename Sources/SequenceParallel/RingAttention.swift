@@ -49,8 +49,6 @@ public final class RingAttention: AttentionStrategy {
         aliases: ["p2p"],
         summary: "K/V blocks circulate P−1 hops, double buffered, LSE merge; backward sends dK/dV home (Ring Attention)")
 
-    public static let supportsPhantom = true
-
     /// Message tags: K/V blocks and dK/dV accumulators travel between the same neighbours.
     private enum Tag { static let keysValues = 0, gradients = 1 }
 

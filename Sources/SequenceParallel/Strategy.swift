@@ -77,7 +77,13 @@ public final class RankContext {
     /// A message payload of `count` floats: `fill()`, or in phantom mode this rank's phantom
     /// buffer of that size (shared by every rank under SMPI; never written by spsim).
     public func payload(count: Int, _ fill: () -> MessageBuffer<Float>) -> MessageBuffer<Float> {
-        guard isPhantom else { return fill() }
+        isPhantom ? phantomBuffer(count: count) : fill()
+    }
+
+    /// This rank's phantom buffer of `count` floats (phantom mode only): allocated once and
+    /// reused for every payload of that size, sent from and received into alike.
+    public func phantomBuffer(count: Int) -> MessageBuffer<Float> {
+        precondition(isPhantom, "phantom buffers exist in phantom mode only")
         if let buffer = phantomBuffers[count] { return buffer }
         let buffer = MessageBuffer<Float>(phantomCount: count)
         phantomBuffers[count] = buffer
@@ -134,11 +140,10 @@ public class StrategyInstance<Problem> {
 
 /// What both strategy protocols share: the descriptor the registry (`Strategies`) lists.
 public protocol SequenceParallelStrategy: AnyObject {
-    /// Name, attention kind, layouts, options and summary.
+    /// Name, attention kind, layouts, options and summary. Every strategy also honours
+    /// `RankContext.isPhantom` (skips its kernels, leaves payloads unfilled, sends the same
+    /// messages): `PhantomTests` compares each one's phantom ledger with its real one.
     static var descriptor: StrategyDescriptor { get }
-    /// Whether the strategy honours `RankContext.isPhantom` (skips its kernels and leaves
-    /// payloads unfilled); `spsim run --phantom` refuses the others.
-    static var supportsPhantom: Bool { get }
 }
 
 extension SequenceParallelStrategy {
@@ -148,8 +153,6 @@ extension SequenceParallelStrategy {
     public static var summary: String { descriptor.summary }
     /// Layouts the strategy accepts.
     public static var layouts: [LayoutKind] { descriptor.layouts }
-    /// No phantom mode unless the strategy says so.
-    public static var supportsPhantom: Bool { false }
     /// The layout check shared by every strategy: listed layouts only.
     public static func layoutReason(_ layout: LayoutKind) -> String? { descriptor.layoutReason(layout) }
 }

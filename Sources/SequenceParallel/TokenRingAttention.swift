@@ -103,14 +103,15 @@ public final class TokenRingAttention: AttentionStrategy {
     }
 
     public func forward(q: Tensor32, k: Tensor32, v: Tensor32) throws -> AttentionOutput {
-        var acc = emptyAttentionOutput(tokens: q.tokens, heads: q.heads, dim: v.dim)
+        var acc = context.emptyOutput(tokens: q.tokens, heads: q.heads, dim: v.dim)
         let keys = LocalKeys(k: k, v: v)
         try circulate([q], returning: [RowShape(heads: q.heads, dim: v.dim), RowShape(heads: q.heads, dim: 1)]) {
             block, visit in
             let visible = mask(visit)
+            defer { context.charge(flops: flops(visit, mask: visible)) }
+            if context.isPhantom { return [] }
             let part = attentionForward(q: block[0], k: keys.keys(visit.keyRows), v: keys.values(visit.keyRows),
                                         mask: visible)
-            context.charge(flops: KernelFLOPs.attention(block[0], keys: visit.keyRows.count, mask: visible))
             return [part.o, part.lse]
         } merge: { part, rows in
             mergeAttention(&acc, AttentionOutput(o: part[0], lse: part[1]), atToken: rows.lowerBound)
@@ -120,16 +121,16 @@ public final class TokenRingAttention: AttentionStrategy {
 
     public func backward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32, dO: Tensor32) throws
         -> AttentionGradients {
-        var dq = Tensor32(tokens: q.tokens, heads: q.heads, dim: q.dim)
-        var dk = Tensor32(tokens: k.tokens, heads: k.heads, dim: k.dim)
-        var dv = Tensor32(tokens: v.tokens, heads: v.heads, dim: v.dim)
+        var dq = context.zeros(tokens: q.tokens, heads: q.heads, dim: q.dim)
+        var dk = context.zeros(tokens: k.tokens, heads: k.heads, dim: k.dim)
+        var dv = context.zeros(tokens: v.tokens, heads: v.heads, dim: v.dim)
         let keys = LocalKeys(k: k, v: v)
         try circulate([q, dO, o, lse], returning: [RowShape(of: q)]) { block, visit in
             let visible = mask(visit)
+            defer { context.charge(flops: KernelFLOPs.backwardFactor * flops(visit, mask: visible)) }
+            if context.isPhantom { return [] }
             let part = attentionBackward(q: block[0], k: keys.keys(visit.keyRows), v: keys.values(visit.keyRows),
                                          o: block[2], lse: block[3], dO: block[1], mask: visible)
-            context.charge(flops: KernelFLOPs.backwardFactor * KernelFLOPs.attention(block[0], keys: visit.keyRows.count,
-                                                                                     mask: visible))
             dk.addTokens(part.dk, at: visit.keyRows.lowerBound)
             dv.addTokens(part.dv, at: visit.keyRows.lowerBound)
             return [part.dq]
@@ -137,6 +138,12 @@ public final class TokenRingAttention: AttentionStrategy {
             dq.addTokens(part[0], at: rows.lowerBound)
         }
         return AttentionGradients(dq: dq, dk: dk, dv: dv)
+    }
+
+    /// Forward FLOPs of a visit: its query rows against its key rows under `mask`.
+    private func flops(_ visit: TokenRingSchedule.Visit, mask: AttentionMask) -> Double {
+        KernelFLOPs.attention(queries: visit.rows.count, keys: visit.keyRows.count, heads: problem.heads,
+                              dim: problem.headDim, mask: mask)
     }
 
     /// The mask of a visit: the visiting queries' global positions against the local keys'.
@@ -152,6 +159,8 @@ public final class TokenRingAttention: AttentionStrategy {
     /// `own` are this rank's row-aligned tensors that travel; `compute` turns a visiting block
     /// into the partial result for its owner (tensors of `resultShapes`, one row per visiting
     /// row); `merge` folds a partial result for this rank's rows `rows` into its accumulator.
+    /// In phantom mode the messages are the context's phantom buffers and nothing is packed,
+    /// unpacked or merged (`compute` then only charges its FLOPs).
     private func circulate(_ own: [Tensor32], returning resultShapes: [RowShape],
                            compute: ([Tensor32], TokenRingSchedule.Visit) -> [Tensor32],
                            merge: ([Tensor32], Range<Int>) -> Void) throws {
@@ -163,13 +172,13 @@ public final class TokenRingAttention: AttentionStrategy {
         for s in 1..<p {
             let holder = schedule.holder(of: r, step: s)
             let rows = schedule.visit(at: holder, step: s).rows
-            let buffer = MessageBuffer<Float>(count: RowShape.count(resultShapes, tokens: rows.count), repeating: 0)
+            let buffer = context.receiveBuffer(count: RowShape.count(resultShapes, tokens: rows.count))
             pendingReturns.append((rows, buffer, try returns.irecv(into: buffer, from: holder, tag: s)))
         }
         func mergeReturn(ofStep s: Int) throws {
             let (rows, buffer, request) = pendingReturns[s - 1]
             try context.communicate("wait return") { try request.wait() }
-            context.compute("merge") { merge(unpackRows(buffer, tokens: rows.count, shapes: resultShapes), rows) }
+            context.arithmetic("merge") { merge(unpackRows(buffer, tokens: rows.count, shapes: resultShapes), rows) }
         }
 
         var block = own
@@ -183,17 +192,21 @@ public final class TokenRingAttention: AttentionStrategy {
                 let rows = schedule.visit(at: r, step: s + 1).rows
                 let needed = schedule.visit(at: ring.next, step: s + 1).rows
                 let local = (needed.lowerBound - visit.rows.lowerBound) ..< (needed.upperBound - visit.rows.lowerBound)
-                try ring.start(sending: packRows(block, local), receiving: RowShape.count(blockShapes, tokens: rows.count))
+                let packed = context.payload(count: RowShape.count(blockShapes, tokens: local.count)) { packRows(block, local) }
+                try ring.start(sending: packed, receiving: RowShape.count(blockShapes, tokens: rows.count))
                 incomingRows = rows
             }
             let part = context.compute("attention") { compute(block, visit) }
             if s == 0 {
-                context.compute("merge") { merge(part, visit.rows) }
+                context.arithmetic("merge") { merge(part, visit.rows) }
             } else {
-                sends.append(try returns.isend(packRows(part, 0 ..< visit.rows.count), to: visit.owner, tag: s))
+                let packed = context.payload(count: RowShape.count(resultShapes, tokens: visit.rows.count)) {
+                    packRows(part, 0 ..< visit.rows.count)
+                }
+                sends.append(try returns.isend(packed, to: visit.owner, tag: s))
             }
             if s >= 2 { try mergeReturn(ofStep: s - 1) }
-            if let incomingRows, let buffer = try ring.finish() {
+            if let incomingRows, let buffer = try ring.finish(), !context.isPhantom {
                 block = unpackRows(buffer, tokens: incomingRows.count, shapes: blockShapes)
             }
         }
@@ -201,21 +214,21 @@ public final class TokenRingAttention: AttentionStrategy {
         try context.communicate("wait returns sent") { try waitAll(sends) }
     }
 
-    /// This rank's K and V, and their first halves, which unwrapped causal steps use alone.
-    private struct LocalKeys {
+    /// This rank's K and V, and their first halves, which unwrapped causal steps use alone
+    /// (copied when first used: never in phantom mode).
+    private final class LocalKeys {
         let k: Tensor32, v: Tensor32
-        let firstK: Tensor32, firstV: Tensor32
+        lazy var firstK = k.tokens(0 ..< k.tokens / 2)
+        lazy var firstV = v.tokens(0 ..< v.tokens / 2)
 
         init(k: Tensor32, v: Tensor32) {
             self.k = k
             self.v = v
-            firstK = k.tokens(0 ..< k.tokens / 2)
-            firstV = v.tokens(0 ..< v.tokens / 2)
         }
 
         /// The key rows `rows`: all of them, or the first half.
         func keys(_ rows: Range<Int>) -> Tensor32 {
-            precondition(rows == 0 ..< k.tokens || rows == 0 ..< firstK.tokens, "all keys or the first half")
+            precondition(rows == 0 ..< k.tokens || rows == 0 ..< k.tokens / 2, "all keys or the first half")
             return rows.count == k.tokens ? k : firstK
         }
 

@@ -118,8 +118,6 @@ public final class USPAttention: AttentionStrategy {
         return nil
     }
 
-    public static let supportsPhantom = true
-
     private let problem: AttentionProblem
     private let context: RankContext
     private let partition: HeadPartition

@@ -54,8 +54,6 @@ public final class UlyssesAttention: AttentionStrategy {
         }
     }
 
-    public static let supportsPhantom = true
-
     private let problem: AttentionProblem
     private let context: RankContext
     private let partition: HeadPartition
@@ -73,7 +71,7 @@ public final class UlyssesAttention: AttentionStrategy {
         let d = problem.headDim
         let toHeads = exchange([queryHeads(d), kvHeads(d), kvHeads(d)])
         let qkv = try toHeads.sequenceToHeads([q, k, v], context: context, name: "q k v")
-        let local = context.kernel("attention", flops: KernelFLOPs.attention(qkv[0], keys: qkv[1].tokens, mask: mask),
+        let local = context.kernel("attention", flops: flops(heads: qkv[0].heads),
                                    phantom: context.emptyOutput(tokens: qkv[0].tokens, heads: qkv[0].heads, dim: qkv[2].dim)) {
             attention(q: qkv[0], k: qkv[1], v: qkv[2])
         }
@@ -87,8 +85,7 @@ public final class UlyssesAttention: AttentionStrategy {
         let d = problem.headDim
         let toHeads = exchange([queryHeads(d), queryHeads(d), queryHeads(d), queryHeads(1), kvHeads(d), kvHeads(d)])
         let t = try toHeads.sequenceToHeads([q, o, dO, lse, k, v], context: context, name: "q o do lse k v")
-        let flops = KernelFLOPs.backwardFactor * KernelFLOPs.attention(t[0], keys: t[4].tokens, mask: mask)
-        let local = context.kernel("attention backward", flops: flops, phantom: AttentionGradients(
+        let local = context.kernel("attention backward", flops: KernelFLOPs.backwardFactor * flops(heads: t[0].heads), phantom: AttentionGradients(
             dq: context.zeros(tokens: t[0].tokens, heads: t[0].heads, dim: t[0].dim),
             dk: context.zeros(tokens: t[4].tokens, heads: t[4].heads, dim: t[4].dim),
             dv: context.zeros(tokens: t[5].tokens, heads: t[5].heads, dim: t[5].dim))) {
@@ -111,6 +108,13 @@ public final class UlyssesAttention: AttentionStrategy {
 
     private func kvHeads(_ dim: Int) -> HeadExchange.Part {
         HeadExchange.Part(heads: problem.kvHeads, dim: dim, ranges: partition.kvHeadRanges)
+    }
+
+    /// Forward FLOPs of this rank's `heads` query heads over every token: N² pairs, causally
+    /// N(N+1)/2 (the mask's count, without building its 2N positions).
+    private func flops(heads: Int) -> Double {
+        let n = problem.seqLen
+        return KernelFLOPs.attention(heads: heads, dim: problem.headDim, pairs: problem.isCausal ? n * (n + 1) / 2 : n * n)
     }
 
     /// Every token is here, in global order: the plain causal mask over 0..<N.

@@ -47,8 +47,6 @@ public final class ZeCOAttention: LinearAttentionStrategy {
         [.scanBlocks: problem.resolvedScanBlocks(ranks: ranks)]
     }
 
-    public static let supportsPhantom = true
-
     private let problem: LinearAttentionProblem
     private let context: RankContext
     /// Row blocks K of both scans.

@@ -100,9 +100,12 @@ final class SMPITests: XCTestCase {
     }
 
     /// A phantom run under SMPI sends the real run's messages (from buffers shared by every
-    /// rank) and charges the real run's FLOPs: the same ledger and the same simulated times.
+    /// rank; the collectives' own messages too) and charges the real run's FLOPs: the same
+    /// ledger and the same simulated times, for every strategy.
     func testPhantomRunIsTheRealRunUnderSMPI() throws {
-        for arguments in [ring, zeco] {
+        let cases = PhantomTests.cases
+        XCTAssertEqual(Set(cases.map { $0[$0.firstIndex(of: "--strategy")! + 1] }), Set(try registeredStrategyNames()))
+        for arguments in cases {
             let name = arguments.joined(separator: " ")
             let real = try simulate(arguments, ranks: 4)
             let run = try smpirun(["run"] + arguments + ["--backward", "--json", "--phantom"], ranks: 4)
@@ -193,29 +196,45 @@ final class SMPITests: XCTestCase {
     }
 
     /// The same at P = 64 and 256 in phantom mode (the real run's messages and FLOP charges,
-    /// no arithmetic; `testPhantomRunIsTheRealRunUnderSMPI`): ring, Ulysses, USP and ZeCO.
+    /// no arithmetic; `testPhantomRunIsTheRealRunUnderSMPI`), every strategy within 5%.
+    ///
+    /// Two exceptions, both measured: TokenRing runs at 64 ranks only (at 256 its P − 1
+    /// early-posted returns per rank make SimGrid's matching slow: about 70 s), and its
+    /// causal zigzag schedule is checked to 10%: its wrapped steps send half blocks, the
+    /// ranks drift apart, and a rank's Q block then shares its two ports with returns that
+    /// no longer leave in step with it, which the closed form (each step's block and return
+    /// sharing one port) does not price — simulated/closed-form step 1.07 at 64 and 256
+    /// ranks (non-causal, where every block is whole, 0.98).
     func testPhantomSimulatedTimesMatchTheClosedFormAt64And256Ranks() throws {
         for ranks in [64, 256] {
             let softmax = ["--seq-len", "16384", "--head-dim", "16", "--causal"]
-            let cases: [[String]] = [
-                ["--strategy", "ring", "--layout", "zigzag", "--heads", "8"] + softmax,
-                ["--strategy", "ulysses", "--heads", "\(ranks)", "--seq-len", "8192", "--head-dim", "16", "--causal"],
-                ["--strategy", "usp", "--layout", "zigzag", "--heads", "16"] + softmax,
-                ["--attention", "gla", "--strategy", "zeco", "--seq-len", "16384", "--heads", "8", "--head-dim", "16"],
-            ]
-            for arguments in cases {
+            let gla = ["--attention", "gla", "--seq-len", "16384", "--heads", "8", "--head-dim", "16"]
+            var cases: [(arguments: [String], tolerance: Double)] = [
+                (["--strategy", "allgather", "--layout", "zigzag", "--heads", "8"] + softmax, 0.05),
+                (["--strategy", "ring", "--layout", "zigzag", "--heads", "8"] + softmax, 0.05),
+                (["--strategy", "ulysses", "--heads", "\(ranks)", "--seq-len", "8192", "--head-dim", "16", "--causal"], 0.05),
+                (["--strategy", "usp", "--layout", "zigzag", "--heads", "16"] + softmax, 0.05),
+            ] + ["zeco", "lasp1", "lasp2", "exscan"].map { (["--strategy", $0] + gla, 0.05) }
+            if ranks == 64 {
+                cases += [(["--strategy", "token-ring", "--heads", "8", "--seq-len", "4096", "--head-dim", "16"], 0.05),
+                          (["--strategy", "token-ring", "--layout", "zigzag", "--heads", "8", "--seq-len", "4096",
+                            "--head-dim", "16", "--causal"], 0.10)]
+                XCTAssertEqual(Set(cases.map { $0.arguments[$0.arguments.firstIndex(of: "--strategy")! + 1] }),
+                               Set(try registeredStrategyNames()))
+            }
+            for (arguments, tolerance) in cases {
                 let name = "\(arguments.joined(separator: " ")) on \(ranks) ranks"
                 let run = try smpirun(["run"] + arguments + ["--backward", "--phantom", "--json"], ranks: ranks)
                 XCTAssertEqual(run.status, 0, "\(name)\n\(run.stderr)")
                 guard run.status == 0 else { continue }
-                try assertMatchesClosedForm(try run.json(), name)
+                try assertMatchesClosedForm(try run.json(), name, tolerance: tolerance)
             }
         }
     }
 
-    /// The simulated forward and step (forward + backward) of a run's JSON are within 5% of
-    /// the closed form's slowest rank.
-    private func assertMatchesClosedForm(_ json: [String: Any], _ name: String,
+    /// The simulated forward and step (forward + backward) of a run's JSON are within
+    /// `tolerance` (5%) of the closed form's slowest rank.
+    private func assertMatchesClosedForm(_ json: [String: Any], _ name: String, tolerance: Double = 0.05,
                                          file: StaticString = #filePath, line: UInt = #line) throws {
         let model = try XCTUnwrap(json["model"] as? [String: Any], name, file: file, line: line)
         func slowest(_ phase: String) throws -> Double {
@@ -223,8 +242,8 @@ final class SMPITests: XCTestCase {
         }
         let forward = try XCTUnwrap(json["forward_seconds"] as? Double, name, file: file, line: line)
         let backward = try XCTUnwrap(json["backward_seconds"] as? Double, name, file: file, line: line)
-        XCTAssertEqual(forward / (try slowest("forward")), 1, accuracy: 0.05, "forward: \(name)", file: file, line: line)
-        XCTAssertEqual((forward + backward) / (try slowest("forward") + slowest("backward")), 1, accuracy: 0.05,
+        XCTAssertEqual(forward / (try slowest("forward")), 1, accuracy: tolerance, "forward: \(name)", file: file, line: line)
+        XCTAssertEqual((forward + backward) / (try slowest("forward") + slowest("backward")), 1, accuracy: tolerance,
                        "step: \(name)", file: file, line: line)
     }
 

@@ -116,6 +116,13 @@ int cmpi_alltoallv(const void *sendbuf, const int64_t *sendcounts, const int64_t
                    cmpi_dtype type, cmpi_comm comm);
 int cmpi_reduce_scatter(const void *sendbuf, void *recvbuf, const int64_t *recvcounts, cmpi_dtype type,
                         cmpi_op op, cmpi_comm comm);
+/* Phantom collectives: the messages of allgatherv / alltoallv / reduce_scatter (the SMPI
+   platform's algorithms) between buffers whose values are unspecified; nothing is combined. */
+int cmpi_phantom_allgatherv(const void *sendbuf, int64_t sendcount, void *recvbuf, const int64_t *recvcounts,
+                            cmpi_dtype type, cmpi_comm comm);
+int cmpi_phantom_alltoallv(const void *sendbuf, const int64_t *sendcounts, void *recvbuf, const int64_t *recvcounts,
+                           cmpi_dtype type, cmpi_comm comm);
+int cmpi_phantom_reduce_scatter(void *sendbuf, const int64_t *recvcounts, cmpi_dtype type, cmpi_comm comm);
 /**
  * MPI_Exscan of `count` elements of `element_count` float32 each, combined by `fn`
  * registered as a non-commutative user operator. Rank 0's recvbuf is left untouched.
