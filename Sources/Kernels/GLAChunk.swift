@@ -71,7 +71,96 @@ func glaBackwardPair(f: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Flo
     return sum
 }
 
+/// `out[i] = x[i] · y[i]` for `n` values (`out` may be `x` or `y`).
+@inline(__always)
+func glaMultiply(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ 8 <= n {
+        store8(load8(x + i) * load8(y + i), out + i)
+        i &+= 8
+    }
+    while i < n {
+        out[i] = x[i] * y[i]
+        i &+= 1
+    }
+}
+
+/// `out[i] = x[i] / y[i]` for `n` values.
+@inline(__always)
+func glaDivide(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ 8 <= n {
+        store8(load8(x + i) / load8(y + i), out + i)
+        i &+= 8
+    }
+    while i < n {
+        out[i] = x[i] / y[i]
+        i &+= 1
+    }
+}
+
+/// `out[i] += x[i]` for `n` values.
+@inline(__always)
+func glaAccumulate(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ 8 <= n {
+        store8(load8(out + i) + load8(x + i), out + i)
+        i &+= 8
+    }
+    while i < n {
+        out[i] += x[i]
+        i &+= 1
+    }
+}
+
+// MARK: - Chunk walker
+
+/// One chunk of one head: tokens `start ..< start + length` of head `head`, and the element
+/// offsets of its first row in the `[n, H, Dk]` and `[n, H, Dv]` tensors (rows `H·Dk` and
+/// `H·Dv` apart).
+struct GLAChunk {
+    let head, start, length: Int
+    let keyOffset, valueOffset: Int
+}
+
+/// Calls `body` for every chunk of `chunk` tokens of every head, head by head; each head's
+/// chunks in token order, or from the last when `reversed`. Chunks start at multiples of
+/// `chunk` (the last one may be shorter).
+@inline(__always)
+func glaForEachChunk(tokens n: Int, heads: Int, keyDim: Int, valueDim: Int, chunk: Int, reversed: Bool = false,
+                     _ body: (GLAChunk) -> Void) {
+    let count = (n &+ chunk &- 1) / chunk
+    for h in 0..<heads {
+        for i in 0..<count {
+            let start = (reversed ? count &- 1 &- i : i) &* chunk
+            body(GLAChunk(head: h, start: start, length: min(chunk, n &- start),
+                          keyOffset: (start &* heads &+ h) &* keyDim, valueOffset: (start &* heads &+ h) &* valueDim))
+        }
+    }
+}
+
+/// Base pointers of a GLA kernel's inputs: q, k, g `[n, H, Dk]` and v `[n, H, Dv]`.
+struct GLAInputs {
+    let q, k, g, v: UnsafePointer<Float>
+}
+
+/// Runs `body` with the base pointers of q, k, v, g.
+@inline(__always)
+func withGLAInputs<R>(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, _ body: (GLAInputs) -> R) -> R {
+    q.storage.withUnsafeBufferPointer { qb in
+    k.storage.withUnsafeBufferPointer { kb in
+    v.storage.withUnsafeBufferPointer { vb in
+    g.storage.withUnsafeBufferPointer { gb in
+        body(GLAInputs(q: qb.baseAddress!, k: kb.baseAddress!, g: gb.baseAddress!, v: vb.baseAddress!))
+    }}}}
+}
+
 // MARK: - Workspace and chunk decays
+
+/// Smallest factor `exp(Γ_t − Γ_r)` (t in a block, r the token before it) for which the
+/// intra-chunk scores of the block are one product of scaled rows and columns: its inverse,
+/// the largest column factor, is then at most 2^32, far from overflow.
+let glaFactorFloor: Float = 0x1p-32
 
 /// Scratch buffers for one chunk of one head, allocated once per call.
 struct GLAWorkspace {
@@ -81,11 +170,11 @@ struct GLAWorkspace {
     let scores, scoreGradients: UnsafeMutablePointer<Float>
     /// `[chunk, keyDim]`: exp(g_t), exp(Γ_t), exp(Γ_L − Γ_t), q ⊙ exp(Γ), k ⊙ exp(Γ_L − Γ), a product.
     let gateExp, prefixDecay, suffixDecay, scaledQ, scaledK, product: UnsafeMutablePointer<Float>
-    /// `[chunk, keyDim]`: Γ_t itself (before the exponential), for the forward's sub-blocks.
-    let logPrefix: UnsafeMutablePointer<Float>
+    /// `[chunk, keyDim]`: the scaled rows and columns of the intra-chunk score products.
+    let blockRows, blockColumns: UnsafeMutablePointer<Float>
     /// `[keyDim]`: exp(Γ_L), and two running vectors for the intra-chunk loops.
     let totalDecay, running, runningQ: UnsafeMutablePointer<Float>
-    /// `[keyDim]` Double accumulators for the cumulative log-gates.
+    /// `[keyDim]` Double accumulators for cumulative log-gates over a whole block.
     let prefixSum, suffixSum: UnsafeMutablePointer<Double>
 
     init(chunk: Int, keyDim: Int) {
@@ -109,7 +198,8 @@ struct GLAWorkspace {
         scaledQ = floats(chunk * keyDim)
         scaledK = floats(chunk * keyDim)
         product = floats(chunk * keyDim)
-        logPrefix = floats(chunk * keyDim)
+        blockRows = floats(chunk * keyDim)
+        blockColumns = floats(chunk * keyDim)
         totalDecay = floats(keyDim)
         running = floats(keyDim)
         runningQ = floats(keyDim)
@@ -119,71 +209,138 @@ struct GLAWorkspace {
 
     func deallocate() {
         for p in [scores, scoreGradients, gateExp, prefixDecay, suffixDecay, scaledQ, scaledK,
-                  product, logPrefix, totalDecay, running, runningQ] { p.deallocate() }
+                  product, blockRows, blockColumns, totalDecay, running, runningQ] { p.deallocate() }
         prefixSum.deallocate()
         suffixSum.deallocate()
     }
 
     /// For the `length` tokens at `g` (row stride `rowStride`, `keyDim` channels): fills
-    /// `prefixDecay[t] = exp(Γ_t)`, `suffixDecay[t] = exp(Γ_L − Γ_t) = exp(Σ_{u>t} g_u)`,
-    /// `totalDecay = exp(Γ_L)` and, when `gates` is set, `gateExp[t] = exp(g_t)`. The sums
-    /// are accumulated in Double; every exponent is ≤ 0.
-    func computeDecays(g: UnsafePointer<Float>, rowStride: Int, length: Int, gates: Bool) {
+    /// `gateExp[t] = exp(g_t)`, then by running products of those factors (all ≤ 1, so
+    /// nothing overflows and a product underflows only when its true value does)
+    /// `prefixDecay[t] = exp(Γ_t)`, `suffixDecay[t] = exp(Γ_L − Γ_t) = exp(Σ_{u>t} g_u)` and
+    /// `totalDecay = exp(Γ_L)`. One exponential per gate.
+    func computeDecays(g: UnsafePointer<Float>, rowStride: Int, length: Int) {
         let dk = keyDim
-        prefixSum.update(repeating: 0, count: dk)
-        suffixSum.update(repeating: 0, count: dk)
-        for t in 0..<length {
-            let gt = g + t &* rowStride, pre = prefixDecay + t &* dk
-            for c in 0..<dk {
-                prefixSum[c] += Double(gt[c])
-                pre[c] = Float(prefixSum[c])
-            }
+        for t in 0..<length { (gateExp + t &* dk).update(from: g + t &* rowStride, count: dk) }
+        fastExpInPlace(gateExp, count: length &* dk)
+        prefixDecay.update(from: gateExp, count: dk)
+        for t in 1..<max(length, 1) {
+            glaMultiply(prefixDecay + (t &- 1) &* dk, gateExp + t &* dk, into: prefixDecay + t &* dk, dk)
         }
-        for c in 0..<dk { totalDecay[c] = Float(prefixSum[c]) }
-        logPrefix.update(from: prefixDecay, count: length &* dk)
-        var t = length &- 1
+        totalDecay.update(from: prefixDecay + (length &- 1) &* dk, count: dk)
+        (suffixDecay + (length &- 1) &* dk).update(repeating: 1, count: dk)
+        var t = length &- 2
         while t >= 0 {
-            let gt = g + t &* rowStride, suf = suffixDecay + t &* dk
-            for c in 0..<dk {
-                suf[c] = Float(suffixSum[c])
-                suffixSum[c] += Double(gt[c])
-            }
+            glaMultiply(suffixDecay + (t &+ 1) &* dk, gateExp + (t &+ 1) &* dk, into: suffixDecay + t &* dk, dk)
             t &-= 1
         }
-        fastExpInPlace(prefixDecay, count: length &* dk)
-        fastExpInPlace(suffixDecay, count: length &* dk)
-        fastExpInPlace(totalDecay, count: dk)
-        if gates {
-            for t in 0..<length {
-                (gateExp + t &* dk).update(from: g + t &* rowStride, count: dk)
-            }
-            fastExpInPlace(gateExp, count: length &* dk)
-        }
     }
 
-    /// `scaledQ[t] = x_t ⊙ prefixDecay[t]` for the `length` rows at `x` (row stride `rowStride`).
-    func scaleByPrefix(_ x: UnsafePointer<Float>, rowStride: Int, length: Int, into out: UnsafeMutablePointer<Float>) {
+    /// `out[t] = x_t ⊙ factor[t]` for the `length` rows at `x` (row stride `rowStride`) and
+    /// the rows of `factor` (`keyDim` apart): `prefixDecay` or `suffixDecay`.
+    func scale(_ x: UnsafePointer<Float>, rowStride: Int, length: Int, by factor: UnsafePointer<Float>,
+               into out: UnsafeMutablePointer<Float>) {
         let dk = keyDim
-        for t in 0..<length {
-            let xt = x + t &* rowStride, pt = prefixDecay + t &* dk, ot = out + t &* dk
-            for c in 0..<dk { ot[c] = xt[c] * pt[c] }
-        }
-    }
-
-    /// `out[t] = x_t ⊙ suffixDecay[t]` for the `length` rows at `x` (row stride `rowStride`).
-    func scaleBySuffix(_ x: UnsafePointer<Float>, rowStride: Int, length: Int, into out: UnsafeMutablePointer<Float>) {
-        let dk = keyDim
-        for t in 0..<length {
-            let xt = x + t &* rowStride, st = suffixDecay + t &* dk, ot = out + t &* dk
-            for c in 0..<dk { ot[c] = xt[c] * st[c] }
-        }
+        for t in 0..<length { glaMultiply(x + t &* rowStride, factor + t &* dk, into: out + t &* dk, dk) }
     }
 
     /// `state[c, :] *= totalDecay[c]` for a `keyDim × valueDim` state.
     func decayState(_ state: UnsafeMutablePointer<Float>, valueDim: Int) {
         for c in 0..<keyDim {
-            let a = totalDecay[c], row = state + c &* valueDim
-            for e in 0..<valueDim { row[e] *= a }
+            let a = SIMD8<Float>(repeating: totalDecay[c]), row = state + c &* valueDim
+            var e = 0
+            while e &+ 8 <= valueDim {
+                store8(load8(row + e) * a, row + e)
+                e &+= 8
+            }
+            while e < valueDim {
+                row[e] *= totalDecay[c]
+                e &+= 1
+            }
+        }
+    }
+
+    /// The terms of a state gradient R (`[Dk, Dv]`, leaving the chunk) in the chunk's key
+    /// and value gradients, for the `length` rows at `k` (row stride `rowStride`), `v`
+    /// (`valueStride`), `dk`, `dv`:
+    ///
+    ///     δk_s = exp(Γ_L − Γ_s) ⊙ (v_s Rᵀ)  (left in `product`),   dk_s += δk_s,
+    ///     dv_s += (k_s ⊙ exp(Γ_L − Γ_s)) R,
+    ///
+    /// with `suffixDecay` holding exp(Γ_L − Γ_s).
+    func addStateGradient(_ r: UnsafePointer<Float>, v: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                          rowStride: Int, valueStride: Int, length: Int, valueDim: Int,
+                          dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
+        let n = keyDim
+        gemm(.plain, .transposed, m: length, n: n, k: valueDim, a: v, lda: valueStride, b: r, ldb: valueDim,
+              beta: 0, c: product, ldc: n)
+        for t in 0..<length {
+            glaMultiply(product + t &* n, suffixDecay + t &* n, into: product + t &* n, n)
+            glaAccumulate(product + t &* n, into: dk + t &* rowStride, n)
+        }
+        scale(k, rowStride: rowStride, length: length, by: suffixDecay, into: scaledK)
+        gemm(m: length, n: valueDim, k: n, a: scaledK, lda: n, b: r, ldb: valueDim, beta: 1, c: dv, ldc: valueStride)
+    }
+
+    /// Intra-chunk scores `A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)` for s ≤ t, 0 above the
+    /// diagonal, into `scores` (leading dimension `chunk`), for the `length` rows at `q`, `k`
+    /// (row stride `rowStride`); needs `computeDecays` first. See `scoreRows`.
+    func intraScores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, rowStride: Int, length: Int) {
+        scoreRows(t0: 0, t1: length, q: q, k: k, rowStride: rowStride, length: length)
+    }
+
+    /// The score rows `t0 ..< t1`. With r = t0 − 1 the token before the block,
+    /// `A_ts = Σ_c (q_tc exp(Γ_tc − Γ_rc)) (k_sc exp(Γ_rc − Γ_sc))`: one sgemm of
+    /// `[t1 − t0, Dk]·[Dk, t1]`. The row factors `exp(Γ_t − Γ_r)` are running products ≤ 1;
+    /// the column factors are running products ≤ 1 for s ≤ r and the row factors' inverses
+    /// for s in the block, used only when every row factor is at least `glaFactorFloor`.
+    /// Otherwise (strongly negative gates) the block is halved; a single row t is one
+    /// product against `k_s ⊙ exp(Γ_t − Γ_s)`, every factor ≤ 1. So nothing overflows, and
+    /// the chunk-wide form with factors `exp(−Γ_s)` is never formed.
+    private func scoreRows(t0: Int, t1: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>, rowStride: Int,
+                           length: Int) {
+        let dk = keyDim
+        if t1 &- t0 == 1 {
+            decayedColumns(k: k, rowStride: rowStride, through: t0)
+            gemm(.plain, .transposed, m: 1, n: t0 &+ 1, k: dk, a: q + t0 &* rowStride, lda: dk,
+                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk)
+        } else {
+            let rows = blockRows
+            rows.update(from: gateExp + t0 &* dk, count: dk)
+            for t in 1..<(t1 &- t0) {
+                glaMultiply(rows + (t &- 1) &* dk, gateExp + (t0 &+ t) &* dk, into: rows + t &* dk, dk)
+            }
+            let last = rows + (t1 &- t0 &- 1) &* dk
+            if (0..<dk).contains(where: { !(last[$0] >= glaFactorFloor) }) {
+                let middle = t0 &+ (t1 &- t0) / 2
+                scoreRows(t0: t0, t1: middle, q: q, k: k, rowStride: rowStride, length: length)
+                scoreRows(t0: middle, t1: t1, q: q, k: k, rowStride: rowStride, length: length)
+                return
+            }
+            if t0 > 0 { decayedColumns(k: k, rowStride: rowStride, through: t0 &- 1) }
+            for t in t0..<t1 {
+                glaDivide(k + t &* rowStride, rows + (t &- t0) &* dk, into: blockColumns + t &* dk, dk)
+                glaMultiply(q + t &* rowStride, rows + (t &- t0) &* dk, into: rows + (t &- t0) &* dk, dk)
+            }
+            gemm(.plain, .transposed, m: t1 &- t0, n: t1, k: dk, a: rows, lda: dk,
+                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk)
+        }
+        for t in t0..<t1 {
+            let above: UnsafeMutablePointer<Float> = scores + (t &* chunk &+ t &+ 1)
+            above.update(repeating: 0, count: length &- t &- 1)
+        }
+    }
+
+    /// `blockColumns[s] = k_s ⊙ exp(Γ_r − Γ_s)` for s = 0 … r: a running product of the
+    /// factors exp(g_u), u = r, r − 1, …, from 1.
+    private func decayedColumns(k: UnsafePointer<Float>, rowStride: Int, through r: Int) {
+        let dk = keyDim
+        running.update(repeating: 1, count: dk)
+        var s = r
+        while s >= 0 {
+            glaMultiply(k + s &* rowStride, running, into: blockColumns + s &* dk, dk)
+            if s > 0 { glaMultiply(running, gateExp + s &* dk, into: running, dk) }
+            s &-= 1
         }
     }
 }
