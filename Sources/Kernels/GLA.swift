@@ -8,14 +8,15 @@
 // entering the chunk:
 //     o_t  = (q_t ⊙ exp(Γ_t)) S + Σ_{s≤t} A_ts v_s,   A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)
 //     S'   = Diag(exp(Γ_L)) S + Σ_s (k_s ⊙ exp(Γ_L − Γ_s))ᵀ v_s.
-// The three products with S and V are sgemm calls, and so is A: for a block of rows t0..<t1
-// (the whole chunk unless the gates are strongly negative), with r = t0 − 1,
+// The three products with S and V are sgemm calls, and so is A: for the whole chunk,
+// A = (q ⊙ exp(Γ)) (k ⊙ exp(Γ_L − Γ) ⊙ exp(−Γ_L))ᵀ, reusing the operands of the inter-chunk
+// products, when every exp(Γ_L) ≥ 2^−32; else for blocks of rows t0..<t1, with r = t0 − 1,
 // A_ts = (q_t ⊙ exp(Γ_t − Γ_r)) · (k_s ⊙ exp(Γ_r − Γ_s)), one sgemm; the block is halved
 // while a factor exp(Γ_t − Γ_r) is below 2^−32, so the inverse factors of the columns inside
 // the block stay below 2^32 (GLAWorkspace.scoreRows). Every decay factor is a running product
 // of exp(g_u) ≤ 1 (one exponential per gate): strongly negative gates underflow to 0
-// gracefully and nothing overflows. The chunk-wide factorization (q ⊙ exp(Γ)) (k ⊙ exp(−Γ))ᵀ,
-// whose second factor overflows, is never formed.
+// gracefully and nothing overflows: the chunk-wide factorization, whose factor exp(−Γ_s)
+// overflows under strong gates, is formed only where exp(−Γ_s) ≤ exp(−Γ_L) ≤ 2^32.
 //
 // Backward, with R the gradient of the state leaving the chunk (dS_out for the last one):
 //     dq_t = exp(Γ_t) ⊙ (do_t Sᵀ) + Σ_{s≤t} dA_ts k_s ⊙ exp(Γ_t − Γ_s),   dA_ts = do_t · v_s
@@ -95,12 +96,12 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
             ws.scale(qp, rowStride: kStride, length: c.length, by: ws.prefixDecay, into: ws.scaledQ)
             gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv, beta: 0, c: op, ldc: vStride)
             // Intra-chunk: o += A V.
+            ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
             ws.intraScores(q: qp, k: kp, rowStride: kStride, length: c.length)
             gemm(m: c.length, n: dv, k: c.length, a: ws.scores, lda: chunk, b: vp, ldb: vStride,
                   beta: 1, c: op, ldc: vStride)
             // State: S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
             ws.decayState(s, valueDim: dv)
-            ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
             gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
                   b: vp, ldb: vStride, beta: 1, c: s, ldc: dv)
         }

@@ -284,9 +284,33 @@ struct GLAWorkspace {
 
     /// Intra-chunk scores `A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)` for s ≤ t, 0 above the
     /// diagonal, into `scores` (leading dimension `chunk`), for the `length` rows at `q`, `k`
-    /// (row stride `rowStride`); needs `computeDecays` first. See `scoreRows`.
+    /// (row stride `rowStride`). Needs `computeDecays`, `scaledQ = q ⊙ exp(Γ)` and
+    /// `scaledK = k ⊙ exp(Γ_L − Γ)` first. When every `exp(Γ_L)` is at least
+    /// `glaFactorFloor`, the whole chunk is one block (r = −1):
+    /// `A = scaledQ · (scaledK ⊙ exp(−Γ_L))ᵀ`, one sgemm; otherwise its halves go to `scoreRows`.
     func intraScores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, rowStride: Int, length: Int) {
-        scoreRows(t0: 0, t1: length, q: q, k: k, rowStride: rowStride, length: length)
+        let dk = keyDim
+        if (0..<dk).contains(where: { !(totalDecay[$0] >= glaFactorFloor) }) {
+            let middle = (length &+ 1) / 2
+            scoreRows(t0: 0, t1: middle, q: q, k: k, rowStride: rowStride, length: length)
+            if middle < length { scoreRows(t0: middle, t1: length, q: q, k: k, rowStride: rowStride, length: length) }
+            return
+        }
+        let ones = running
+        ones.update(repeating: 1, count: dk)
+        glaDivide(ones, totalDecay, into: runningQ, dk)
+        for s in 0..<length { glaMultiply(scaledK + s &* dk, runningQ, into: blockColumns + s &* dk, dk) }
+        gemm(.plain, .transposed, m: length, n: length, k: dk, a: scaledQ, lda: dk,
+              b: blockColumns, ldb: dk, c: scores, ldc: chunk)
+        zeroAboveDiagonal(rows: 0..<length, length: length)
+    }
+
+    /// `scores[t, s] = 0` for s in `t + 1 ..< length`, t in `rows`.
+    private func zeroAboveDiagonal(rows: Range<Int>, length: Int) {
+        for t in rows {
+            let above: UnsafeMutablePointer<Float> = scores + (t &* chunk &+ t &+ 1)
+            above.update(repeating: 0, count: length &- t &- 1)
+        }
     }
 
     /// The score rows `t0 ..< t1`. With r = t0 − 1 the token before the block,
@@ -325,10 +349,7 @@ struct GLAWorkspace {
             gemm(.plain, .transposed, m: t1 &- t0, n: t1, k: dk, a: rows, lda: dk,
                   b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk)
         }
-        for t in t0..<t1 {
-            let above: UnsafeMutablePointer<Float> = scores + (t &* chunk &+ t &+ 1)
-            above.update(repeating: 0, count: length &- t &- 1)
-        }
+        zeroAboveDiagonal(rows: t0..<t1, length: length)
     }
 
     /// `blockColumns[s] = k_s ⊙ exp(Γ_r − Γ_s)` for s = 0 … r: a running product of the
