@@ -126,18 +126,20 @@ public func glaAddIncomingState(_ o: inout Tensor32, q: Tensor32, g: Tensor32, s
     let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
     defer { ws.deallocate() }
     let kStride = heads * dk, vStride = heads * dv
+    var prefixSums = [Double](repeating: 0, count: heads * dk)  // G_t per (head, channel)
 
     q.storage.withUnsafeBufferPointer { qb in
     g.storage.withUnsafeBufferPointer { gb in
     state.storage.withUnsafeBufferPointer { sb in
     o.storage.withUnsafeMutableBufferPointer { ob in
+    prefixSums.withUnsafeMutableBufferPointer { sums in
         glaForEachChunk(tokens: n, heads: heads, keyDim: dk, valueDim: dv, chunk: chunk) { c in
-            if c.start == 0 { ws.prefixSum.update(repeating: 0, count: dk) }
+            let sum = sums.baseAddress! + c.head &* dk
             for t in 0..<c.length {
                 let gt = gb.baseAddress! + c.keyOffset + t &* kStride, pre = ws.prefixDecay + t &* dk
                 for i in 0..<dk {
-                    ws.prefixSum[i] += Double(gt[i])
-                    pre[i] = Float(ws.prefixSum[i])
+                    sum[i] += Double(gt[i])
+                    pre[i] = Float(sum[i])
                 }
             }
             fastExpInPlace(ws.prefixDecay, count: c.length &* dk)
@@ -146,5 +148,5 @@ public func glaAddIncomingState(_ o: inout Tensor32, q: Tensor32, g: Tensor32, s
             gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: sb.baseAddress! + c.head &* dk &* dv, ldb: dv,
                   beta: 1, c: ob.baseAddress! + c.valueOffset, ldc: vStride)
         }
-    }}}}
+    }}}}}
 }

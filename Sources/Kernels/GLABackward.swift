@@ -185,7 +185,7 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
     let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
     defer { ws.deallocate() }
     let kStride = heads * dk, vStride = heads * dv
-    var decay = [Float](repeating: 0, count: heads * dk)  // log-decays until fastExp below
+    var suffixSums = [Double](repeating: 0, count: heads * dk)  // G_T − G_t per (head, channel)
 
     k.storage.withUnsafeBufferPointer { kb in
     v.storage.withUnsafeBufferPointer { vb in
@@ -194,15 +194,16 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
     grads.dk.storage.withUnsafeMutableBufferPointer { dkb in
     grads.dv.storage.withUnsafeMutableBufferPointer { dvb in
     grads.dG.storage.withUnsafeMutableBufferPointer { dgb in
+    suffixSums.withUnsafeMutableBufferPointer { sums in
         glaForEachChunk(tokens: n, heads: heads, keyDim: dk, valueDim: dv, chunk: chunk, reversed: true) { c in
-            if c.start &+ c.length == n { ws.suffixSum.update(repeating: 0, count: dk) }
             let kp = kb.baseAddress! + c.keyOffset, dgp = dgb.baseAddress! + c.keyOffset
+            let sum = sums.baseAddress! + c.head &* dk
             var t = c.length - 1
             while t >= 0 {
                 let gt = gb.baseAddress! + c.keyOffset + t &* kStride, suf = ws.suffixDecay + t &* dk
                 for i in 0..<dk {
-                    suf[i] = Float(ws.suffixSum[i])
-                    ws.suffixSum[i] += Double(gt[i])
+                    suf[i] = Float(sum[i])
+                    sum[i] += Double(gt[i])
                 }
                 t -= 1
             }
@@ -215,11 +216,9 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
                 let kt = kp + t &* kStride, delta = ws.product + t &* dk, dgt = dgp + t &* kStride
                 for i in 0..<dk { dgt[i] -= kt[i] * delta[i] }
             }
-            if c.start == 0 {
-                for i in 0..<dk { decay[c.head &* dk &+ i] = Float(ws.suffixSum[i]) }
-            }
         }
-    }}}}}}}
+    }}}}}}}}
+    var decay = suffixSums.map { Float($0) }
     fastExp(&decay)
     var incoming = dsOut
     incoming.scale(by: decay, adding: grads.initialState)

@@ -123,16 +123,16 @@ struct GLAChunk {
     let keyOffset, valueOffset: Int
 }
 
-/// Calls `body` for every chunk of `chunk` tokens of every head, head by head; each head's
-/// chunks in token order, or from the last when `reversed`. Chunks start at multiples of
-/// `chunk` (the last one may be shorter).
+/// Calls `body` for every chunk of `chunk` tokens of every head: chunks in token order (from
+/// the last when `reversed`), and every head of a chunk before the next chunk, so the inputs
+/// are read in memory order. Chunks start at multiples of `chunk` (the last may be shorter).
 @inline(__always)
 func glaForEachChunk(tokens n: Int, heads: Int, keyDim: Int, valueDim: Int, chunk: Int, reversed: Bool = false,
                      _ body: (GLAChunk) -> Void) {
     let count = (n &+ chunk &- 1) / chunk
-    for h in 0..<heads {
-        for i in 0..<count {
-            let start = (reversed ? count &- 1 &- i : i) &* chunk
+    for i in 0..<count {
+        let start = (reversed ? count &- 1 &- i : i) &* chunk
+        for h in 0..<heads {
             body(GLAChunk(head: h, start: start, length: min(chunk, n &- start),
                           keyOffset: (start &* heads &+ h) &* keyDim, valueOffset: (start &* heads &+ h) &* valueDim))
         }
@@ -174,19 +174,12 @@ struct GLAWorkspace {
     let blockRows, blockColumns: UnsafeMutablePointer<Float>
     /// `[keyDim]`: exp(Γ_L), and two running vectors for the intra-chunk loops.
     let totalDecay, running, runningQ: UnsafeMutablePointer<Float>
-    /// `[keyDim]` Double accumulators for cumulative log-gates over a whole block.
-    let prefixSum, suffixSum: UnsafeMutablePointer<Double>
 
     init(chunk: Int, keyDim: Int) {
         self.chunk = chunk
         self.keyDim = keyDim
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            p.initialize(repeating: 0, count: max(count, 1))
-            return p
-        }
-        func doubles(_ count: Int) -> UnsafeMutablePointer<Double> {
-            let p = UnsafeMutablePointer<Double>.allocate(capacity: max(count, 1))
             p.initialize(repeating: 0, count: max(count, 1))
             return p
         }
@@ -203,15 +196,11 @@ struct GLAWorkspace {
         totalDecay = floats(keyDim)
         running = floats(keyDim)
         runningQ = floats(keyDim)
-        prefixSum = doubles(keyDim)
-        suffixSum = doubles(keyDim)
     }
 
     func deallocate() {
         for p in [scores, scoreGradients, gateExp, prefixDecay, suffixDecay, scaledQ, scaledK,
                   product, blockRows, blockColumns, totalDecay, running, runningQ] { p.deallocate() }
-        prefixSum.deallocate()
-        suffixSum.deallocate()
     }
 
     /// For the `length` tokens at `g` (row stride `rowStride`, `keyDim` channels): fills
@@ -296,12 +285,14 @@ struct GLAWorkspace {
             if middle < length { scoreRows(t0: middle, t1: length, q: q, k: k, rowStride: rowStride, length: length) }
             return
         }
-        let ones = running
-        ones.update(repeating: 1, count: dk)
-        glaDivide(ones, totalDecay, into: runningQ, dk)
-        for s in 0..<length { glaMultiply(scaledK + s &* dk, runningQ, into: blockColumns + s &* dk, dk) }
-        gemm(.plain, .transposed, m: length, n: length, k: dk, a: scaledQ, lda: dk,
-              b: blockColumns, ldb: dk, c: scores, ldc: chunk)
+        // The columns transposed, `[Dk, length]`, so the product is a plain one (sgemm's
+        // small-matrix kernels; a transposed operand costs it a packing pass).
+        for c in 0..<dk { running[c] = 1 / totalDecay[c] }
+        for s in 0..<length {
+            let ks = scaledK + s &* dk
+            for c in 0..<dk { blockColumns[c &* length &+ s] = ks[c] * running[c] }
+        }
+        gemm(m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: length, c: scores, ldc: chunk)
         zeroAboveDiagonal(rows: 0..<length, length: length)
     }
 
