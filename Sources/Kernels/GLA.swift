@@ -80,25 +80,19 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
     var o = Tensor32(tokens: n, heads: heads, dim: dv)
     if n == 0 || heads == 0 || dk == 0 || dv == 0 { return (o, state) }
 
-    let chunk = min(chunkSize, n)
-    let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
-    defer { ws.deallocate() }
-    let kStride = heads * dk, vStride = heads * dv
-
-    withGLAInputs(q: q, k: k, v: v, g: g) { x in
+    withGLAChunks(q: q, k: k, v: v, g: g, chunkSize: chunkSize) { x, ws in
     o.storage.withUnsafeMutableBufferPointer { ob in
     state.storage.withUnsafeMutableBufferPointer { sb in
-        glaForEachChunk(tokens: n, heads: heads, keyDim: dk, valueDim: dv, chunk: chunk) { c in
-            let qp = x.q + c.keyOffset, kp = x.k + c.keyOffset, vp = x.v + c.valueOffset
+        let kStride = x.keyStride, vStride = x.valueStride
+        ws.forEachChunk(x, tokens: n, heads: heads, valueDim: dv) { c, qp, kp, vp in
             let op = ob.baseAddress! + c.valueOffset, s = sb.baseAddress! + c.head &* dk &* dv
-            ws.computeDecays(g: x.g + c.keyOffset, rowStride: kStride, length: c.length)
             // Inter-chunk: o = (q ⊙ exp(Γ)) S.
             ws.scale(qp, rowStride: kStride, length: c.length, by: ws.prefixDecay, into: ws.scaledQ)
             gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv, beta: 0, c: op, ldc: vStride)
             // Intra-chunk: o += A V.
             ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
             ws.intraScores(q: qp, k: kp, rowStride: kStride, length: c.length)
-            gemm(m: c.length, n: dv, k: c.length, a: ws.scores, lda: chunk, b: vp, ldb: vStride,
+            gemm(m: c.length, n: dv, k: c.length, a: ws.scores, lda: ws.chunk, b: vp, ldb: vStride,
                   beta: 1, c: op, ldc: vStride)
             // State: S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
             ws.decayState(s, valueDim: dv)

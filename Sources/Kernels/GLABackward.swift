@@ -84,12 +84,7 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
         return GLAGradients(dq: dq, dk: dkT, dv: dvT, dG: dG, initialState: stateGradient)
     }
 
-    let chunk = min(chunkSize, n)
-    let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
-    defer { ws.deallocate() }
-    let kStride = heads * dk, vStride = heads * dv
-
-    withGLAInputs(q: q, k: k, v: v, g: g) { x in
+    withGLAChunks(q: q, k: k, v: v, g: g, chunkSize: chunkSize) { x, ws in
     dO.storage.withUnsafeBufferPointer { dob in
     dq.storage.withUnsafeMutableBufferPointer { dqb in
     dkT.storage.withUnsafeMutableBufferPointer { dkb in
@@ -97,12 +92,11 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
     dG.storage.withUnsafeMutableBufferPointer { dgb in
     state.storage.withUnsafeMutableBufferPointer { sb in
     stateGradient.storage.withUnsafeMutableBufferPointer { rb in
+        let chunk = ws.chunk, kStride = x.keyStride, vStride = x.valueStride
         // Forward over chunks: dq (inter and intra), intra dk and dv, carrying S.
-        glaForEachChunk(tokens: n, heads: heads, keyDim: dk, valueDim: dv, chunk: chunk) { c in
-            let qp = x.q + c.keyOffset, kp = x.k + c.keyOffset, vp = x.v + c.valueOffset
+        ws.forEachChunk(x, tokens: n, heads: heads, valueDim: dv) { c, qp, kp, vp in
             let dop = dob.baseAddress! + c.valueOffset, s = sb.baseAddress! + c.head &* dk &* dv
             let dqp = dqb.baseAddress! + c.keyOffset, dvp = dvb.baseAddress! + c.valueOffset
-            ws.computeDecays(g: x.g + c.keyOffset, rowStride: kStride, length: c.length)
             // dq_t = exp(Γ_t) ⊙ (do_t Sᵀ).
             gemm(.plain, .transposed, m: c.length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
                   beta: 0, c: ws.product, ldc: dk)
@@ -127,10 +121,8 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
         }
 
         // Reverse over the same chunks: inter-chunk dk and dv, carrying R = dS.
-        glaForEachChunk(tokens: n, heads: heads, keyDim: dk, valueDim: dv, chunk: chunk, reversed: true) { c in
-            let qp = x.q + c.keyOffset, kp = x.k + c.keyOffset, vp = x.v + c.valueOffset
+        ws.forEachChunk(x, tokens: n, heads: heads, valueDim: dv, reversed: true) { c, qp, kp, vp in
             let dop = dob.baseAddress! + c.valueOffset, r = rb.baseAddress! + c.head &* dk &* dv
-            ws.computeDecays(g: x.g + c.keyOffset, rowStride: kStride, length: c.length)
             ws.addStateGradient(r, v: vp, k: kp, rowStride: kStride, valueStride: vStride, length: c.length,
                                 valueDim: dv, dk: dkb.baseAddress! + c.keyOffset, dv: dvb.baseAddress! + c.valueOffset)
             // R = Diag(exp(Γ_L)) R + (q ⊙ exp(Γ))ᵀ dO.

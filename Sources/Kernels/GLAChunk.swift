@@ -139,20 +139,43 @@ func glaForEachChunk(tokens n: Int, heads: Int, keyDim: Int, valueDim: Int, chun
     }
 }
 
-/// Base pointers of a GLA kernel's inputs: q, k, g `[n, H, Dk]` and v `[n, H, Dv]`.
+/// Base pointers of a GLA kernel's inputs: q, k, g `[n, H, Dk]` and v `[n, H, Dv]`, and
+/// their row strides.
 struct GLAInputs {
     let q, k, g, v: UnsafePointer<Float>
+    /// `H·Dk` and `H·Dv`: elements from one token's row to the next.
+    let keyStride, valueStride: Int
 }
 
-/// Runs `body` with the base pointers of q, k, v, g.
+/// Runs `body` with the base pointers of q, k, v, g (all non-empty) and a workspace for
+/// chunks of `min(chunkSize, n)` tokens, deallocated afterwards.
 @inline(__always)
-func withGLAInputs<R>(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, _ body: (GLAInputs) -> R) -> R {
-    q.storage.withUnsafeBufferPointer { qb in
+func withGLAChunks<R>(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, chunkSize: Int,
+                      _ body: (GLAInputs, GLAWorkspace) -> R) -> R {
+    let ws = GLAWorkspace(chunk: min(chunkSize, q.tokens), keyDim: q.dim)
+    defer { ws.deallocate() }
+    return q.storage.withUnsafeBufferPointer { qb in
     k.storage.withUnsafeBufferPointer { kb in
     v.storage.withUnsafeBufferPointer { vb in
     g.storage.withUnsafeBufferPointer { gb in
-        body(GLAInputs(q: qb.baseAddress!, k: kb.baseAddress!, g: gb.baseAddress!, v: vb.baseAddress!))
+        body(GLAInputs(q: qb.baseAddress!, k: kb.baseAddress!, g: gb.baseAddress!, v: vb.baseAddress!,
+                       keyStride: q.heads * q.dim, valueStride: v.heads * v.dim), ws)
     }}}}
+}
+
+extension GLAWorkspace {
+    /// The kernels' chunk walker: for every chunk (in `glaForEachChunk`'s order) fills the
+    /// chunk's decays (`computeDecays`) and calls `body` with the chunk and the first rows of
+    /// its q, k and v.
+    @inline(__always)
+    func forEachChunk(_ x: GLAInputs, tokens n: Int, heads: Int, valueDim dv: Int, reversed: Bool = false,
+                      _ body: (GLAChunk, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
+                               _ v: UnsafePointer<Float>) -> Void) {
+        glaForEachChunk(tokens: n, heads: heads, keyDim: keyDim, valueDim: dv, chunk: chunk, reversed: reversed) { c in
+            computeDecays(g: x.g + c.keyOffset, rowStride: x.keyStride, length: c.length)
+            body(c, x.q + c.keyOffset, x.k + c.keyOffset, x.v + c.valueOffset)
+        }
+    }
 }
 
 // MARK: - Workspace and chunk decays
