@@ -115,6 +115,14 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
 /// `dS_ij = P_ij (dP_ij − Σ_l P_il dP_il)`, `dQ = scale·dS K`, `dK = scale·dSᵀ Q`;
 /// dk and dv are summed over the query heads of each KV head.
 public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO: Tensor64, mask: AttentionMask) -> (dq: Tensor64, dk: Tensor64, dv: Tensor64) {
+    let all = attentionReferenceWithGradients(q: q, k: k, v: v, dO: dO, mask: mask)
+    return (all.dq, all.dk, all.dv)
+}
+
+/// `attentionReference` and `attentionReferenceBackward` in one pass: each tile's
+/// probabilities are computed once and give o, lse and the gradients (`--verify` with `--backward`).
+public func attentionReferenceWithGradients(q: Tensor64, k: Tensor64, v: Tensor64, dO: Tensor64, mask: AttentionMask)
+    -> (o: Tensor64, lse: Tensor64, dq: Tensor64, dk: Tensor64, dv: Tensor64) {
     let nq = q.tokens, nk = k.tokens, heads = q.heads, kvHeads = k.heads, dim = q.dim, valueDim = v.dim
     precondition(k.dim == dim && v.tokens == nk && v.heads == kvHeads && kvHeads > 0 && heads % kvHeads == 0,
                  "attention reference: inconsistent shapes")
@@ -124,12 +132,15 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
     var dq = Tensor64(tokens: nq, heads: heads, dim: dim)
     var dk = Tensor64(tokens: nk, heads: kvHeads, dim: dim)
     var dv = Tensor64(tokens: nk, heads: kvHeads, dim: valueDim)
+    var o = Tensor64(tokens: nq, heads: heads, dim: valueDim)
+    var lse = Tensor64(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
     let tileFloats = min(referenceQueryTile, nq) * nk
     withStoragePointers(q, k, v) { qb, kb, vb in
     withMutableStoragePointers(&dq, &dk, &dv) { dqb, dkb, dvb in
+    withMutableStoragePointers(&o, &lse) { ob, lb in
     dO.storage.withUnsafeBufferPointer { gb in
       let (qs, ks, vs, gs) = (Shared(qb), Shared(kb), Shared(vb), Shared(gb.baseAddress!))
-      let (dqs, dks, dvs) = (Shared(dqb), Shared(dkb), Shared(dvb))
+      let (dqs, dks, dvs, os, ls) = (Shared(dqb), Shared(dkb), Shared(dvb), Shared(ob), Shared(lb))
       // One worker per KV head: each writes the dq rows of its own query heads and its own dk, dv.
       DispatchQueue.concurrentPerform(iterations: kvHeads) { g in
         let (qp, kp, vp, gp) = (qs.pointer, ks.pointer, vs.pointer, gs.pointer)
@@ -142,9 +153,12 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
                 let rows = q0 ..< min(q0 + referenceQueryTile, nq), m = rows.count
                 let keys = visibleKeyEnd(mask, rows: rows, keys: nk)
                 if keys == 0 { continue }
-                _ = referenceProbabilities(pp, q: qp, k: kp, rows: rows, keys: keys,
-                                           head: h, kvHead: g, heads: heads, kvHeads: kvHeads, dim: dim, mask: mask)
+                let rowLSE = referenceProbabilities(pp, q: qp, k: kp, rows: rows, keys: keys, head: h, kvHead: g,
+                                                    heads: heads, kvHeads: kvHeads, dim: dim, mask: mask)
                 let qOffset = (q0 * heads + h) * dim, oOffset = (q0 * heads + h) * valueDim
+                for (r, i) in rows.enumerated() { ls.pointer[i * heads + h] = rowLSE[r] }
+                gemm(m: m, n: valueDim, k: keys, a: pp, lda: keys, b: vp, bOffset: g * valueDim,
+                      ldb: kvHeads * valueDim, c: os.pointer, cOffset: oOffset, ldc: heads * valueDim)
                 // dP = dO Vᵀ, then dS = P ∘ (dP − rowsum(P ∘ dP)) in place.
                 gemm(.plain, .transposed, m: m, n: keys, k: valueDim,
                       a: gp, aOffset: oOffset, lda: heads * valueDim,
@@ -168,6 +182,6 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
             }
         }
       }
-    }}}
-    return (dq, dk, dv)
+    }}}}
+    return (o, lse, dq, dk, dv)
 }

@@ -84,15 +84,7 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
         return GLAGradients(dq: dq, dk: dkT, dv: dvT, dG: dG, initialState: stateGradient)
     }
 
-    let chunk = min(chunkSize, n)
-    let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
-    defer { ws.deallocate() }
-    let kStride = heads * dk, vStride = heads * dv
-
-    q.storage.withUnsafeBufferPointer { qb in
-    k.storage.withUnsafeBufferPointer { kb in
-    v.storage.withUnsafeBufferPointer { vb in
-    g.storage.withUnsafeBufferPointer { gb in
+    withGLAChunks(q: q, k: k, v: v, g: g, chunkSize: chunkSize) { x, ws in
     dO.storage.withUnsafeBufferPointer { dob in
     dq.storage.withUnsafeMutableBufferPointer { dqb in
     dkT.storage.withUnsafeMutableBufferPointer { dkb in
@@ -100,81 +92,52 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
     dG.storage.withUnsafeMutableBufferPointer { dgb in
     state.storage.withUnsafeMutableBufferPointer { sb in
     stateGradient.storage.withUnsafeMutableBufferPointer { rb in
-        for h in 0..<heads {
-            let s = sb.baseAddress! + h &* dk &* dv
-            let r = rb.baseAddress! + h &* dk &* dv
-
-            // Forward over chunks: dq (inter and intra), intra dk and dv, carrying S.
-            var c0 = 0
-            while c0 < n {
-                let length = min(chunk, n - c0)
-                let kOff = (c0 &* heads &+ h) &* dk, vOff = (c0 &* heads &+ h) &* dv
-                let qp = qb.baseAddress! + kOff, kp = kb.baseAddress! + kOff, gp = gb.baseAddress! + kOff
-                let vp = vb.baseAddress! + vOff, dop = dob.baseAddress! + vOff
-                let dqp = dqb.baseAddress! + kOff, dkp = dkb.baseAddress! + kOff, dvp = dvb.baseAddress! + vOff
-
-                ws.computeDecays(g: gp, rowStride: kStride, length: length, gates: true)
-                // dq_t = exp(Γ_t) ⊙ (do_t Sᵀ).
-                gemm(.plain, .transposed, m: length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
-                      beta: 0, c: ws.product, ldc: dk)
-                for t in 0..<length {
-                    let src = ws.product + t &* dk, pre = ws.prefixDecay + t &* dk, dst = dqp + t &* kStride
-                    for c in 0..<dk { dst[c] = src[c] * pre[c] }
-                }
-                // dA = dO Vᵀ, then the intra-chunk dq, dk (off-diagonal) and A.
-                gemm(.plain, .transposed, m: length, n: length, k: dv, a: dop, lda: vStride,
-                      b: vp, ldb: vStride, beta: 0, c: ws.scoreGradients, ldc: chunk)
-                glaIntraBackward(q: qp, k: kp, rowStride: kStride, length: length, keyDim: dk,
-                                 gateExp: ws.gateExp, scoreGradients: ws.scoreGradients,
-                                 scores: ws.scores, ld: chunk, dq: dqp, dkOut: dkp,
-                                 f: ws.running, w: ws.runningQ)
-                // dv = Aᵀ dO (intra-chunk part).
-                gemm(.transposed, .plain, m: length, n: dv, k: length, a: ws.scores, lda: chunk,
-                      b: dop, ldb: vStride, beta: 0, c: dvp, ldc: vStride)
-                // S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
-                ws.decayState(s, valueDim: dv)
-                ws.scaleBySuffix(kp, rowStride: kStride, length: length, into: ws.scaledK)
-                gemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledK, lda: dk,
-                      b: vp, ldb: vStride, beta: 1, c: s, ldc: dv)
-                c0 += length
+        let chunk = ws.chunk, kStride = x.keyStride, vStride = x.valueStride
+        // Forward over chunks: dq (inter and intra), intra dk and dv, carrying S.
+        ws.forEachChunk(x, tokens: n, heads: heads, valueDim: dv) { c, qp, kp, vp in
+            let dop = dob.baseAddress! + c.valueOffset, s = sb.baseAddress! + c.head &* dk &* dv
+            let dqp = dqb.baseAddress! + c.keyOffset, dvp = dvb.baseAddress! + c.valueOffset
+            // dq_t = exp(Γ_t) ⊙ (do_t Sᵀ).
+            gemm(.plain, .transposed, m: c.length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
+                  beta: 0, c: ws.product, ldc: dk)
+            for t in 0..<c.length {
+                glaMultiply(ws.product + t &* dk, ws.prefixDecay + t &* dk, into: dqp + t &* kStride, dk)
             }
+            // dA = dO Vᵀ, then the intra-chunk dq, dk (off-diagonal) and A.
+            gemm(.plain, .transposed, m: c.length, n: c.length, k: dv, a: dop, lda: vStride,
+                  b: vp, ldb: vStride, beta: 0, c: ws.scoreGradients, ldc: chunk)
+            glaIntraBackward(q: qp, k: kp, rowStride: kStride, length: c.length, keyDim: dk,
+                             gateExp: ws.gateExp, scoreGradients: ws.scoreGradients,
+                             scores: ws.scores, ld: chunk, dq: dqp, dkOut: dkb.baseAddress! + c.keyOffset,
+                             f: ws.running, w: ws.runningQ)
+            // dv = Aᵀ dO (intra-chunk part).
+            gemm(.transposed, .plain, m: c.length, n: dv, k: c.length, a: ws.scores, lda: chunk,
+                  b: dop, ldb: vStride, beta: 0, c: dvp, ldc: vStride)
+            // S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
+            ws.decayState(s, valueDim: dv)
+            ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
+            gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
+                  b: vp, ldb: vStride, beta: 1, c: s, ldc: dv)
+        }
 
-            // Reverse over the same chunks: inter-chunk dk and dv, carrying R = dS.
-            var end = n
-            while end > 0 {
-                let start = (end - 1) / chunk * chunk, length = end - start
-                let kOff = (start &* heads &+ h) &* dk, vOff = (start &* heads &+ h) &* dv
-                let qp = qb.baseAddress! + kOff, kp = kb.baseAddress! + kOff, gp = gb.baseAddress! + kOff
-                let vp = vb.baseAddress! + vOff, dop = dob.baseAddress! + vOff
-                let dkp = dkb.baseAddress! + kOff, dvp = dvb.baseAddress! + vOff
-
-                ws.computeDecays(g: gp, rowStride: kStride, length: length, gates: false)
-                // dk_s += exp(Γ_L − Γ_s) ⊙ (v_s Rᵀ).
-                gemm(.plain, .transposed, m: length, n: dk, k: dv, a: vp, lda: vStride, b: r, ldb: dv,
-                      beta: 0, c: ws.product, ldc: dk)
-                for t in 0..<length {
-                    let src = ws.product + t &* dk, suf = ws.suffixDecay + t &* dk, dst = dkp + t &* kStride
-                    for c in 0..<dk { dst[c] += src[c] * suf[c] }
-                }
-                // dv += (k ⊙ exp(Γ_L − Γ)) R.
-                ws.scaleBySuffix(kp, rowStride: kStride, length: length, into: ws.scaledK)
-                gemm(m: length, n: dv, k: dk, a: ws.scaledK, lda: dk, b: r, ldb: dv,
-                      beta: 1, c: dvp, ldc: vStride)
-                // R = Diag(exp(Γ_L)) R + (q ⊙ exp(Γ))ᵀ dO.
-                ws.decayState(r, valueDim: dv)
-                ws.scaleByPrefix(qp, rowStride: kStride, length: length, into: ws.scaledQ)
-                gemm(.transposed, .plain, m: dk, n: dv, k: length, a: ws.scaledQ, lda: dk,
-                      b: dop, ldb: vStride, beta: 1, c: r, ldc: dv)
-                end = start
-            }
+        // Reverse over the same chunks: inter-chunk dk and dv, carrying R = dS.
+        ws.forEachChunk(x, tokens: n, heads: heads, valueDim: dv, reversed: true) { c, qp, kp, vp in
+            let dop = dob.baseAddress! + c.valueOffset, r = rb.baseAddress! + c.head &* dk &* dv
+            ws.addStateGradient(r, v: vp, k: kp, rowStride: kStride, valueStride: vStride, length: c.length,
+                                valueDim: dv, dk: dkb.baseAddress! + c.keyOffset, dv: dvb.baseAddress! + c.valueOffset)
+            // R = Diag(exp(Γ_L)) R + (q ⊙ exp(Γ))ᵀ dO.
+            ws.decayState(r, valueDim: dv)
+            ws.scale(qp, rowStride: kStride, length: c.length, by: ws.prefixDecay, into: ws.scaledQ)
+            gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledQ, lda: dk,
+                  b: dop, ldb: vStride, beta: 1, c: r, ldc: dv)
         }
 
         // dG from the off-diagonal parts, then the diagonal (do_t · v_t) terms of dq and dk.
         for t in 0..<n {
             for h in 0..<heads {
                 let kOff = (t &* heads &+ h) &* dk, vOff = (t &* heads &+ h) &* dv
-                let d = dotProduct(dob.baseAddress! + vOff, vb.baseAddress! + vOff, count: dv)
-                let qt = qb.baseAddress! + kOff, kt = kb.baseAddress! + kOff
+                let d = dotProduct(dob.baseAddress! + vOff, x.v + vOff, count: dv)
+                let qt = x.q + kOff, kt = x.k + kOff
                 let dqt = dqb.baseAddress! + kOff, dkt = dkb.baseAddress! + kOff, dgt = dgb.baseAddress! + kOff
                 for c in 0..<dk {
                     dgt[c] = qt[c] * dqt[c] - kt[c] * dkt[c]
@@ -183,7 +146,7 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
                 }
             }
         }
-    }}}}}}}}}}}
+    }}}}}}}}
     return GLAGradients(dq: dq, dk: dkT, dv: dvT, dG: dG, initialState: stateGradient)
 }
 
@@ -214,7 +177,7 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
     let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
     defer { ws.deallocate() }
     let kStride = heads * dk, vStride = heads * dv
-    var decay = [Float](repeating: 1, count: heads * dk)
+    var suffixSums = [Double](repeating: 0, count: heads * dk)  // G_T − G_t per (head, channel)
 
     k.storage.withUnsafeBufferPointer { kb in
     v.storage.withUnsafeBufferPointer { vb in
@@ -223,46 +186,31 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
     grads.dk.storage.withUnsafeMutableBufferPointer { dkb in
     grads.dv.storage.withUnsafeMutableBufferPointer { dvb in
     grads.dG.storage.withUnsafeMutableBufferPointer { dgb in
-        for h in 0..<heads {
-            let r = rb.baseAddress! + h &* dk &* dv
-            ws.suffixSum.update(repeating: 0, count: dk)
-            var end = n
-            while end > 0 {
-                let length = min(chunk, end), start = end - length
-                let kOff = (start &* heads &+ h) &* dk, vOff = (start &* heads &+ h) &* dv
-                let kp = kb.baseAddress! + kOff, gp = gb.baseAddress! + kOff, vp = vb.baseAddress! + vOff
-                let dkp = dkb.baseAddress! + kOff, dgp = dgb.baseAddress! + kOff, dvp = dvb.baseAddress! + vOff
-                var t = length - 1
-                while t >= 0 {
-                    let gt = gp + t &* kStride, suf = ws.suffixDecay + t &* dk
-                    for c in 0..<dk {
-                        suf[c] = Float(ws.suffixSum[c])
-                        ws.suffixSum[c] += Double(gt[c])
-                    }
-                    t -= 1
+    suffixSums.withUnsafeMutableBufferPointer { sums in
+        glaForEachChunk(tokens: n, heads: heads, keyDim: dk, valueDim: dv, chunk: chunk, reversed: true) { c in
+            let kp = kb.baseAddress! + c.keyOffset, dgp = dgb.baseAddress! + c.keyOffset
+            let sum = sums.baseAddress! + c.head &* dk
+            var t = c.length - 1
+            while t >= 0 {
+                let gt = gb.baseAddress! + c.keyOffset + t &* kStride, suf = ws.suffixDecay + t &* dk
+                for i in 0..<dk {
+                    suf[i] = Float(sum[i])
+                    sum[i] += Double(gt[i])
                 }
-                fastExpInPlace(ws.suffixDecay, count: length &* dk)
-                // δk = exp(G_T − G) ⊙ (V dS_outᵀ).
-                gemm(.plain, .transposed, m: length, n: dk, k: dv, a: vp, lda: vStride, b: r, ldb: dv,
-                      beta: 0, c: ws.product, ldc: dk)
-                for t in 0..<length {
-                    let src = ws.product + t &* dk, suf = ws.suffixDecay + t &* dk
-                    let kt = kp + t &* kStride, dkt = dkp + t &* kStride, dgt = dgp + t &* kStride
-                    for c in 0..<dk {
-                        let delta = src[c] * suf[c]
-                        dkt[c] += delta
-                        dgt[c] -= kt[c] * delta
-                    }
-                }
-                // dv += (k ⊙ exp(G_T − G)) dS_out.
-                ws.scaleBySuffix(kp, rowStride: kStride, length: length, into: ws.scaledK)
-                gemm(m: length, n: dv, k: dk, a: ws.scaledK, lda: dk, b: r, ldb: dv,
-                      beta: 1, c: dvp, ldc: vStride)
-                end = start
+                t -= 1
             }
-            for c in 0..<dk { decay[h &* dk &+ c] = Float(ws.suffixSum[c]) }
+            fastExpInPlace(ws.suffixDecay, count: c.length &* dk)
+            // δk = exp(G_T − G) ⊙ (V dS_outᵀ): dk += δk, dG −= k ⊙ δk; dv += (k ⊙ exp(G_T − G)) dS_out.
+            ws.addStateGradient(rb.baseAddress! + c.head &* dk &* dv, v: vb.baseAddress! + c.valueOffset, k: kp,
+                                rowStride: kStride, valueStride: vStride, length: c.length, valueDim: dv,
+                                dk: dkb.baseAddress! + c.keyOffset, dv: dvb.baseAddress! + c.valueOffset)
+            for t in 0..<c.length {
+                let kt = kp + t &* kStride, delta = ws.product + t &* dk, dgt = dgp + t &* kStride
+                for i in 0..<dk { dgt[i] -= kt[i] * delta[i] }
+            }
         }
-    }}}}}}}
+    }}}}}}}}
+    var decay = suffixSums.map { Float($0) }
     fastExp(&decay)
     var incoming = dsOut
     incoming.scale(by: decay, adding: grads.initialState)

@@ -71,7 +71,119 @@ func glaBackwardPair(f: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Flo
     return sum
 }
 
+/// `out[i] = x[i] · y[i]` for `n` values (`out` may be `x` or `y`).
+@inline(__always)
+func glaMultiply(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ 8 <= n {
+        store8(load8(x + i) * load8(y + i), out + i)
+        i &+= 8
+    }
+    while i < n {
+        out[i] = x[i] * y[i]
+        i &+= 1
+    }
+}
+
+/// `out[i] = x[i] / y[i]` for `n` values.
+@inline(__always)
+func glaDivide(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ 8 <= n {
+        store8(load8(x + i) / load8(y + i), out + i)
+        i &+= 8
+    }
+    while i < n {
+        out[i] = x[i] / y[i]
+        i &+= 1
+    }
+}
+
+/// `out[i] += x[i]` for `n` values.
+@inline(__always)
+func glaAccumulate(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    while i &+ 8 <= n {
+        store8(load8(out + i) + load8(x + i), out + i)
+        i &+= 8
+    }
+    while i < n {
+        out[i] += x[i]
+        i &+= 1
+    }
+}
+
+// MARK: - Chunk walker
+
+/// One chunk of one head: tokens `start ..< start + length` of head `head`, and the element
+/// offsets of its first row in the `[n, H, Dk]` and `[n, H, Dv]` tensors (rows `H·Dk` and
+/// `H·Dv` apart).
+struct GLAChunk {
+    let head, start, length: Int
+    let keyOffset, valueOffset: Int
+}
+
+/// Calls `body` for every chunk of `chunk` tokens of every head: chunks in token order (from
+/// the last when `reversed`), and every head of a chunk before the next chunk, so the inputs
+/// are read in memory order. Chunks start at multiples of `chunk` (the last may be shorter).
+@inline(__always)
+func glaForEachChunk(tokens n: Int, heads: Int, keyDim: Int, valueDim: Int, chunk: Int, reversed: Bool = false,
+                     _ body: (GLAChunk) -> Void) {
+    let count = (n &+ chunk &- 1) / chunk
+    for i in 0..<count {
+        let start = (reversed ? count &- 1 &- i : i) &* chunk
+        for h in 0..<heads {
+            body(GLAChunk(head: h, start: start, length: min(chunk, n &- start),
+                          keyOffset: (start &* heads &+ h) &* keyDim, valueOffset: (start &* heads &+ h) &* valueDim))
+        }
+    }
+}
+
+/// Base pointers of a GLA kernel's inputs: q, k, g `[n, H, Dk]` and v `[n, H, Dv]`, and
+/// their row strides.
+struct GLAInputs {
+    let q, k, g, v: UnsafePointer<Float>
+    /// `H·Dk` and `H·Dv`: elements from one token's row to the next.
+    let keyStride, valueStride: Int
+}
+
+/// Runs `body` with the base pointers of q, k, v, g (all non-empty) and a workspace for
+/// chunks of `min(chunkSize, n)` tokens, deallocated afterwards.
+@inline(__always)
+func withGLAChunks<R>(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, chunkSize: Int,
+                      _ body: (GLAInputs, GLAWorkspace) -> R) -> R {
+    let ws = GLAWorkspace(chunk: min(chunkSize, q.tokens), keyDim: q.dim)
+    defer { ws.deallocate() }
+    return q.storage.withUnsafeBufferPointer { qb in
+    k.storage.withUnsafeBufferPointer { kb in
+    v.storage.withUnsafeBufferPointer { vb in
+    g.storage.withUnsafeBufferPointer { gb in
+        body(GLAInputs(q: qb.baseAddress!, k: kb.baseAddress!, g: gb.baseAddress!, v: vb.baseAddress!,
+                       keyStride: q.heads * q.dim, valueStride: v.heads * v.dim), ws)
+    }}}}
+}
+
+extension GLAWorkspace {
+    /// The kernels' chunk walker: for every chunk (in `glaForEachChunk`'s order) fills the
+    /// chunk's decays (`computeDecays`) and calls `body` with the chunk and the first rows of
+    /// its q, k and v.
+    @inline(__always)
+    func forEachChunk(_ x: GLAInputs, tokens n: Int, heads: Int, valueDim dv: Int, reversed: Bool = false,
+                      _ body: (GLAChunk, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
+                               _ v: UnsafePointer<Float>) -> Void) {
+        glaForEachChunk(tokens: n, heads: heads, keyDim: keyDim, valueDim: dv, chunk: chunk, reversed: reversed) { c in
+            computeDecays(g: x.g + c.keyOffset, rowStride: x.keyStride, length: c.length)
+            body(c, x.q + c.keyOffset, x.k + c.keyOffset, x.v + c.valueOffset)
+        }
+    }
+}
+
 // MARK: - Workspace and chunk decays
+
+/// Smallest factor `exp(Γ_t − Γ_r)` (t in a block, r the token before it) for which the
+/// intra-chunk scores of the block are one product of scaled rows and columns: its inverse,
+/// the largest column factor, is then at most 2^32, far from overflow.
+let glaFactorFloor: Float = 0x1p-32
 
 /// Scratch buffers for one chunk of one head, allocated once per call.
 struct GLAWorkspace {
@@ -81,23 +193,16 @@ struct GLAWorkspace {
     let scores, scoreGradients: UnsafeMutablePointer<Float>
     /// `[chunk, keyDim]`: exp(g_t), exp(Γ_t), exp(Γ_L − Γ_t), q ⊙ exp(Γ), k ⊙ exp(Γ_L − Γ), a product.
     let gateExp, prefixDecay, suffixDecay, scaledQ, scaledK, product: UnsafeMutablePointer<Float>
-    /// `[chunk, keyDim]`: Γ_t itself (before the exponential), for the forward's sub-blocks.
-    let logPrefix: UnsafeMutablePointer<Float>
+    /// `[chunk, keyDim]`: the scaled rows and columns of the intra-chunk score products.
+    let blockRows, blockColumns: UnsafeMutablePointer<Float>
     /// `[keyDim]`: exp(Γ_L), and two running vectors for the intra-chunk loops.
     let totalDecay, running, runningQ: UnsafeMutablePointer<Float>
-    /// `[keyDim]` Double accumulators for the cumulative log-gates.
-    let prefixSum, suffixSum: UnsafeMutablePointer<Double>
 
     init(chunk: Int, keyDim: Int) {
         self.chunk = chunk
         self.keyDim = keyDim
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
-            p.initialize(repeating: 0, count: max(count, 1))
-            return p
-        }
-        func doubles(_ count: Int) -> UnsafeMutablePointer<Double> {
-            let p = UnsafeMutablePointer<Double>.allocate(capacity: max(count, 1))
             p.initialize(repeating: 0, count: max(count, 1))
             return p
         }
@@ -109,81 +214,168 @@ struct GLAWorkspace {
         scaledQ = floats(chunk * keyDim)
         scaledK = floats(chunk * keyDim)
         product = floats(chunk * keyDim)
-        logPrefix = floats(chunk * keyDim)
+        blockRows = floats(chunk * keyDim)
+        blockColumns = floats(chunk * keyDim)
         totalDecay = floats(keyDim)
         running = floats(keyDim)
         runningQ = floats(keyDim)
-        prefixSum = doubles(keyDim)
-        suffixSum = doubles(keyDim)
     }
 
     func deallocate() {
         for p in [scores, scoreGradients, gateExp, prefixDecay, suffixDecay, scaledQ, scaledK,
-                  product, logPrefix, totalDecay, running, runningQ] { p.deallocate() }
-        prefixSum.deallocate()
-        suffixSum.deallocate()
+                  product, blockRows, blockColumns, totalDecay, running, runningQ] { p.deallocate() }
     }
 
     /// For the `length` tokens at `g` (row stride `rowStride`, `keyDim` channels): fills
-    /// `prefixDecay[t] = exp(Γ_t)`, `suffixDecay[t] = exp(Γ_L − Γ_t) = exp(Σ_{u>t} g_u)`,
-    /// `totalDecay = exp(Γ_L)` and, when `gates` is set, `gateExp[t] = exp(g_t)`. The sums
-    /// are accumulated in Double; every exponent is ≤ 0.
-    func computeDecays(g: UnsafePointer<Float>, rowStride: Int, length: Int, gates: Bool) {
+    /// `gateExp[t] = exp(g_t)`, then by running products of those factors (all ≤ 1, so
+    /// nothing overflows and a product underflows only when its true value does)
+    /// `prefixDecay[t] = exp(Γ_t)`, `suffixDecay[t] = exp(Γ_L − Γ_t) = exp(Σ_{u>t} g_u)` and
+    /// `totalDecay = exp(Γ_L)`. One exponential per gate.
+    func computeDecays(g: UnsafePointer<Float>, rowStride: Int, length: Int) {
         let dk = keyDim
-        prefixSum.update(repeating: 0, count: dk)
-        suffixSum.update(repeating: 0, count: dk)
-        for t in 0..<length {
-            let gt = g + t &* rowStride, pre = prefixDecay + t &* dk
-            for c in 0..<dk {
-                prefixSum[c] += Double(gt[c])
-                pre[c] = Float(prefixSum[c])
-            }
+        for t in 0..<length { (gateExp + t &* dk).update(from: g + t &* rowStride, count: dk) }
+        fastExpInPlace(gateExp, count: length &* dk)
+        prefixDecay.update(from: gateExp, count: dk)
+        for t in 1..<max(length, 1) {
+            glaMultiply(prefixDecay + (t &- 1) &* dk, gateExp + t &* dk, into: prefixDecay + t &* dk, dk)
         }
-        for c in 0..<dk { totalDecay[c] = Float(prefixSum[c]) }
-        logPrefix.update(from: prefixDecay, count: length &* dk)
-        var t = length &- 1
+        totalDecay.update(from: prefixDecay + (length &- 1) &* dk, count: dk)
+        (suffixDecay + (length &- 1) &* dk).update(repeating: 1, count: dk)
+        var t = length &- 2
         while t >= 0 {
-            let gt = g + t &* rowStride, suf = suffixDecay + t &* dk
-            for c in 0..<dk {
-                suf[c] = Float(suffixSum[c])
-                suffixSum[c] += Double(gt[c])
-            }
+            glaMultiply(suffixDecay + (t &+ 1) &* dk, gateExp + (t &+ 1) &* dk, into: suffixDecay + t &* dk, dk)
             t &-= 1
         }
-        fastExpInPlace(prefixDecay, count: length &* dk)
-        fastExpInPlace(suffixDecay, count: length &* dk)
-        fastExpInPlace(totalDecay, count: dk)
-        if gates {
-            for t in 0..<length {
-                (gateExp + t &* dk).update(from: g + t &* rowStride, count: dk)
-            }
-            fastExpInPlace(gateExp, count: length &* dk)
-        }
     }
 
-    /// `scaledQ[t] = x_t ⊙ prefixDecay[t]` for the `length` rows at `x` (row stride `rowStride`).
-    func scaleByPrefix(_ x: UnsafePointer<Float>, rowStride: Int, length: Int, into out: UnsafeMutablePointer<Float>) {
+    /// `out[t] = x_t ⊙ factor[t]` for the `length` rows at `x` (row stride `rowStride`) and
+    /// the rows of `factor` (`keyDim` apart): `prefixDecay` or `suffixDecay`.
+    func scale(_ x: UnsafePointer<Float>, rowStride: Int, length: Int, by factor: UnsafePointer<Float>,
+               into out: UnsafeMutablePointer<Float>) {
         let dk = keyDim
-        for t in 0..<length {
-            let xt = x + t &* rowStride, pt = prefixDecay + t &* dk, ot = out + t &* dk
-            for c in 0..<dk { ot[c] = xt[c] * pt[c] }
-        }
-    }
-
-    /// `out[t] = x_t ⊙ suffixDecay[t]` for the `length` rows at `x` (row stride `rowStride`).
-    func scaleBySuffix(_ x: UnsafePointer<Float>, rowStride: Int, length: Int, into out: UnsafeMutablePointer<Float>) {
-        let dk = keyDim
-        for t in 0..<length {
-            let xt = x + t &* rowStride, st = suffixDecay + t &* dk, ot = out + t &* dk
-            for c in 0..<dk { ot[c] = xt[c] * st[c] }
-        }
+        for t in 0..<length { glaMultiply(x + t &* rowStride, factor + t &* dk, into: out + t &* dk, dk) }
     }
 
     /// `state[c, :] *= totalDecay[c]` for a `keyDim × valueDim` state.
     func decayState(_ state: UnsafeMutablePointer<Float>, valueDim: Int) {
         for c in 0..<keyDim {
-            let a = totalDecay[c], row = state + c &* valueDim
-            for e in 0..<valueDim { row[e] *= a }
+            let a = SIMD8<Float>(repeating: totalDecay[c]), row = state + c &* valueDim
+            var e = 0
+            while e &+ 8 <= valueDim {
+                store8(load8(row + e) * a, row + e)
+                e &+= 8
+            }
+            while e < valueDim {
+                row[e] *= totalDecay[c]
+                e &+= 1
+            }
+        }
+    }
+
+    /// The terms of a state gradient R (`[Dk, Dv]`, leaving the chunk) in the chunk's key
+    /// and value gradients, for the `length` rows at `k` (row stride `rowStride`), `v`
+    /// (`valueStride`), `dk`, `dv`:
+    ///
+    ///     δk_s = exp(Γ_L − Γ_s) ⊙ (v_s Rᵀ)  (left in `product`),   dk_s += δk_s,
+    ///     dv_s += (k_s ⊙ exp(Γ_L − Γ_s)) R,
+    ///
+    /// with `suffixDecay` holding exp(Γ_L − Γ_s).
+    func addStateGradient(_ r: UnsafePointer<Float>, v: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                          rowStride: Int, valueStride: Int, length: Int, valueDim: Int,
+                          dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
+        let n = keyDim
+        gemm(.plain, .transposed, m: length, n: n, k: valueDim, a: v, lda: valueStride, b: r, ldb: valueDim,
+              beta: 0, c: product, ldc: n)
+        for t in 0..<length {
+            glaMultiply(product + t &* n, suffixDecay + t &* n, into: product + t &* n, n)
+            glaAccumulate(product + t &* n, into: dk + t &* rowStride, n)
+        }
+        scale(k, rowStride: rowStride, length: length, by: suffixDecay, into: scaledK)
+        gemm(m: length, n: valueDim, k: n, a: scaledK, lda: n, b: r, ldb: valueDim, beta: 1, c: dv, ldc: valueStride)
+    }
+
+    /// Intra-chunk scores `A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)` for s ≤ t, 0 above the
+    /// diagonal, into `scores` (leading dimension `chunk`), for the `length` rows at `q`, `k`
+    /// (row stride `rowStride`). Needs `computeDecays`, `scaledQ = q ⊙ exp(Γ)` and
+    /// `scaledK = k ⊙ exp(Γ_L − Γ)` first. When every `exp(Γ_L)` is at least
+    /// `glaFactorFloor`, the whole chunk is one block (r = −1):
+    /// `A = scaledQ · (scaledK ⊙ exp(−Γ_L))ᵀ`, one sgemm; otherwise its halves go to `scoreRows`.
+    func intraScores(q: UnsafePointer<Float>, k: UnsafePointer<Float>, rowStride: Int, length: Int) {
+        let dk = keyDim
+        if (0..<dk).contains(where: { !(totalDecay[$0] >= glaFactorFloor) }) {
+            let middle = (length &+ 1) / 2
+            scoreRows(t0: 0, t1: middle, q: q, k: k, rowStride: rowStride, length: length)
+            if middle < length { scoreRows(t0: middle, t1: length, q: q, k: k, rowStride: rowStride, length: length) }
+            return
+        }
+        // The columns transposed, `[Dk, length]`, so the product is a plain one (sgemm's
+        // small-matrix kernels; a transposed operand costs it a packing pass).
+        for c in 0..<dk { running[c] = 1 / totalDecay[c] }
+        for s in 0..<length {
+            let ks = scaledK + s &* dk
+            for c in 0..<dk { blockColumns[c &* length &+ s] = ks[c] * running[c] }
+        }
+        gemm(m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: length, c: scores, ldc: chunk)
+        zeroAboveDiagonal(rows: 0..<length, length: length)
+    }
+
+    /// `scores[t, s] = 0` for s in `t + 1 ..< length`, t in `rows`.
+    private func zeroAboveDiagonal(rows: Range<Int>, length: Int) {
+        for t in rows {
+            let above: UnsafeMutablePointer<Float> = scores + (t &* chunk &+ t &+ 1)
+            above.update(repeating: 0, count: length &- t &- 1)
+        }
+    }
+
+    /// The score rows `t0 ..< t1`. With r = t0 − 1 the token before the block,
+    /// `A_ts = Σ_c (q_tc exp(Γ_tc − Γ_rc)) (k_sc exp(Γ_rc − Γ_sc))`: one sgemm of
+    /// `[t1 − t0, Dk]·[Dk, t1]`. The row factors `exp(Γ_t − Γ_r)` are running products ≤ 1;
+    /// the column factors are running products ≤ 1 for s ≤ r and the row factors' inverses
+    /// for s in the block, used only when every row factor is at least `glaFactorFloor`.
+    /// Otherwise (strongly negative gates) the block is halved; a single row t is one
+    /// product against `k_s ⊙ exp(Γ_t − Γ_s)`, every factor ≤ 1. So nothing overflows, and
+    /// the chunk-wide form with factors `exp(−Γ_s)` is never formed.
+    private func scoreRows(t0: Int, t1: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>, rowStride: Int,
+                           length: Int) {
+        let dk = keyDim
+        if t1 &- t0 == 1 {
+            decayedColumns(k: k, rowStride: rowStride, through: t0)
+            gemm(.plain, .transposed, m: 1, n: t0 &+ 1, k: dk, a: q + t0 &* rowStride, lda: dk,
+                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk)
+        } else {
+            let rows = blockRows
+            rows.update(from: gateExp + t0 &* dk, count: dk)
+            for t in 1..<(t1 &- t0) {
+                glaMultiply(rows + (t &- 1) &* dk, gateExp + (t0 &+ t) &* dk, into: rows + t &* dk, dk)
+            }
+            let last = rows + (t1 &- t0 &- 1) &* dk
+            if (0..<dk).contains(where: { !(last[$0] >= glaFactorFloor) }) {
+                let middle = t0 &+ (t1 &- t0) / 2
+                scoreRows(t0: t0, t1: middle, q: q, k: k, rowStride: rowStride, length: length)
+                scoreRows(t0: middle, t1: t1, q: q, k: k, rowStride: rowStride, length: length)
+                return
+            }
+            if t0 > 0 { decayedColumns(k: k, rowStride: rowStride, through: t0 &- 1) }
+            for t in t0..<t1 {
+                glaDivide(k + t &* rowStride, rows + (t &- t0) &* dk, into: blockColumns + t &* dk, dk)
+                glaMultiply(q + t &* rowStride, rows + (t &- t0) &* dk, into: rows + (t &- t0) &* dk, dk)
+            }
+            gemm(.plain, .transposed, m: t1 &- t0, n: t1, k: dk, a: rows, lda: dk,
+                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk)
+        }
+        zeroAboveDiagonal(rows: t0..<t1, length: length)
+    }
+
+    /// `blockColumns[s] = k_s ⊙ exp(Γ_r − Γ_s)` for s = 0 … r: a running product of the
+    /// factors exp(g_u), u = r, r − 1, …, from 1.
+    private func decayedColumns(k: UnsafePointer<Float>, rowStride: Int, through r: Int) {
+        let dk = keyDim
+        running.update(repeating: 1, count: dk)
+        var s = r
+        while s >= 0 {
+            glaMultiply(k + s &* rowStride, running, into: blockColumns + s &* dk, dk)
+            if s > 0 { glaMultiply(running, gateExp + s &* dk, into: running, dk) }
+            s &-= 1
         }
     }
 }

@@ -3,6 +3,19 @@ import Foundation
 // Float64 gated linear attention in the plain recurrent form, one token at a time, written
 // independently of the chunked kernels in GLA.swift so tests can compare the two.
 
+/// One step of the recurrence for token `t` and head `h`:
+/// `S[h] = Diag(exp(g_t)) S[h] + k_tᵀ v_t` on a `[H, Dk, Dv]` row-major state.
+private func referenceStateStep(_ state: inout [Double], token t: Int, head h: Int, k: Tensor64, v: Tensor64, g: Tensor64) {
+    let dk = k.dim, dv = v.dim
+    for c in 0..<dk {
+        let decay = exp(g[t, h, c]), kc = k[t, h, c]
+        for e in 0..<dv {
+            let i = (h * dk + c) * dv + e
+            state[i] = decay * state[i] + kc * v[t, h, e]
+        }
+    }
+}
+
 /// Reference GLA forward in float64, token by token, per head:
 ///
 ///     S_t = Diag(exp(g_t)) S_{t−1} + k_tᵀ v_t,   S_{−1} = initialState (zero when nil),
@@ -20,13 +33,7 @@ public func glaReference(q: Tensor64, k: Tensor64, v: Tensor64, g: Tensor64,
     var o = Tensor64(tokens: n, heads: heads, dim: dv)
     for t in 0..<n {
         for h in 0..<heads {
-            for c in 0..<dk {
-                let decay = exp(g[t, h, c]), kc = k[t, h, c]
-                for e in 0..<dv {
-                    let i = (h * dk + c) * dv + e
-                    state[i] = decay * state[i] + kc * v[t, h, e]
-                }
-            }
+            referenceStateStep(&state, token: t, head: h, k: k, v: v, g: g)
             for e in 0..<dv {
                 var sum = 0.0
                 for c in 0..<dk { sum += q[t, h, c] * state[(h * dk + c) * dv + e] }
@@ -58,15 +65,7 @@ public func glaReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, g: Tenso
     var states = [[Double]](repeating: [Double](repeating: 0, count: stateSize), count: n + 1)
     for t in 0..<n {
         var s = states[t]
-        for h in 0..<heads {
-            for c in 0..<dk {
-                let decay = exp(g[t, h, c]), kc = k[t, h, c]
-                for e in 0..<dv {
-                    let i = (h * dk + c) * dv + e
-                    s[i] = decay * s[i] + kc * v[t, h, e]
-                }
-            }
-        }
+        for h in 0..<heads { referenceStateStep(&s, token: t, head: h, k: k, v: v, g: g) }
         states[t + 1] = s
     }
 

@@ -125,6 +125,15 @@ extension Tensor {
     /// anywhere (other than equal infinities) give `.infinity`.
     @inlinable
     public func maxRelativeError<R: BinaryFloatingPoint>(against reference: Tensor<R>) -> Double {
+        let (worst, scale) = maxError(against: reference)
+        return Self.relativeError(worst: worst, scale: scale)
+    }
+
+    /// The two parts of `maxRelativeError`: `worst = max |x − r|` (`.infinity` when a pair
+    /// differs and either is non-finite) and `scale = max |r|` over finite r. Parts of one
+    /// tensor compared piecewise (on several ranks) combine by taking the maximum of each.
+    @inlinable
+    public func maxError<R: BinaryFloatingPoint>(against reference: Tensor<R>) -> (worst: Double, scale: Double) {
         precondition(storage.count == reference.storage.count, "compared tensors differ in shape")
         var scale = 0.0
         for r in reference.storage where Double(r).isFinite { scale = max(scale, abs(Double(r))) }
@@ -132,11 +141,15 @@ extension Tensor {
         for (x, r) in zip(storage, reference.storage) {
             let xd = Double(x), rd = Double(r)
             if xd == rd { continue }
-            if !xd.isFinite || !rd.isFinite { return .infinity }
+            if !xd.isFinite || !rd.isFinite { return (.infinity, scale) }
             worst = max(worst, abs(xd - rd))
         }
-        return worst / max(scale, 1e-30)
+        return (worst, scale)
     }
+
+    /// `worst / max(scale, 1e-30)`: the relative error from `maxError`'s parts.
+    @inlinable
+    public static func relativeError(worst: Double, scale: Double) -> Double { worst / max(scale, 1e-30) }
 }
 
 /// Runs `body` with the storage of three tensors as pointers, for the kernels' hot loops.

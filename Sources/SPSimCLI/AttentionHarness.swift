@@ -104,6 +104,8 @@ struct RunResult {
     var backward: PhaseMeasurement?
     /// Global outputs and gradients by name (`o`, `lse`, `dq`, … ; GLA: `o`, `dq`, …, `dg`), rank 0 only.
     var outputs: [String: Tensor32]
+    /// This rank's outputs and gradients by name, rows in the order of `layout.positions(rank:)`.
+    var locals: [String: Tensor32]
 }
 
 /// Runs `strategy` on this rank's `inputs`, forward and optionally backward, `repeats` times
@@ -127,7 +129,7 @@ func runStrategy(_ strategy: any SequenceParallelStrategy.Type, problem: RunProb
         locals.merge(grads) { a, _ in a }
     }
     return RunResult(forward: forward, backward: backwardMeasurement,
-                     outputs: phantom ? [:] : try gatherOutputs(locals, layout: layout, world: world))
+                     outputs: phantom ? [:] : try gatherOutputs(locals, layout: layout, world: world), locals: locals)
 }
 
 /// A strategy's rank context: a duplicate of `world` recording into a fresh ledger, and a timeline.

@@ -32,18 +32,19 @@ extension MemoryEstimate {
     /// the cost model's per-rank memory for float32), index arrays (this rank's positions and
     /// every rank's, 8 bytes a token each, and a mask's worth more), on rank 0 the gathered
     /// global outputs plus one in flight; with `--inputs` the whole inputs every rank reads
-    /// (float32 kept, float64 and the raw file while reading); with `--verify` on rank 0 the
-    /// float64 reference (inputs, outputs, gradients, the score rows).
+    /// (float32 kept, float64 and the raw file while reading); with `--verify` on every rank
+    /// its part of the float64 reference (whole k and v, its rows of q and do, of the outputs
+    /// and gradients, every key's dk and dv and their sum; positions, mask, score rows).
     static func softmaxRun(_ p: AttentionProblem, localTokens n: Int, rank: Int, modelBytes: Int?, backward: Bool,
                            verify: Bool, inputFiles: Bool) -> MemoryEstimate {
-        let tokens = Double(p.seqLen)
+        let tokens = Double(p.seqLen), share = Double(n) / max(tokens, 1)
         let query = tokens * Double(p.heads * p.headDim), key = tokens * Double(p.kvHeads * p.headDim)
         let outputs = RunProblem.softmax(p).outputElements(backward: backward).map(Double.init)
         let inputs = [query, key, key, query]  // q, k, v, do (do is generated when absent)
         var reference = [Double]()
-        if verify && rank == 0 {
-            reference = [query, key, key] + (backward ? [query] : [])  // converted inputs
-            reference += outputs + [5 * tokens]  // outputs and gradients; positions, mask, score rows
+        if verify {
+            reference = [key, key] + [share * query * (backward ? 2 : 1)]  // converted inputs
+            reference += outputs.map { share * $0 } + (backward ? [4 * key] : []) + [5 * tokens]
         }
         return run(tokens: tokens, localTokens: n, rank: rank, modelBytes: modelBytes, outputs: outputs,
                    inputs: inputs, inputFiles: inputFiles, verify: verify, reference: reference)
@@ -87,7 +88,7 @@ extension MemoryEstimate {
         if inputFiles {
             // Every rank keeps the whole inputs in float32; while reading, float64 values and one raw file.
             e.add("--inputs", wholeInputs + double * inputs.reduce(0, +) + double * (inputs.max() ?? 0))
-        } else if verify && rank == 0 {
+        } else if !reference.isEmpty {
             e.add("generated whole inputs", wholeInputs)
         }
         e.add("--verify reference", double * reference.reduce(0, +))

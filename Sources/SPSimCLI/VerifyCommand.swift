@@ -160,9 +160,10 @@ struct VerifyCommand: ParsableCommand {
         let local = problem.generated(seed: seed, positions: layout.positions(rank: world.rank), gateScale: entry.gateScale)
         let result = try runStrategy(type, problem: problem, layout: layout, inputs: local, backward: true,
                                      repeats: 1, world: world)
-        if world.rank == 0 {
-            let whole = problem.generated(seed: seed, positions: Array(0..<problem.seqLen), gateScale: entry.gateScale)
-            let errors = relativeErrors(result.outputs, against: problem.reference(whole, backward: true))
+        let errors = try problem.verificationErrors(result, layout: layout, backward: true, world: world) {
+            problem.generated(seed: seed, positions: Array(0..<problem.seqLen), gateScale: entry.gateScale)
+        }
+        if let errors {
             row.errors = errors
             row.passed = errors.count == 5 && errors.allSatisfy { $0.value <= Tolerance.limit(for: $0.key) }
         }
