@@ -40,7 +40,7 @@ source "$root/Scripts/env.sh"
 export SPSIM_TOPOLOGIES="${SPSIM_TOPOLOGIES:-$root/Topologies}"
 lib="$root/.build-smpi/release/libSPSimSMPI.so" spsim="$root/.build/release/spsim"
 # Built when missing or older than a source file (so an edit is never simulated stale).
-stale() { [ "$rebuild" -eq 1 ] || [ ! -e "$1" ] || [ -n "$(find "$root/Sources" "$root/Package.swift" -newer "$1" -print -quit)" ]; }
+stale() { [ "$rebuild" -eq 1 ] || [ ! -e "$1" ] || [ -n "$(find -H "$root/Sources" "$root/Package.swift" -newer "$1" -print -quit)" ]; }
 if stale "$spsim"; then (cd "$root" && swift build "${spsim_build_flags[@]}" --product spsim >&2); fi
 if stale "$lib"; then
     (cd "$root" && SPSIM_SMPI=1 swift build -c release --scratch-path .build-smpi --product SPSimSMPI >&2)
