@@ -15,7 +15,7 @@ struct ReportCommand: ParsableCommand {
             and step (forward + backward, or forward alone for runs without --backward), and measured ÷ predicted. \
             Runs of the same strategy, N and P are combined by their median.
 
-            Example: for p in 2 4 8; do mpirun -np $p spsim run --strategy ring --seq-len 4k --backward --json > runs/ring-$p.json; done
+            Example: for p in 2 4 8; do mpirun -np $p spsim run --seq-len 4k --backward --json > runs/run-$p.json; done
                      spsim report runs/*.json --plot measured.svg
             """)
 

@@ -12,7 +12,7 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run one strategy on one problem: timings, traffic, verification, saved outputs.",
         discussion: """
-            Example: mpirun -np 4 spsim run --strategy allgather --seq-len 4096 --causal --backward --verify
+            Example: mpirun -np 4 spsim run --strategy \(Strategies.defaultStrategy(.softmax).name) --seq-len 4096 --causal --backward --verify
 
             With --json, rank 0 prints one JSON object on stdout; everything else goes to stderr.
 

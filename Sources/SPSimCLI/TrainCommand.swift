@@ -12,7 +12,7 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a small decoder-only language model with one sequence-parallel strategy: loss, speed, traffic per phase.",
         discussion: """
-            Example: mpirun -np 4 spsim train --strategy ring --layout zigzag --steps 20
+            Example: mpirun -np 4 spsim train --strategy \(Strategies.defaultStrategy(.softmax).name) --layout zigzag --steps 20
 
             Every rank holds the same weights (from --seed) and its slice of each window of --seq-len + 1 tokens in \
             the layout; the strategy runs attention (always causal); one all-reduce sums the weight gradients; AdamW \
