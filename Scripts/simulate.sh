@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
         --np) [ $# -ge 2 ] || { echo "error: --np needs a value" >&2; exit 2; }; np="$2"; shift 2 ;;
         --json) json=1; shift ;;
         --rebuild) rebuild=1; shift ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
         --) shift; break ;;
         *) echo "error: unknown option $1 (usage: Scripts/simulate.sh [--topology T] [--np N] [--json] [--rebuild] -- <spsim run arguments>)" >&2; exit 2 ;;
     esac

@@ -71,6 +71,7 @@ struct PlanCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let plot { try AtomicOutput.checkFile(plot, option: "--plot", expectedBytes: 1 << 20) }
         let (planner, gpuCounts) = try makePlanner()
         let start = ContinuousClock.now
         if maxSeqLen {
@@ -100,7 +101,7 @@ struct PlanCommand: ParsableCommand {
                 for r in results { print("\(r.strategy),\(r.gpus),\(r.tokens.map(String.init) ?? ""),\(csvText(r.reason ?? ""))") }
             case .table:
                 print(header(planner, seqLen: nil), terminator: "")
-                var t = TextTable(columns: ["strategy"] + gpuCounts.map { "\($0) GPUs" })
+                var t = TextTable(columns: ["strategy"] + gpuCounts.map { Self.gpus($0) })
                 for s in planner.strategies {
                     t.append([s.name] + gpuCounts.map { p in
                         results.first { $0.strategy == s.name && $0.gpus == p }?.tokens.map { tokens($0) } ?? "-"
@@ -108,7 +109,7 @@ struct PlanCommand: ParsableCommand {
                 }
                 print("longest trainable sequence (tokens, multiples of 1k):\n" + t.render(), terminator: "")
                 print("configuration at the longest sequence:\n" + Self.table(rows, limit: rows.count), terminator: "")
-                for r in results where r.tokens == nil { print("- \(r.strategy) on \(r.gpus) GPUs: \(r.reason ?? "does not fit")") }
+                for r in results where r.tokens == nil { print("- \(r.strategy) on \(Self.gpus(r.gpus)): \(r.reason ?? "does not fit")") }
             }
             if let plot {
                 let series = planner.strategies.map { s in
@@ -150,7 +151,7 @@ struct PlanCommand: ParsableCommand {
             let best = rows.first!.estimate
             print("best: " + Self.describe(best.configuration) + ", " + Self.breakdown(best))
             for f in failures {
-                print("- \(f.strategy) on \(f.gpus) GPUs fits nowhere: " + f.reasons.map(\.commandLine).joined(separator: "; "))
+                print("- \(f.strategy) on \(Self.gpus(f.gpus)) fits nowhere: " + f.reasons.map(\.commandLine).joined(separator: "; "))
             }
         }
         if let plot {
@@ -162,7 +163,7 @@ struct PlanCommand: ParsableCommand {
                 ("exposed ZeRO / data-parallel communication", \.zeroCommSeconds), ("exposed offload", \.offloadSeconds),
             ]
             let chart = SVGStackedBars(
-                title: "Step time of the best configuration per strategy: \(planner.model.name), N = \(tokens(n)), \(largest) GPUs",
+                title: "Step time of the best configuration per strategy: \(planner.model.name), N = \(tokens(n)), \(Self.gpus(largest))",
                 yLabel: "step time (s)", categories: best.map { $0.estimate.configuration.strategy },
                 parts: parts.map { part in (part.0, best.map { part.1($0.estimate.time) }) },
                 formatY: { String(format: "%.4g", $0) })
@@ -233,7 +234,7 @@ struct PlanCommand: ParsableCommand {
     }
 
     static func describe(_ c: TrainingConfiguration) -> String {
-        "\(c.strategy) on \(c.gpus) GPUs (SP \(c.sequenceParallel) × DP \(c.dataParallel), \(c.layout.rawValue)"
+        "\(c.strategy) on \(Self.gpus(c.gpus)) (SP \(c.sequenceParallel) × DP \(c.dataParallel), \(c.layout.rawValue)"
             + (c.ulyssesDegree.map { ", U=\($0)" } ?? "") + "), ZeRO-\(c.zeroStage), checkpointing \(c.checkpointing ? "on" : "off"), "
             + "offload \(c.offload.rawValue), tiling \(c.tiling ? "on" : "off")"
     }
@@ -250,6 +251,9 @@ struct PlanCommand: ParsableCommand {
             + " + exposed ZeRO/DP comm \(formatSeconds(t.zeroCommSeconds)) + exposed offload \(formatSeconds(t.offloadSeconds));"
             + " \(format3(e.tokensPerSecond)) tokens/s per GPU, MFU \(String(format: "%.1f%%", e.mfu * 100))"
     }
+
+    /// "1 GPU", "8 GPUs".
+    static func gpus(_ n: Int) -> String { n == 1 ? "1 GPU" : "\(n) GPUs" }
 
     static func table(_ rows: [PlanRow], limit: Int) -> String {
         var t = TextTable(columns: ["rank", "strategy", "GPUs", "SP", "DP", "layout", "U/K", "ckpt", "ZeRO", "offload", "tiled",
@@ -278,9 +282,7 @@ struct PlanCommand: ParsableCommand {
 
 
     func writePlot(_ svg: String, to path: String) throws {
-        do { try svg.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw InputError("--plot \(path): cannot write (\(error.localizedDescription))")
-        }
+        try AtomicOutput.writeFile(Data(svg.utf8), to: path, option: "--plot")
         if format != .json { printNote("wrote \(path)") }
     }
 }

@@ -13,7 +13,7 @@ struct ReportCommand: ParsableCommand {
             Each FILE holds the JSON object one `spsim run --json` printed (its `forward_seconds`, \
             `backward_seconds` and `model`). Prints one row per run: measured and predicted forward, backward \
             and step (forward + backward, or forward alone for runs without --backward), and measured ÷ predicted. \
-            Runs of the same strategy, N and P are combined by their median.
+            Runs of the same strategy, layout, N, P and topology make one row, their median (the runs column counts them).
 
             Example: for p in 2 4 8; do mpirun -np $p spsim run --seq-len 4k --backward --json > runs/run-$p.json; done
                      spsim report runs/*.json --plot measured.svg
@@ -30,11 +30,22 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let plot { try AtomicOutput.checkFile(plot, option: "--plot", expectedBytes: 1 << 20) }
         let runs = try files.map(RunRecord.read)
-        var table = TextTable(columns: ["strategy", "layout", "P", "N", "fwd measured", "fwd predicted", "bwd measured",
+        var table = TextTable(columns: ["strategy", "layout", "P", "N", "runs", "fwd measured", "fwd predicted", "bwd measured",
                                         "bwd predicted", "step measured", "step predicted", "measured ÷ predicted", "topology"])
-        for r in runs.sorted(by: { ($0.strategy, $0.ranks, $0.seqLen) < ($1.strategy, $1.ranks, $1.seqLen) }) {
-            table.append([r.strategy, r.layout, "\(r.ranks)", tokens(r.seqLen), formatSeconds(r.forwardSeconds),
+        // Runs of the same configuration are one row: the median of their measured times.
+        let groups = Dictionary(grouping: runs) { r in
+            "\(r.strategy) \(r.layout) \(r.ranks) \(r.seqLen) \(r.backwardSeconds != nil) \(r.model?.topology ?? "")"
+        }
+        let rows = groups.values.map { g -> (RunRecord, Int) in
+            var r = g[0]
+            r.forwardSeconds = median(g.map(\.forwardSeconds))
+            r.backwardSeconds = r.backwardSeconds == nil ? nil : median(g.compactMap(\.backwardSeconds))
+            return (r, g.count)
+        }
+        for (r, count) in rows.sorted(by: { ($0.0.strategy, $0.0.ranks, $0.0.seqLen) < ($1.0.strategy, $1.0.ranks, $1.0.seqLen) }) {
+            table.append([r.strategy, r.layout, "\(r.ranks)", tokens(r.seqLen), "\(count)", formatSeconds(r.forwardSeconds),
                           r.model.map { formatSeconds($0.forward.maxSeconds) } ?? "-",
                           r.backwardSeconds.map(formatSeconds) ?? "-",
                           r.backwardSeconds == nil ? "-" : r.model.map { formatSeconds($0.backward.maxSeconds) } ?? "-",
@@ -43,7 +54,7 @@ struct ReportCommand: ParsableCommand {
         }
         print(table.render(), terminator: "")
         if let plot {
-            try measuredFigure(runs).write(toFile: plot, atomically: true, encoding: .utf8)
+            try AtomicOutput.writeFile(Data(measuredFigure(runs).utf8), to: plot, option: "--plot")
             printNote("wrote \(plot)")
         }
     }

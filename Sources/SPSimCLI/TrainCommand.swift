@@ -40,7 +40,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "How tokens are spread over ranks: contiguous, zigzag or striped.")
     var layout: LayoutKind = .contiguous
 
-    @Option(help: "Tokens per step N (each step reads N+1: inputs and next-token labels).")
+    @Option(help: ArgumentHelp("Tokens per step N, a size such as 4k (each step reads N+1: inputs and next-token labels).",
+                               valueName: "size"), transform: parseSize)
     var seqLen = 256
 
     @Option(help: "Training steps.")
@@ -296,7 +297,7 @@ struct TrainReport: Encodable {
     /// The report for people: a table per step and the last step's traffic per phase.
     var text: String {
         var out = "\(run.strategy) on \(run.ranks) rank\(run.ranks == 1 ? "" : "s"), \(run.attention) \(run.layout): \(run.parameters) parameters, "
-            + "N=\(run.seqLen), \(run.steps) steps, lr \(run.lr)\(run.checkpoint ? ", checkpointing" : "")\n"
+            + "N=\(run.seqLen), \(run.steps) step\(run.steps == 1 ? "" : "s"), lr \(run.lr)\(run.checkpoint ? ", checkpointing" : "")\n"
         var table = TextTable(columns: ["step", "loss", "tokens/s", "attn compute", "attn comm", "other compute", "grad allreduce"])
         for s in history.losses.indices {
             table.append([
