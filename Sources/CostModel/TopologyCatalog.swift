@@ -75,7 +75,7 @@ public struct TopologyCatalog: Sendable {
             return nameOrFile
         }
         if nameOrFile.hasSuffix(".json") || nameOrFile.contains("/") {
-            throw TopologyError(file: nameOrFile, key: "", problem: "no such file")
+            throw TopologyError(file: nameOrFile, key: "", problem: isDirectory.boolValue ? "is a directory, not a .json file" : "no such file")
         }
         if let entry = entries().first(where: { $0.name == nameOrFile }) { return entry.path }
         let known = entries().map(\.name)

@@ -159,10 +159,11 @@ public enum NPY {
     /// Runs `body` with the open file and its length in bytes.
     private static func open<T>(_ path: String, _ body: (FileHandle, Int) throws(NPYError) -> T) throws(NPYError) -> T {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let handle = FileHandle(forReadingAtPath: path) else {
-            throw NPYError("cannot read \(path): no such file or not readable")
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw NPYError("cannot read \(path): no such file")
         }
+        if isDirectory.boolValue { throw NPYError("cannot read \(path): it is a directory, not a .npy file") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw NPYError("cannot read \(path): not readable") }
         defer { try? handle.close() }
         let length: Int
         do { length = Int(try handle.seekToEnd()); try handle.seek(toOffset: 0) } catch {

@@ -22,7 +22,7 @@ struct ModelsCommand: ParsableCommand {
         func run() throws {
             try printCatalog(ModelCatalog.models(), folder: "Models", variable: "SPSIM_MODELS",
                              columns: ["parameters", "layers", "attention"]) { (m: TransformerModel) in
-                [format3(Double(m.parameters) / 1e9) + "B", "\(m.layerCount)", m.attention.rawValue, m.description]
+                [parameterCount(m.parameters), "\(m.layerCount)", m.attention.rawValue, m.description]
             }
         }
     }
@@ -54,10 +54,16 @@ struct ModelsCommand: ParsableCommand {
             row("tied embeddings (1 = yes)", m.tiedEmbeddings)
             print("\(m.name): \(m.description)\nattention: \(m.attention.rawValue)\n" + table.render(), terminator: "")
             print("""
-                parameters: \(m.parameters) (\(format3(Double(m.parameters) / 1e9))B): per layer \(m.parametersPerLayer) \
+                parameters: \(m.parameters) (\(parameterCount(m.parameters))): per layer \(m.parametersPerLayer) \
                 (attention \(m.attentionParametersPerLayer), MLP \(m.mlpParametersPerLayer), norms \(2 * m.hidden)), \
                 embeddings \(m.embeddingParameters)\(m.isTied ? " (tied)" : " + LM head \(m.embeddingParameters)")
                 """)
         }
     }
+}
+
+/// A parameter count as people write it: 70.6B, 350M, 107k.
+func parameterCount(_ n: Int) -> String {
+    let x = Double(n)
+    return x >= 1e9 ? format3(x / 1e9) + "B" : x >= 1e6 ? format3(x / 1e6) + "M" : x >= 1e3 ? format3(x / 1e3) + "k" : "\(n)"
 }

@@ -27,8 +27,8 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "GPU counts: a list or range (e.g. 8..1024).")
     var gpus: String = "8"
 
-    @Option(help: "Global sequence length N of one sequence (e.g. 1M).")
-    var seqLen: String = "1M"
+    @Option(help: "Global sequence length N of one sequence (e.g. 1M; default 1M).")
+    var seqLen: String?
 
     @Flag(help: "Search the longest sequence (a multiple of 1024) each strategy trains on each GPU count.")
     var maxSeqLen = false
@@ -126,7 +126,7 @@ struct PlanCommand: ParsableCommand {
             return
         }
 
-        let n = try Self.size(seqLen, option: "--seq-len")
+        let n = try Self.size(seqLen ?? "1M", option: "--seq-len")
         var rows = [PlanRow](), failures = [PlanFailure]()
         for p in gpuCounts {
             let outcome = planner.plan(gpus: p, seqLen: n)
@@ -176,18 +176,35 @@ struct PlanCommand: ParsableCommand {
         let m: TransformerModel
         do { m = try ModelCatalog.models().loadModel(model) } catch { throw InputError("--model: \(error)") }
         let topo = try topology.load()
+        if maxSeqLen, let seqLen {
+            throw InputError("--max-seq-len searches the sequence length: drop --seq-len \(seqLen), or drop --max-seq-len")
+        }
+        var seen = Set<Int>()
         let counts = try SizeList.parse(gpus, option: "--gpus").mapError { InputError($0.message) }.get()
+            .filter { seen.insert($0).inserted }
         if let bad = counts.first(where: { topo.placementReason(ranks: $0) != nil }) {
             throw InputError("--gpus: " + topo.placementReason(ranks: bad)!)
         }
         if top < 1 { throw InputError("--top \(top) must be at least 1") }
         var search = PlanSearch()
-        if strategy != "all" { search.strategies = strategy.split(separator: ",").map { canonicalStrategyName(String($0)) } }
+        if strategy != "all" {
+            search.strategies = try strategy.split(separator: ",", omittingEmptySubsequences: false).map { name in
+                guard !name.isEmpty else {
+                    throw InputError("--strategy \"\(strategy)\" has an empty name: give strategies from `spsim strategies`, comma-separated, or all")
+                }
+                return try StrategyName.lookup(String(name), attention: nil).name
+            }
+        }
         switch sequenceParallel {
         case "all": break
         case "gpus": search.sequenceParallel = [0]
-        default: search.sequenceParallel = try SizeList.parse(sequenceParallel, option: "--sequence-parallel")
-            .mapError { InputError($0.message) }.get()
+        default:
+            let degrees = try SizeList.parse(sequenceParallel, option: "--sequence-parallel").mapError { InputError($0.message) }.get()
+            if let bad = degrees.first(where: { d in !counts.contains { $0 % d == 0 } }) {
+                throw InputError("--sequence-parallel \(bad) divides none of the GPU counts (\(counts.map(String.init).joined(separator: ", "))): "
+                                 + "the sequence-parallel degree times the data-parallel degree is the GPU count")
+            }
+            search.sequenceParallel = degrees
         }
         search.zeroStages = try zeroStage.split(separator: ",").map { text in
             guard let z = Int(text), (0...3).contains(z) else { throw InputError("--zero-stage \(text): ZeRO stages are 0, 1, 2 and 3") }
@@ -228,7 +245,7 @@ struct PlanCommand: ParsableCommand {
 
     func header(_ planner: Planner, seqLen: Int?) -> String {
         let d = planner.topology.device
-        return "model \(planner.model.name) (\(format3(Double(planner.model.parameters) / 1e9))B parameters) on \(planner.topology.name): "
+        return "model \(planner.model.name) (\(parameterCount(planner.model.parameters)) parameters) on \(planner.topology.name): "
             + "\(d.name), \(format3(d.hbmGiB?.value ?? 0)) GiB HBM, \(format3(planner.usableBytes / 1_073_741_824)) GiB usable "
             + "(\(format3(planner.search.headroom * 100))% headroom)" + (seqLen.map { ", N = \(tokens($0)) tokens per sequence" } ?? "") + "\n"
     }

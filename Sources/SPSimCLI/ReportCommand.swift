@@ -80,6 +80,9 @@ struct RunRecord: Decodable {
     /// The run in `path`: the file's JSON object, or its last line that is one.
     /// - Throws: `InputError` naming the file when it cannot be read or holds no run object.
     static func read(_ path: String) throws -> RunRecord {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw InputError("\(path): no such file") }
+        if isDirectory.boolValue { throw InputError("\(path) is a directory; give `spsim run --json` files") }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw InputError("\(path): cannot be read")
         }
@@ -97,10 +100,15 @@ struct RunRecord: Decodable {
         throw InputError("\(path): not the output of `spsim run --json` (\(why))")
     }
 
+    /// The key as the file spells it (`forward_seconds`, not the property `forwardSeconds`).
+    private static func jsonKey(_ key: any CodingKey) -> String {
+        key.stringValue.reduce(into: "") { out, c in out += c.isUppercase ? "_" + c.lowercased() : String(c) }
+    }
+
     private static func describe(_ error: DecodingError) -> String {
         switch error {
-        case .keyNotFound(let key, _): "no \(key.stringValue)"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c): "bad \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+        case .keyNotFound(let key, _): "no \(jsonKey(key))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): "bad \(c.codingPath.map(jsonKey).joined(separator: "."))"
         case .dataCorrupted: "not JSON"
         @unknown default: "unreadable"
         }

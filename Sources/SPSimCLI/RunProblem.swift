@@ -255,9 +255,10 @@ struct InputFiles {
     ///   not a valid 3-dimensional `.npy` header (the NPY reader's errors pass through).
     static func read(_ directory: String, attention: AttentionKind) throws -> InputFiles {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw InputError("--inputs \(directory) is not a directory")
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw InputError("--inputs \(directory) does not exist")
         }
+        guard isDirectory.boolValue else { throw InputError("--inputs \(directory) is a file; give the directory holding the .npy files") }
         let (required, optional) = RunProblem.inputNames(attention)
         let needs = "\(attention == .gla ? "GLA needs" : "it needs") \(listed(required.map { "\($0).npy" })); "
             + "\(listed(optional.map { "\($0).npy" })) \(optional.count == 1 ? "is" : "are") optional"
