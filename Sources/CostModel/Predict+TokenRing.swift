@@ -24,7 +24,7 @@ public enum TokenRingModel: StrategyModel {
 
     public static func unsupportedReason(_ w: Workload, ranks: Int) -> String? {
         w.isCausal && w.layout != .zigzag
-            ? "--strategy token-ring with --causal needs --layout zigzag, not \(w.layout.rawValue)" : nil
+            ? "--strategy token-ring on causal attention needs --layout zigzag, not \(w.layout.rawValue)" : nil
     }
 
     public static func predict(_ w: Workload, shape: RankShape, on placement: Placement) -> Prediction {

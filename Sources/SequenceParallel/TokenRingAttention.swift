@@ -80,8 +80,8 @@ public final class TokenRingAttention: AttentionStrategy {
     public static func unsupportedReason(_ problem: AttentionProblem, layout: LayoutKind, ranks: Int) -> String? {
         if let reason = layoutReason(layout) { return reason }
         if problem.isCausal && layout != .zigzag {
-            return "--strategy token-ring with --causal needs --layout zigzag, not \(layout.rawValue) "
-                + "(zigzag balances the causal work); without --causal every layout works"
+            return "--strategy token-ring on causal attention needs --layout zigzag, not \(layout.rawValue) "
+                + "(zigzag balances the causal work); non-causal attention runs in every layout"
         }
         return nil
     }
