@@ -52,7 +52,9 @@ public func glaReference(q: Tensor64, k: Tensor64, v: Tensor64, g: Tensor64,
 ///     dg_t[c] = exp(g_t[c]) Σ_e dS_t[c, e] S_{t−1}[c, e].
 ///
 /// dg does not use the identity `dg_u = Σ_{t≥u} (q_t ⊙ dq_t − k_t ⊙ dk_t)`, so tests of the
-/// chunked kernels check that identity independently. Stores every S_t: for small problems.
+/// chunked kernels check that identity independently. Keeps every ⌈√n⌉-th state and recomputes
+/// the states of one stretch at a time in the backward sweep (the same steps, so the same
+/// values): `(⌈n / ⌈√n⌉⌉ + ⌈√n⌉ + 1)·H·Dk·Dv` doubles instead of `(n + 1)·H·Dk·Dv`.
 public func glaReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, g: Tensor64,
                                  dO: Tensor64) -> (dq: Tensor64, dk: Tensor64, dv: Tensor64, dg: Tensor64) {
     precondition(q.shape == k.shape && q.shape == g.shape, "GLA reference: q, k, g differ in shape")
@@ -61,12 +63,13 @@ public func glaReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, g: Tenso
     let n = q.tokens, heads = q.heads, dk = q.dim, dv = v.dim
     let stateSize = heads * dk * dv
 
-    // states[t + 1] = S_t; states[0] = S_{−1} = 0.
-    var states = [[Double]](repeating: [Double](repeating: 0, count: stateSize), count: n + 1)
+    // checkpoints[b] = S_{b·stretch − 1}, the state before token b·stretch (S_{−1} = 0).
+    let stretch = glaReferenceStretch(tokens: n)
+    var checkpoints = [[Double]]()
+    var running = [Double](repeating: 0, count: stateSize)
     for t in 0..<n {
-        var s = states[t]
-        for h in 0..<heads { referenceStateStep(&s, token: t, head: h, k: k, v: v, g: g) }
-        states[t + 1] = s
+        if t % stretch == 0 { checkpoints.append(running) }
+        for h in 0..<heads { referenceStateStep(&running, token: t, head: h, k: k, v: v, g: g) }
     }
 
     var dq = Tensor64(tokens: n, heads: heads, dim: dk)
@@ -77,8 +80,19 @@ public func glaReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, g: Tenso
     // later tokens, Diag(exp(g_{t+1})) dS_{t+1}.
     var dS = [Double](repeating: 0, count: stateSize)
     var t = n - 1
+    // states[i] = S_{first + i − 1} for the stretch of tokens first..., recomputed from its checkpoint.
+    var states = [[Double]](), first = n
     while t >= 0 {
-        let current = states[t + 1], previous = states[t]
+        if t < first {
+            first = t / stretch * stretch
+            states = [checkpoints[first / stretch]]
+            for u in first...t {
+                var next = states[states.count - 1]
+                for h in 0..<heads { referenceStateStep(&next, token: u, head: h, k: k, v: v, g: g) }
+                states.append(next)
+            }
+        }
+        let current = states[t - first + 1], previous = states[t - first]
         for h in 0..<heads {
             for c in 0..<dk {
                 for e in 0..<dv { dS[(h * dk + c) * dv + e] += q[t, h, c] * dO[t, h, e] }
@@ -108,4 +122,11 @@ public func glaReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, g: Tenso
         t -= 1
     }
     return (dq, dkT, dvT, dg)
+}
+
+/// Tokens between the states the float64 GLA backward keeps: ⌈√n⌉ (at least 1).
+public func glaReferenceStretch(tokens n: Int) -> Int {
+    var stretch = max(1, Int(Double(n).squareRoot()))
+    while stretch * stretch < n { stretch += 1 }
+    return stretch
 }

@@ -1,5 +1,6 @@
 import CostModel
 import Foundation
+import Kernels
 import MPI
 import Reports
 import SequenceParallel
@@ -51,7 +52,8 @@ extension MemoryEstimate {
     }
 
     /// What rank `rank` of a GLA `spsim run` holds, as `softmaxRun` does; the float64
-    /// reference's backward keeps every token's state (`(N + 1)·H·Dk·Dv` doubles).
+    /// reference's backward keeps every ⌈√N⌉-th state and one stretch of them
+    /// (`(⌈N / ⌈√N⌉⌉ + ⌈√N⌉ + 1)·H·Dk·Dv` doubles).
     static func linearRun(_ p: LinearAttentionProblem, localTokens n: Int, rank: Int, modelBytes: Int?, backward: Bool,
                           verify: Bool, inputFiles: Bool) -> MemoryEstimate {
         let tokens = Double(p.seqLen)
@@ -62,7 +64,10 @@ extension MemoryEstimate {
         var reference = [Double]()
         if verify && rank == 0 {
             reference = [key, key, value, key] + (backward ? [value] : []) + outputs + [2 * state]
-            if backward { reference.append((tokens + 1) * state) }
+            if backward {
+                let stretch = Double(glaReferenceStretch(tokens: p.seqLen))
+                reference.append(((tokens / stretch).rounded(.up) + stretch + 1) * state)
+            }
         }
         return run(tokens: tokens, localTokens: n, rank: rank, modelBytes: modelBytes, outputs: outputs,
                    inputs: inputs, inputFiles: inputFiles, verify: verify, reference: reference)
