@@ -118,9 +118,9 @@ struct ModelCommand: ParsableCommand {
         if strategy == "all" {
             models = CostModel.strategies.filter { attention == nil || $0.attention == attention }
         } else {
-            models = try strategy.split(separator: ",").map { name in
-                guard let m = CostModel.strategy(named: canonicalStrategyName(String(name))) else {
-                    throw InputError("unknown --strategy \(name); known: \(CostModel.names)")
+            models = try StrategyName.list(strategy).map { type in
+                guard let m = CostModel.strategy(named: type.name) else {
+                    throw InputError("--strategy \(type.name) has no cost model; modelled: \(CostModel.names)")
                 }
                 return m
             }

@@ -187,14 +187,7 @@ struct PlanCommand: ParsableCommand {
         }
         if top < 1 { throw InputError("--top \(top) must be at least 1") }
         var search = PlanSearch()
-        if strategy != "all" {
-            search.strategies = try strategy.split(separator: ",", omittingEmptySubsequences: false).map { name in
-                guard !name.isEmpty else {
-                    throw InputError("--strategy \"\(strategy)\" has an empty name: give strategies from `spsim strategies`, comma-separated, or all")
-                }
-                return try StrategyName.lookup(String(name), attention: nil).name
-            }
-        }
+        if strategy != "all" { search.strategies = try StrategyName.list(strategy).map { $0.name } }
         switch sequenceParallel {
         case "all": break
         case "gpus": search.sequenceParallel = [0]

@@ -149,12 +149,22 @@ extension StrategyOption {
     }
 }
 
-/// The registered name of `name`, which may be an alias (Megatron-Core's `p2p`, `a2a`, …);
-/// `name` itself when the registry does not know it (the caller reports it).
-func canonicalStrategyName(_ name: String) -> String { Strategies.named(name)?.name ?? name }
-
 /// Strategy names on the command line: looked up in the registry, with a did-you-mean.
 enum StrategyName {
+    /// The strategies of a comma-separated `--strategy` list, each once, in the order given.
+    /// - Throws: `ValidationError` for an empty or unknown name.
+    static func list(_ text: String) throws -> [any SequenceParallelStrategy.Type] {
+        var chosen = [any SequenceParallelStrategy.Type]()
+        for name in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !name.isEmpty else {
+                throw ValidationError("--strategy \"\(text)\" has an empty name: give strategies from `spsim strategies`, comma-separated, or all")
+            }
+            let type = try lookup(String(name), attention: nil)
+            if !chosen.contains(where: { ObjectIdentifier($0) == ObjectIdentifier(type) }) { chosen.append(type) }
+        }
+        return chosen
+    }
+
     /// The registered strategy `name`, which must compute `attention` when given.
     /// - Throws: `ValidationError` for an unknown name or the other attention kind.
     static func lookup(_ name: String, attention: AttentionKind?) throws -> any SequenceParallelStrategy.Type {

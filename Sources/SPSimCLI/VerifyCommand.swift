@@ -75,15 +75,7 @@ struct VerifyCommand: ParsableCommand {
     /// - Throws: `ValidationError` for an unknown name (with a did-you-mean).
     func selectedStrategies() throws -> [any SequenceParallelStrategy.Type] {
         if strategy == "all" { return Strategies.all }
-        var chosen = [any SequenceParallelStrategy.Type]()
-        for name in strategy.split(separator: ",", omittingEmptySubsequences: false) {
-            guard !name.isEmpty else {
-                throw ValidationError("--strategy \"\(strategy)\" has an empty name: give strategies from `spsim strategies`, comma-separated, or all")
-            }
-            let type = try StrategyName.lookup(String(name), attention: nil)
-            if !chosen.contains(where: { ObjectIdentifier($0) == ObjectIdentifier(type) }) { chosen.append(type) }
-        }
-        return chosen
+        return try StrategyName.list(strategy)
     }
 
     /// One row of the matrix before it runs.
