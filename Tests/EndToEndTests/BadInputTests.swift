@@ -5,16 +5,7 @@ import XCTest
 final class BadInputTests: XCTestCase {
     private func assertRejected(_ arguments: [String], ranks: Int = 3, mentions needle: String,
                                 file: StaticString = #filePath, line: UInt = #line) throws {
-        let run = try SPSimProcess.run(arguments, ranks: ranks, timeoutSeconds: 20)
-        XCTAssertEqual(run.status, 2, "\(arguments) → \(run.stderr)", file: file, line: line)
-        XCTAssertLessThan(run.seconds, 20, file: file, line: line)
-        let errorLines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-        XCTAssertEqual(errorLines.count, 1, "exactly one error line expected:\n\(run.stderr)", file: file, line: line)
-        XCTAssertTrue(errorLines.first?.contains(needle) ?? false, "\(errorLines) should mention \(needle)",
-                      file: file, line: line)
-        XCTAssertFalse(run.stderr.contains("Fatal error") || run.stderr.contains("Backtrace"), run.stderr,
-                       file: file, line: line)
-        XCTAssertTrue(run.stdout.isEmpty, "nothing on stdout: \(run.stdout)", file: file, line: line)
+        try assertBadInput(arguments, ranks: ranks, mentions: [needle], timeoutSeconds: 20, file: file, line: line)
     }
 
     func testShapeAndNameErrors() throws {

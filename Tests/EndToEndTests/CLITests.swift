@@ -12,11 +12,7 @@ final class CLITests: XCTestCase {
     func testMistypedCommandsGetASuggestion() throws {
         for (args, suggestion) in [(["modle"], "did you mean 'model'?"), (["topology", "shwo"], "did you mean 'show'?"),
                                    (["verfy", "--json"], "did you mean 'verify'?")] {
-            let run = try SPSimProcess.run(args)
-            XCTAssertEqual(run.status, 2, "\(args)")
-            let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-            XCTAssertEqual(errors.count, 1, run.stderr)
-            XCTAssertTrue(errors.first?.contains(suggestion) ?? false, "\(args): \(run.stderr)")
+            try assertBadInput(args, mentions: [suggestion])
         }
         let far = try SPSimProcess.run(["frobnicate"])
         XCTAssertEqual(far.status, 2)

@@ -200,13 +200,7 @@ final class LinearAttentionTests: XCTestCase {
 
     private func assertRejected(_ arguments: [String], ranks: Int = 3, mentions needle: String,
                                 file: StaticString = #filePath, line: UInt = #line) throws {
-        let run = try SPSimProcess.run(arguments, ranks: ranks, timeoutSeconds: 20)
-        XCTAssertEqual(run.status, 2, "\(arguments) → \(run.stderr)", file: file, line: line)
-        let errorLines = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-        XCTAssertEqual(errorLines.count, 1, "exactly one error line expected:\n\(run.stderr)", file: file, line: line)
-        XCTAssertTrue(errorLines.first?.contains(needle) ?? false, "\(errorLines) should mention \(needle)",
-                      file: file, line: line)
-        XCTAssertTrue(run.stdout.isEmpty, "nothing on stdout: \(run.stdout)", file: file, line: line)
+        try assertBadInput(arguments, ranks: ranks, mentions: [needle], timeoutSeconds: 20, file: file, line: line)
     }
 
     /// `traffic.<phase>.bytes_sent_to`: row r holds the bytes rank r sent to each rank.

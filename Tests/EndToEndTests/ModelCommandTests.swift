@@ -75,11 +75,7 @@ final class ModelCommandTests: XCTestCase {
                                (["model", "--topology", "hgx-h100", "--ranks", "16"], "cannot place 16 ranks"),
                                (["model", "--ranks", "8..4"], "--ranks"),
                                (["model", "--strategy", "nope"], "unknown --strategy nope")] {
-            let run = try SPSimProcess.run(args)
-            XCTAssertEqual(run.status, 2, "\(args): \(run.stderr)")
-            let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-            XCTAssertEqual(errors.count, 1, run.stderr)
-            XCTAssertTrue(errors.first?.contains(needle) ?? false, "\(errors) should mention \(needle)")
+            try assertBadInput(args, mentions: [needle])
         }
     }
 

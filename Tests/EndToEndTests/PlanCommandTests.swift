@@ -104,12 +104,7 @@ final class PlanCommandTests: XCTestCase {
                                (["plan", "--seq-len", "-5"], "--seq-len"),
                                (["plan", "--strategy", "zeco"], "runs gla attention"),
                                (["plan", "--headroom", "1.5"], "--headroom")] {
-            let run = try SPSimProcess.run(args)
-            XCTAssertEqual(run.status, 2, "\(args): \(run.stderr)")
-            let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-            XCTAssertEqual(errors.count, 1, run.stderr)
-            XCTAssertTrue(errors.first?.contains(needle) ?? false, "\(errors) should mention \(needle)")
-            XCTAssertTrue(run.stdout.isEmpty, "nothing partly written: \(run.stdout)")
+            try assertBadInput(args, mentions: [needle])
         }
     }
 }

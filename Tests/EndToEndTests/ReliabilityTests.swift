@@ -8,8 +8,6 @@ import XCTest
 /// are the same on every rank); the cases about ranks use mpirun.
 final class ReliabilityTests: XCTestCase {
     /// Text that means a crash rather than an error message.
-    static let crashText = ["Fatal error", "Stack dump", "Illegal instruction", "backtrace", "Backtrace", "Segmentation fault"]
-
     private var directory = ""
 
     override func setUpWithError() throws {
@@ -28,21 +26,11 @@ final class ReliabilityTests: XCTestCase {
     private func assertRefused(_ arguments: [String], ranks: Int? = nil, mentions needles: [String],
                                leaves entries: Set<String> = [], file: StaticString = #filePath,
                                line: UInt = #line) throws -> String {
-        let run = try SPSimProcess.run(arguments, ranks: ranks, timeoutSeconds: 20, directory: directory)
-        XCTAssertEqual(run.status, 2, "\(arguments) → \(run.stderr)", file: file, line: line)
-        XCTAssertLessThan(run.seconds, 20, file: file, line: line)
-        let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-        XCTAssertEqual(errors.count, 1, "exactly one error line expected for \(arguments):\n\(run.stderr)", file: file, line: line)
-        for needle in needles {
-            XCTAssertTrue(errors.first?.contains(needle) ?? false, "\(errors) should mention \(needle)", file: file, line: line)
-        }
-        for crash in Self.crashText {
-            XCTAssertFalse(run.stderr.contains(crash), "crash text \(crash) for \(arguments):\n\(run.stderr)", file: file, line: line)
-        }
-        XCTAssertTrue(run.stdout.isEmpty, "nothing on stdout: \(run.stdout)", file: file, line: line)
+        let error = try assertBadInput(arguments, ranks: ranks, mentions: needles, timeoutSeconds: 20, directory: directory,
+                                       file: file, line: line)
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: directory)), entries,
                        "files left behind by \(arguments)", file: file, line: line)
-        return String(errors.first ?? "")
+        return error
     }
 
     private func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
@@ -150,7 +138,7 @@ final class ReliabilityTests: XCTestCase {
             for _ in 0..<20 {
                 let run = try? SPSimProcess.program("/usr/bin/env", arguments, timeoutSeconds: 20, directory: directory)
                 let lines = run?.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count ?? 0
-                let crashed = Self.crashText.contains { run?.stderr.contains($0) ?? false }
+                let crashed = crashText.contains { run?.stderr.contains($0) ?? false }
                 collected.append((lines, run?.status ?? -1, crashed))
             }
         }

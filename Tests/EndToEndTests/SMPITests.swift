@@ -46,19 +46,8 @@ final class SMPITests: XCTestCase {
                           file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let run = try smpirun(["run"] + arguments + ["--backward", "--verify", "--json"], ranks: ranks, topology: topology,
                               file: file, line: line)
-        let context = "smpirun -np \(ranks) \(arguments.joined(separator: " "))\n\(run.stderr)"
-        XCTAssertEqual(run.status, 0, context, file: file, line: line)
-        guard run.status == 0 else { return [:] }
-        let json = try run.json(file: file, line: line)
-        XCTAssertEqual(json["ranks"] as? Int, ranks, context, file: file, line: line)
-        XCTAssertEqual(json["passed"] as? Bool, true, context, file: file, line: line)
-        let errors = try XCTUnwrap(json["errors"] as? [String: Double], context, file: file, line: line)
-        XCTAssertFalse(errors.isEmpty, context, file: file, line: line)
-        for (name, error) in errors {
-            XCTAssertLessThanOrEqual(error, ["o", "lse"].contains(name) ? 1e-4 : 1e-3, "\(name) \(context)",
-                                     file: file, line: line)
-        }
-        return json
+        return try assertVerified(run, ranks: ranks, context: "smpirun -np \(ranks) \(arguments.joined(separator: " "))",
+                                  outputs: nil, file: file, line: line)
     }
 
     private let ring = ["--strategy", "ring", "--seq-len", "256", "--heads", "4", "--head-dim", "16", "--causal",

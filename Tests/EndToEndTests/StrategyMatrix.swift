@@ -64,17 +64,28 @@ func assertVerifies(_ arguments: [String], ranks: Int, environment: [String: Str
     return json
 }
 
-/// Asserts a bad-input run: exit 2 on every rank, one `error:` line mentioning every needle.
-func assertBadInput(_ arguments: [String], ranks: Int, mentions needles: [String],
-                    file: StaticString = #filePath, line: UInt = #line) throws {
-    let run = try SPSimProcess.run(arguments, ranks: ranks, timeoutSeconds: 30)
+/// Text that only a crash prints (Swift runtime traps, signals, LLVM stack dumps).
+let crashText = ["Fatal error", "Stack dump", "Illegal instruction", "backtrace", "Backtrace", "Segmentation fault"]
+
+/// Asserts a bad-input run (under mpirun with `ranks`, else one process): exit 2 on every
+/// rank within `timeoutSeconds`, one `error:` line mentioning every needle, no crash text,
+/// nothing on stdout. Returns the error line.
+@discardableResult
+func assertBadInput(_ arguments: [String], ranks: Int? = nil, mentions needles: [String], timeoutSeconds: Int = 30,
+                    directory: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    let run = try SPSimProcess.run(arguments, ranks: ranks, timeoutSeconds: timeoutSeconds, directory: directory)
     XCTAssertEqual(run.status, 2, "\(arguments) → \(run.stderr)", file: file, line: line)
+    XCTAssertLessThan(run.seconds, Double(timeoutSeconds), file: file, line: line)
     let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-    XCTAssertEqual(errors.count, 1, run.stderr, file: file, line: line)
+    XCTAssertEqual(errors.count, 1, "exactly one error line expected for \(arguments):\n\(run.stderr)", file: file, line: line)
     for needle in needles {
         XCTAssertTrue(errors.first?.contains(needle) ?? false, "\(errors) should mention \(needle)", file: file, line: line)
     }
-    XCTAssertTrue(run.stdout.isEmpty, run.stdout, file: file, line: line)
+    for crash in crashText {
+        XCTAssertFalse(run.stderr.contains(crash), "crash text \(crash) for \(arguments):\n\(run.stderr)", file: file, line: line)
+    }
+    XCTAssertTrue(run.stdout.isEmpty, "nothing on stdout: \(run.stdout)", file: file, line: line)
+    return String(errors.first ?? "")
 }
 
 /// The per-rank `bytes_sent_to` matrix of a phase.

@@ -143,13 +143,8 @@ final class TokenRingTests: XCTestCase {
     /// Causal needs zigzag: one clear error naming it, exit status 2, before any message.
     func testCausalWithoutZigzagIsRejected() throws {
         for layout in ["contiguous", "striped"] {
-            let run = try SPSimProcess.run(["run", "--strategy", "token-ring", "--seq-len", "24", "--causal",
-                                            "--layout", layout], ranks: 3, timeoutSeconds: 20)
-            XCTAssertEqual(run.status, 2, run.stderr)
-            let errors = run.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
-            XCTAssertEqual(errors.count, 1, run.stderr)
-            XCTAssertTrue(errors.first?.contains("--layout zigzag") ?? false, run.stderr)
-            XCTAssertTrue(run.stdout.isEmpty, run.stdout)
+            try assertBadInput(["run", "--strategy", "token-ring", "--seq-len", "24", "--causal", "--layout", layout],
+                               ranks: 3, mentions: ["--layout zigzag"], timeoutSeconds: 20)
         }
     }
 
