@@ -68,23 +68,36 @@ public func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: Attent
                      queryTile: defaultAttentionQueryTile, keyTile: defaultAttentionKeyTile)
 }
 
-/// `attentionForward` with explicit tile sizes (tests use small tiles to exercise tiling).
+/// `attentionForward` with explicit tile sizes and product engine (tests use small tiles to
+/// exercise tiling, and both engines).
 func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask,
-                      queryTile: Int, keyTile: Int) -> AttentionOutput {
+                      queryTile: Int, keyTile: Int, engine: ProductEngine = .best) -> AttentionOutput {
     let block = AttentionBlock(q: q, k: k, v: v, mask: mask, queryTile: queryTile, keyTile: keyTile)
     var o = Tensor32(tokens: block.queries, heads: block.heads, dim: block.valueDim)
     var lse = Tensor32(tokens: block.queries, heads: block.heads, dim: 1, repeating: -.infinity)
     if block.isEmpty { return AttentionOutput(o: o, lse: lse) }
     let plan = block.plan, heads = block.heads, valueDim = block.valueDim, nq = block.queries
-    // Scratch: one tile of scores, then the running max and sum of its rows.
-    var scratch = [Float](repeating: 0, count: block.tileFloats + 2 * block.tileRows)
+    // Scratch: one tile of scores, the running max and sum of its rows, then one KV head's
+    // Kᵀ (per key tile) and V prepared for the products.
+    let keyOperands = block.keyTileFloats(engine, k: block.dim), valueFloats = engine.preparedFloats(k: block.keys, n: valueDim)
+    var scratch = [Float](repeating: 0, count: block.tileFloats + 2 * block.tileRows + keyOperands + valueFloats)
 
     withStoragePointers(q, k, v) { qp, kp, vp in
     withMutableStoragePointers(&o, &lse) { op, lp in
     scratch.withUnsafeMutableBufferPointer { scratchBuffer in
         let s = scratchBuffer.baseAddress!
-        let m = s + block.tileFloats, l = m + block.tileRows
+        let m = s + block.tileFloats, l = m + block.tileRows, prepared = l + block.tileRows
+        var kT = [ProductOperand](), values: ProductOperand?
         for h in 0..<heads {
+            if h % block.group == 0 {
+                // This KV head's Kᵀ [D × keys of the tile] per key tile, and V [nk × Dv].
+                kT = block.keyTileOperands(engine, k: block.dim, storage: prepared) { k0, storage, mk in
+                    engine.prepare(kp + block.keyOffset(k0, head: h), rowStride: 1, colStride: block.kStride,
+                                   k: block.dim, n: mk, storage: storage)
+                }
+                values = engine.prepare(vp + block.valueOffset(0, head: h), rowStride: block.vStride, colStride: 1,
+                                        k: block.keys, n: valueDim, storage: prepared + keyOperands)
+            }
             for qt in 0..<plan.queryTiles {
                 let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
                 for i in 0..<mq { m[i] = -.infinity; l[i] = 0 }
@@ -93,10 +106,8 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                     if visibility == .none { continue }
                     let k0 = kt &* plan.keyTile, mk = min(plan.keyTile, block.keys &- k0)
                     // S = scale · Q Kᵀ  [mq × mk]
-                    gemm(.plain, .transposed, m: mq, n: mk, k: block.dim, alpha: block.scale,
-                          a: qp, aOffset: block.queryOffset(q0, head: h), lda: block.qStride,
-                          b: kp, bOffset: block.keyOffset(k0, head: h), ldb: block.kStride,
-                          beta: 0, c: s, ldc: mk)
+                    engine.product(m: mq, a: qp + block.queryOffset(q0, head: h), rowStride: block.qStride,
+                                   colStride: 1, b: kT[kt], alpha: block.scale, beta: 0, c: s, ldc: mk)
                     if visibility == .partial { plan.applyMask(s, queryTile: qt, keyTile: kt) }
                     // Online softmax: P = exp(S − m_new), l = l·exp(m_old − m_new) + rowsum(P),
                     // o = o·exp(m_old − m_new) (then o += P V below).
@@ -119,10 +130,8 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                         m[i] = newMax
                     }
                     // o += P V  [mq × valueDim], accumulated in place in the output.
-                    gemm(.plain, .plain, m: mq, n: valueDim, k: mk,
-                          a: s, lda: mk,
-                          b: vp, bOffset: block.valueOffset(k0, head: h), ldb: block.vStride,
-                          beta: 1, c: op, cOffset: block.outputOffset(q0, head: h), ldc: block.oStride)
+                    engine.product(m: mq, a: s, rowStride: mk, colStride: 1, b: values!.rows(k0, count: mk),
+                                   beta: 1, c: op + block.outputOffset(q0, head: h), ldc: block.oStride)
                 }
                 // o = o / l, lse = m + log l; rows that saw no key keep o = 0, lse = -inf.
                 for i in 0..<mq {
@@ -153,10 +162,11 @@ public func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32
                       queryTile: defaultAttentionQueryTile, keyTile: defaultAttentionKeyTile)
 }
 
-/// `attentionBackward` with explicit tile sizes (tests use small tiles to exercise tiling).
+/// `attentionBackward` with explicit tile sizes and product engine (tests use small tiles to
+/// exercise tiling, and both engines).
 func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: Tensor32,
                        dO: Tensor32, mask: AttentionMask,
-                       queryTile: Int, keyTile: Int) -> AttentionGradients {
+                       queryTile: Int, keyTile: Int, engine: ProductEngine = .best) -> AttentionGradients {
     let block = AttentionBlock(q: q, k: k, v: v, mask: mask, queryTile: queryTile, keyTile: keyTile)
     let nq = block.queries, nk = block.keys, heads = block.heads, kvHeads = block.kvHeads
     let dim = block.dim, valueDim = block.valueDim
@@ -168,19 +178,44 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
     var dv = Tensor32(tokens: nk, heads: kvHeads, dim: valueDim)
     if block.isEmpty { return AttentionGradients(dq: dq, dk: dk, dv: dv) }
     let plan = block.plan
-    // Scratch: a tile of probabilities, a tile of score gradients, then D_i per (query, head).
-    var scratch = [Float](repeating: 0, count: 2 * block.tileFloats + nq * heads)
+    // Scratch: a tile of probabilities, a tile of score gradients, D_i per (query, head), then
+    // the operands prepared for the products: per KV head Kᵀ and Vᵀ per key tile and K, per
+    // query head Q and dO.
+    let kTFloats = block.keyTileFloats(engine, k: dim), vTFloats = block.keyTileFloats(engine, k: valueDim)
+    let kFloats = engine.preparedFloats(k: nk, n: dim)
+    let qFloats = engine.preparedFloats(k: nq, n: dim), dOFloats = engine.preparedFloats(k: nq, n: valueDim)
+    var scratch = [Float](repeating: 0, count: 2 * block.tileFloats + nq * heads
+                          + kTFloats + vTFloats + kFloats + qFloats + dOFloats)
 
     withStoragePointers(q, k, v) { qp, kp, vp in
     withStoragePointers(dO, o, lse) { dOp, op, lp in
     withMutableStoragePointers(&dq, &dk, &dv) { dqp, dkp, dvp in
     scratch.withUnsafeMutableBufferPointer { scratchBuffer in
         let p = scratchBuffer.baseAddress!, ds = p + block.tileFloats, deltas = ds + block.tileFloats
+        let kTStorage = deltas + nq * heads, vTStorage = kTStorage + kTFloats, kStorage = vTStorage + vTFloats
+        let qStorage = kStorage + kFloats, dOStorage = qStorage + qFloats
         // D_i = rowsum(dO ∘ O)
         for row in 0..<(nq &* heads) {
             deltas[row] = dotProduct(dOp + row &* valueDim, op + row &* valueDim, count: valueDim)
         }
+        var kT = [ProductOperand](), vT = [ProductOperand](), keys: ProductOperand?
         for h in 0..<heads {
+            if h % block.group == 0 {
+                kT = block.keyTileOperands(engine, k: dim, storage: kTStorage) { k0, storage, mk in
+                    engine.prepare(kp + block.keyOffset(k0, head: h), rowStride: 1, colStride: block.kStride,
+                                   k: dim, n: mk, storage: storage)
+                }
+                vT = block.keyTileOperands(engine, k: valueDim, storage: vTStorage) { k0, storage, mk in
+                    engine.prepare(vp + block.valueOffset(k0, head: h), rowStride: 1, colStride: block.vStride,
+                                   k: valueDim, n: mk, storage: storage)
+                }
+                keys = engine.prepare(kp + block.keyOffset(0, head: h), rowStride: block.kStride, colStride: 1,
+                                      k: nk, n: dim, storage: kStorage)
+            }
+            let queries = engine.prepare(qp + block.queryOffset(0, head: h), rowStride: block.qStride, colStride: 1,
+                                         k: nq, n: dim, storage: qStorage)
+            let outputGradients = engine.prepare(dOp + block.outputOffset(0, head: h), rowStride: block.oStride,
+                                                 colStride: 1, k: nq, n: valueDim, storage: dOStorage)
             for kt in 0..<plan.keyTiles {
                 let k0 = kt &* plan.keyTile, mk = min(plan.keyTile, nk &- k0)
                 let kOffset = block.keyOffset(k0, head: h), vOffset = block.valueOffset(k0, head: h)
@@ -190,10 +225,8 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                     let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
                     let qOffset = block.queryOffset(q0, head: h), oOffset = block.outputOffset(q0, head: h)
                     // S = scale · Q Kᵀ, then P = exp(S − lse).
-                    gemm(.plain, .transposed, m: mq, n: mk, k: dim, alpha: block.scale,
-                          a: qp, aOffset: qOffset, lda: block.qStride,
-                          b: kp, bOffset: kOffset, ldb: block.kStride,
-                          beta: 0, c: p, ldc: mk)
+                    engine.product(m: mq, a: qp + qOffset, rowStride: block.qStride, colStride: 1, b: kT[kt],
+                                   alpha: block.scale, beta: 0, c: p, ldc: mk)
                     if visibility == .partial { plan.applyMask(p, queryTile: qt, keyTile: kt) }
                     for i in 0..<mq {
                         let rowLSE = lp[(q0 &+ i) &* heads &+ h]
@@ -204,30 +237,22 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                         }
                     }
                     // dV += Pᵀ dO  [mk × valueDim]
-                    gemm(.transposed, .plain, m: mk, n: valueDim, k: mq,
-                          a: p, lda: mk,
-                          b: dOp, bOffset: oOffset, ldb: block.oStride,
-                          beta: 1, c: dvp, cOffset: vOffset, ldc: block.vStride)
+                    engine.product(m: mk, a: p, rowStride: 1, colStride: mk, b: outputGradients.rows(q0, count: mq),
+                                   beta: 1, c: dvp + vOffset, ldc: block.vStride)
                     // dP = dO Vᵀ  [mq × mk]
-                    gemm(.plain, .transposed, m: mq, n: mk, k: valueDim,
-                          a: dOp, aOffset: oOffset, lda: block.oStride,
-                          b: vp, bOffset: vOffset, ldb: block.vStride,
-                          beta: 0, c: ds, ldc: mk)
+                    engine.product(m: mq, a: dOp + oOffset, rowStride: block.oStride, colStride: 1, b: vT[kt],
+                                   beta: 0, c: ds, ldc: mk)
                     // dS = P ∘ (dP − D_i)
                     for i in 0..<mq {
                         softmaxGradientRow(ds + i &* mk, probabilities: p + i &* mk, count: mk,
                                            delta: deltas[(q0 &+ i) &* heads &+ h])
                     }
                     // dQ += scale · dS K  [mq × dim]
-                    gemm(.plain, .plain, m: mq, n: dim, k: mk, alpha: block.scale,
-                          a: ds, lda: mk,
-                          b: kp, bOffset: kOffset, ldb: block.kStride,
-                          beta: 1, c: dqp, cOffset: qOffset, ldc: block.qStride)
+                    engine.product(m: mq, a: ds, rowStride: mk, colStride: 1, b: keys!.rows(k0, count: mk),
+                                   alpha: block.scale, beta: 1, c: dqp + qOffset, ldc: block.qStride)
                     // dK += scale · dSᵀ Q  [mk × dim]
-                    gemm(.transposed, .plain, m: mk, n: dim, k: mq, alpha: block.scale,
-                          a: ds, lda: mk,
-                          b: qp, bOffset: qOffset, ldb: block.qStride,
-                          beta: 1, c: dkp, cOffset: kOffset, ldc: block.kStride)
+                    engine.product(m: mk, a: ds, rowStride: 1, colStride: mk, b: queries.rows(q0, count: mq),
+                                   alpha: block.scale, beta: 1, c: dkp + kOffset, ldc: block.kStride)
                 }
             }
         }
@@ -298,6 +323,25 @@ struct AttentionBlock {
         plan = AttentionTilePlan(mask: mask, queries: queries, keys: keys, queryTile: queryTile, keyTile: keyTile)
         tileRows = min(queryTile, queries)
         tileFloats = tileRows * min(keyTile, keys)
+    }
+
+    /// Floats `keyTileOperands` packs: one `k × (keys of the tile)` operand per key tile.
+    func keyTileFloats(_ engine: ProductEngine, k: Int) -> Int {
+        (0..<plan.keyTiles).reduce(0) { total, kt in
+            total + engine.preparedFloats(k: k, n: min(plan.keyTile, keys - kt * plan.keyTile))
+        }
+    }
+
+    /// One prepared operand per key tile, `prepare(first key, storage, keys in the tile)`,
+    /// packed one after another from `storage` (`keyTileFloats` floats).
+    func keyTileOperands(_ engine: ProductEngine, k: Int, storage: UnsafeMutablePointer<Float>,
+                         _ prepare: (Int, UnsafeMutablePointer<Float>, Int) -> ProductOperand) -> [ProductOperand] {
+        var next = storage
+        return (0..<plan.keyTiles).map { kt in
+            let k0 = kt * plan.keyTile, mk = min(plan.keyTile, keys - k0)
+            defer { next += engine.preparedFloats(k: k, n: mk) }
+            return prepare(k0, next, mk)
+        }
     }
 
     /// Whether there is nothing to compute (no query, no key or no head).

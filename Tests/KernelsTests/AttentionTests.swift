@@ -75,26 +75,22 @@ final class AttentionTests: XCTestCase {
         file: StaticString = #filePath, line: UInt = #line
     ) {
         let p = Problem(queries: queries, keys: keys, heads: heads, kvHeads: kvHeads, dim: dim, seed: seed)
-        let label = "nq=\(queries) nk=\(keys) H=\(heads) G=\(kvHeads) D=\(dim) tiles=\(String(describing: tiles)) mask=\(mask == .none ? "none" : "causal")"
-        let out: AttentionOutput
-        let grads: AttentionGradients
-        if let (tq, tk) = tiles {
-            out = attentionForward(q: p.q, k: p.k, v: p.v, mask: mask, queryTile: tq, keyTile: tk)
-            grads = attentionBackward(q: p.q, k: p.k, v: p.v, o: out.o, lse: out.lse, dO: p.dO, mask: mask,
-                                      queryTile: tq, keyTile: tk)
-        } else {
-            out = attentionForward(q: p.q, k: p.k, v: p.v, mask: mask)
-            grads = attentionBackward(q: p.q, k: p.k, v: p.v, o: out.o, lse: out.lse, dO: p.dO, mask: mask)
-        }
         let ref = attentionReference(q: p.q64, k: p.k64, v: p.v64, mask: mask)
         let refGrads = attentionReferenceBackward(q: p.q64, k: p.k64, v: p.v64, dO: p.dO64, mask: mask)
-        XCTAssertEqual(out.o.shape, [queries, heads, dim], label, file: file, line: line)
-        XCTAssertEqual(out.lse.shape, [queries, heads, 1], label, file: file, line: line)
-        XCTAssertLessThanOrEqual(out.o.maxRelativeError(against: ref.o), outputTolerance, "o " + label, file: file, line: line)
-        XCTAssertLessThanOrEqual(out.lse.maxRelativeError(against: ref.lse), outputTolerance, "lse " + label, file: file, line: line)
-        XCTAssertLessThanOrEqual(grads.dq.maxRelativeError(against: refGrads.dq), gradientTolerance, "dq " + label, file: file, line: line)
-        XCTAssertLessThanOrEqual(grads.dk.maxRelativeError(against: refGrads.dk), gradientTolerance, "dk " + label, file: file, line: line)
-        XCTAssertLessThanOrEqual(grads.dv.maxRelativeError(against: refGrads.dv), gradientTolerance, "dv " + label, file: file, line: line)
+        for engine in testedProductEngines {
+            let label = "nq=\(queries) nk=\(keys) H=\(heads) G=\(kvHeads) D=\(dim) tiles=\(String(describing: tiles)) mask=\(mask == .none ? "none" : "causal") engine=\(engine)"
+            let (tq, tk) = tiles ?? (defaultAttentionQueryTile, defaultAttentionKeyTile)
+            let out = attentionForward(q: p.q, k: p.k, v: p.v, mask: mask, queryTile: tq, keyTile: tk, engine: engine)
+            let grads = attentionBackward(q: p.q, k: p.k, v: p.v, o: out.o, lse: out.lse, dO: p.dO, mask: mask,
+                                          queryTile: tq, keyTile: tk, engine: engine)
+            XCTAssertEqual(out.o.shape, [queries, heads, dim], label, file: file, line: line)
+            XCTAssertEqual(out.lse.shape, [queries, heads, 1], label, file: file, line: line)
+            XCTAssertLessThanOrEqual(out.o.maxRelativeError(against: ref.o), outputTolerance, "o " + label, file: file, line: line)
+            XCTAssertLessThanOrEqual(out.lse.maxRelativeError(against: ref.lse), outputTolerance, "lse " + label, file: file, line: line)
+            XCTAssertLessThanOrEqual(grads.dq.maxRelativeError(against: refGrads.dq), gradientTolerance, "dq " + label, file: file, line: line)
+            XCTAssertLessThanOrEqual(grads.dk.maxRelativeError(against: refGrads.dk), gradientTolerance, "dk " + label, file: file, line: line)
+            XCTAssertLessThanOrEqual(grads.dv.maxRelativeError(against: refGrads.dv), gradientTolerance, "dv " + label, file: file, line: line)
+        }
     }
 
     func testNonCausalMatchesReferenceForMHAAndGQA() {

@@ -1,0 +1,33 @@
+// The matrix products of the attention kernels (Kernels/PanelGEMM.swift), for the widest
+// vector unit the CPU has, chosen at run time from `level` (`spsim_cpu_vector_level()`:
+// 2 AVX-512, 1 AVX2 + FMA, 0 baseline).
+//
+// C = alpha·A·B + beta·C, row-major, float32. B is packed once into column panels of
+// `spsim_panel_width(level)` columns (NR: 32, 16 or 8): panel j holds columns j·NR ..< (j+1)·NR,
+// row p of it at `panel + p·NR`, zero beyond the last column, and panels are
+// `panel_stride` floats apart. A is read in place with any strides (element (i, p) at
+// `a[i·a_row_stride + p·a_col_stride]`), so a plain, transposed or strided A needs no copy.
+// A register tile of MR rows × NR columns accumulates over all of k (the GotoBLAS
+// micro-kernel without the packing of A and without cache blocking of k: the attention
+// products have k ≤ a few hundred). An attention tile packs its B operands (Kᵀ, V, …) once
+// and reuses them for every query tile, which is what a general sgemm cannot do.
+#ifndef SPSIM_PANEL_GEMM_H
+#define SPSIM_PANEL_GEMM_H
+
+/// Panel width NR (columns per packed panel) at `level`.
+long spsim_panel_width(int level);
+
+/// Packs op(B) [k × n] (element (p, j) at `b[p·row_stride + j·col_stride]`) into panels of
+/// `spsim_panel_width(level)` columns at `out`, `panel_stride` (≥ k·NR) floats apart, zero
+/// beyond column n. `out` holds ⌈n / NR⌉ panels.
+void spsim_pack_panels(int level, long k, long n, const float *b, long row_stride, long col_stride,
+                       float *out, long panel_stride);
+
+/// C [m × n] (row stride `ldc`) = alpha · A [m × k] · B [k × n] + beta · C, with B packed by
+/// `spsim_pack_panels` at the same `level` (`b` = the first row used of panel 0; a row
+/// offset p0 into packed panels is `b + p0·NR`). With beta = 0, C is not read.
+void spsim_panel_gemm(int level, long m, long n, long k, float alpha,
+                      const float *a, long a_row_stride, long a_col_stride,
+                      const float *b, long b_panel_stride, float beta, float *c, long ldc);
+
+#endif

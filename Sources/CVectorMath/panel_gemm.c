@@ -1,0 +1,159 @@
+#include "panel_gemm.h"
+#include <string.h>
+
+// Products of the attention kernels: a register-tile micro-kernel over a B packed into
+// column panels (see panel_gemm.h). Multiply-adds may fuse (FMA): the products need no bit
+// identity with anything, only float32 accuracy.
+#pragma clang fp contract(fast)
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/// Packs op(B) [k × n] into panels of NR columns (zero beyond column n).
+#define DEFINE_PACK(SUFFIX, NR)                                                              \
+static void pack_##SUFFIX(long k, long n, const float *b, long row_stride, long col_stride, \
+                          float *out, long panel_stride) {                                   \
+    for (long j0 = 0; j0 < n; j0 += NR) {                                                    \
+        float *panel = out + (j0 / NR) * panel_stride;                                       \
+        long width = MIN(NR, n - j0);                                                        \
+        if (col_stride == 1) {                                                               \
+            for (long p = 0; p < k; p++) {                                                   \
+                memcpy(panel + p * NR, b + p * row_stride + j0, (size_t)width * sizeof(float)); \
+                for (long c = width; c < NR; c++) panel[p * NR + c] = 0;                     \
+            }                                                                                \
+        } else {                                                                             \
+            for (long c = 0; c < NR; c++) {                                                  \
+                if (c < width) {                                                             \
+                    const float *column = b + (j0 + c) * col_stride;                         \
+                    for (long p = 0; p < k; p++) panel[p * NR + c] = column[p * row_stride]; \
+                } else {                                                                     \
+                    for (long p = 0; p < k; p++) panel[p * NR + c] = 0;                      \
+                }                                                                            \
+            }                                                                                \
+        }                                                                                    \
+    }                                                                                        \
+}
+
+/// One MR × (LANES·NV) tile of C = alpha·A·B + beta·C: MR·NV vector accumulators over k, A
+/// read in place (element (i, p) at a[i·rs + p·cs]), B the first LANES·NV columns of one
+/// packed panel (row p at b[p·PANEL]). Rows past `rows` read row 0 (in bounds) and are not
+/// stored; columns past `columns` are the panel's zero padding and are not stored either.
+#define DEFINE_TILE(SUFFIX, TARGET, VT, LANES, NV, MR, PANEL)                                \
+TARGET static void tile_##SUFFIX(long k, const float *a, long rs, long cs, const float *b,  \
+                                 float alpha, float beta, float *c, long ldc,               \
+                                 long rows, long columns) {                                  \
+    enum { NR = LANES * NV };                                                                \
+    VT acc[MR][NV];                                                                          \
+    const float *row[MR];                                                                    \
+    _Pragma("clang loop unroll(full)")                                                       \
+    for (int r = 0; r < MR; r++) {                                                           \
+        row[r] = a + (r < rows ? r : 0) * rs;                                                \
+        _Pragma("clang loop unroll(full)")                                                   \
+        for (int v = 0; v < NV; v++) acc[r][v] = (VT){0};                                    \
+    }                                                                                        \
+    for (long p = 0; p < k; p++) {                                                           \
+        VT bv[NV];                                                                           \
+        _Pragma("clang loop unroll(full)")                                                   \
+        for (int v = 0; v < NV; v++) bv[v] = *(const VT *)(b + p * PANEL + v * LANES);         \
+        _Pragma("clang loop unroll(full)")                                                   \
+        for (int r = 0; r < MR; r++) {                                                       \
+            float x = row[r][p * cs];                                                        \
+            _Pragma("clang loop unroll(full)")                                               \
+            for (int v = 0; v < NV; v++) acc[r][v] += x * bv[v];                             \
+        }                                                                                    \
+    }                                                                                        \
+    if (rows == MR && columns == NR) {                                                       \
+        _Pragma("clang loop unroll(full)")                                                   \
+        for (int r = 0; r < MR; r++) {                                                       \
+            _Pragma("clang loop unroll(full)")                                               \
+            for (int v = 0; v < NV; v++) {                                                   \
+                VT *out = (VT *)(c + r * ldc + v * LANES);                                   \
+                *out = beta == 0 ? alpha * acc[r][v] : alpha * acc[r][v] + beta * *out;      \
+            }                                                                                \
+        }                                                                                    \
+        return;                                                                              \
+    }                                                                                        \
+    float spill[MR * NR];                                                                    \
+    for (int r = 0; r < MR; r++)                                                             \
+        for (int v = 0; v < NV; v++) memcpy(spill + r * NR + v * LANES, &acc[r][v], sizeof(VT)); \
+    for (long r = 0; r < rows; r++)                                                          \
+        for (long j = 0; j < columns; j++) {                                                 \
+            float *out = c + r * ldc + j;                                                    \
+            *out = beta == 0 ? alpha * spill[r * NR + j] : alpha * spill[r * NR + j] + beta * *out; \
+        }                                                                                    \
+}
+
+/// The panels of C = alpha·A·B + beta·C, each in tiles of MR rows: `wide` tiles cover a whole
+/// panel, `narrow` ones (half its width) a panel's last ≤ NR/2 columns.
+#define DEFINE_GEMM(SUFFIX, TARGET, PANEL, WIDE, WIDE_MR, NARROW, NARROW_MR)                 \
+TARGET static void gemm_##SUFFIX(long m, long n, long k, float alpha, const float *a, long rs, \
+                                 long cs, const float *b, long panel_stride, float beta,    \
+                                 float *c, long ldc) {                                       \
+    for (long j0 = 0; j0 < n; j0 += PANEL) {                                                 \
+        const float *panel = b + (j0 / PANEL) * panel_stride;                                \
+        long width = MIN(PANEL, n - j0);                                                     \
+        if (width <= PANEL / 2) {                                                            \
+            for (long i0 = 0; i0 < m; i0 += NARROW_MR)                                       \
+                tile_##NARROW(k, a + i0 * rs, rs, cs, panel, alpha, beta, c + i0 * ldc + j0, ldc, \
+                              MIN(NARROW_MR, m - i0), width);                                \
+        } else {                                                                             \
+            for (long i0 = 0; i0 < m; i0 += WIDE_MR)                                         \
+                tile_##WIDE(k, a + i0 * rs, rs, cs, panel, alpha, beta, c + i0 * ldc + j0, ldc, \
+                            MIN(WIDE_MR, m - i0), width);                                    \
+        }                                                                                    \
+    }                                                                                        \
+}
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+
+// Tile shapes: AVX-512 8 × 32 (16 zmm accumulators) and 16 × 16 for narrow panels (a head
+// dimension of 16), AVX2 6 × 16 and 12 × 8 (12 ymm), baseline 4 × 8 and 8 × 4 (8 four-lane
+// registers); each leaves registers for the B row and the broadcast.
+#define NR_AVX512 32
+#define NR_AVX2 16
+#define NR_BASE 8
+#define AVX512 __attribute__((target("avx512f,fma")))
+#define AVX2 __attribute__((target("avx2,fma")))
+#if defined(__x86_64__)
+DEFINE_TILE(avx512, AVX512, v16, 16, 2, 8, NR_AVX512)
+DEFINE_TILE(avx512_narrow, AVX512, v16, 16, 1, 16, NR_AVX512)
+DEFINE_GEMM(avx512, AVX512, NR_AVX512, avx512, 8, avx512_narrow, 16)
+DEFINE_TILE(avx2, AVX2, v8, 8, 2, 6, NR_AVX2)
+DEFINE_TILE(avx2_narrow, AVX2, v8, 8, 1, 12, NR_AVX2)
+DEFINE_GEMM(avx2, AVX2, NR_AVX2, avx2, 6, avx2_narrow, 12)
+#endif
+DEFINE_TILE(base, , v4, 4, 2, 4, NR_BASE)
+DEFINE_TILE(base_narrow, , v4, 4, 1, 8, NR_BASE)
+DEFINE_GEMM(base, , NR_BASE, base, 4, base_narrow, 8)
+DEFINE_PACK(32, NR_AVX512)
+DEFINE_PACK(16, NR_AVX2)
+DEFINE_PACK(8, NR_BASE)
+
+long spsim_panel_width(int level) {
+#if defined(__x86_64__)
+    if (level >= 2) return NR_AVX512;
+    if (level == 1) return NR_AVX2;
+#endif
+    return NR_BASE;
+}
+
+void spsim_pack_panels(int level, long k, long n, const float *b, long row_stride, long col_stride,
+                       float *out, long panel_stride) {
+    switch (spsim_panel_width(level)) {
+    case 32: pack_32(k, n, b, row_stride, col_stride, out, panel_stride); break;
+    case 16: pack_16(k, n, b, row_stride, col_stride, out, panel_stride); break;
+    default: pack_8(k, n, b, row_stride, col_stride, out, panel_stride); break;
+    }
+}
+
+void spsim_panel_gemm(int level, long m, long n, long k, float alpha,
+                      const float *a, long a_row_stride, long a_col_stride,
+                      const float *b, long b_panel_stride, float beta, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;
+#if defined(__x86_64__)
+    if (level >= 2) { gemm_avx512(m, n, k, alpha, a, a_row_stride, a_col_stride, b, b_panel_stride, beta, c, ldc); return; }
+    if (level == 1) { gemm_avx2(m, n, k, alpha, a, a_row_stride, a_col_stride, b, b_panel_stride, beta, c, ldc); return; }
+#endif
+    gemm_base(m, n, k, alpha, a, a_row_stride, a_col_stride, b, b_panel_stride, beta, c, ldc);
+}

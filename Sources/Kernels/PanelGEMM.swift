@@ -1,0 +1,87 @@
+// The matrix products of the attention kernels, on the engine that is fastest for them here.
+//
+// An attention block multiplies the same B operands (Kᵀ, V, and in the backward K, Vᵀ, Q, dO)
+// by every query tile. A general `sgemm` packs its B on every call; on an AVX-512 CPU spsim
+// instead packs each B once into column panels and runs its own register-tile micro-kernel
+// on them (CVectorMath/panel_gemm.c), reading A in place through its strides (plain,
+// transposed or one head of a [tokens, heads, dim] tensor, no copy). On other CPUs the
+// products stay with OpenBLAS, whose Haswell kernels measured faster than spsim's AVX2 tile,
+// and the operands are read in place as before. Measured on a 2-vCPU AVX-512 Xeon: the
+// panel products of an attention tile (128 × 256 × 64, 128 × 64 × 256) run at 160–178 GFLOP/s
+// against 120–125 for `cblas_sgemm` (OpenBLAS 0.3.21, SkylakeX core) on the same products.
+
+import CVectorMath
+
+/// Which code runs the attention kernels' products.
+enum ProductEngine: Sendable, Equatable {
+    /// spsim's micro-kernel on B packed into panels, for this vector `level`
+    /// (`spsim_cpu_vector_level()`: 2 AVX-512, 1 AVX2, 0 baseline).
+    case panels(level: Int32)
+    /// `cblas_sgemm` on operands read in place.
+    case blas
+
+    /// Panels on AVX-512, OpenBLAS elsewhere.
+    static let best: ProductEngine = cpuVectorLevel >= 2 ? .panels(level: cpuVectorLevel) : .blas
+
+    /// Columns per packed panel (0 for `.blas`, which packs nothing).
+    var panelWidth: Int {
+        if case let .panels(level) = self { return spsim_panel_width(level) }
+        return 0
+    }
+
+    /// Floats `prepare` needs for an op(B) of `k × n` (0 for `.blas`).
+    func preparedFloats(k: Int, n: Int) -> Int {
+        let width = panelWidth
+        return width == 0 ? 0 : k * ((n + width - 1) / width * width)
+    }
+
+    /// op(B) `[k × n]`, element (p, j) at `b[p·rowStride + j·colStride]` (one of the strides
+    /// 1), ready for `product`: packed into `storage` (`preparedFloats(k:n:)` floats, written)
+    /// or, for `.blas`, described in place (`storage` unused).
+    func prepare(_ b: UnsafePointer<Float>, rowStride: Int, colStride: Int, k: Int, n: Int,
+                 storage: UnsafeMutablePointer<Float>?) -> ProductOperand {
+        precondition(rowStride == 1 || colStride == 1, "product operand: one stride must be 1")
+        guard case let .panels(level) = self, let storage else {
+            return ProductOperand(k: k, n: n, base: b, rowStride: rowStride, colStride: colStride, panelStride: 0)
+        }
+        let width = panelWidth
+        if k > 0 { spsim_pack_panels(level, k, n, b, rowStride, colStride, storage, k * width) }
+        return ProductOperand(k: k, n: n, base: UnsafePointer(storage), rowStride: width, colStride: 1,
+                              panelStride: k * width)
+    }
+
+    /// `C [m × n] = alpha · A [m × k] · B + beta · C` (row stride `ldc`), B prepared by this
+    /// engine (`n`, `k` are B's), A element (i, p) at `a[i·rowStride + p·colStride]` (one of
+    /// the strides 1). With beta = 0, C is not read.
+    func product(m: Int, a: UnsafePointer<Float>, rowStride: Int, colStride: Int, b: ProductOperand,
+                 alpha: Float = 1, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(rowStride == 1 || colStride == 1, "product: one stride of A must be 1")
+        if case let .panels(level) = self {
+            spsim_panel_gemm(level, m, b.n, b.k, alpha, a, rowStride, colStride, b.base, b.panelStride, beta, c, ldc)
+            return
+        }
+        // A stride that steps over a single row or column is never used, but CBLAS wants it ≥ the row length.
+        let aPlain = colStride == 1, bPlain = b.colStride == 1
+        let lda = aPlain ? (m == 1 ? max(rowStride, b.k) : rowStride) : (b.k == 1 ? max(colStride, m) : colStride)
+        let ldb = bPlain ? (b.k == 1 ? max(b.rowStride, b.n) : b.rowStride) : (b.n == 1 ? max(b.colStride, b.k) : b.colStride)
+        gemm(aPlain ? .plain : .transposed, bPlain ? .plain : .transposed, m: m, n: b.n, k: b.k, alpha: alpha,
+             a: a, lda: lda, b: b.base, ldb: ldb, beta: beta, c: c, ldc: max(ldc, b.n))
+    }
+}
+
+/// A B operand `[k × n]` of `ProductEngine.product`: packed panels (`panelStride` > 0, rows
+/// `rowStride` = panel width apart) or a matrix in place (element (p, j) at
+/// `base[p·rowStride + j·colStride]`).
+struct ProductOperand {
+    let k: Int, n: Int
+    let base: UnsafePointer<Float>
+    let rowStride: Int, colStride: Int
+    let panelStride: Int
+
+    /// Rows `first ..< first + count` of this operand (the same columns).
+    func rows(_ first: Int, count: Int) -> ProductOperand {
+        precondition(first >= 0 && first + count <= k, "product operand: rows out of range")
+        return ProductOperand(k: count, n: n, base: base + first * rowStride, rowStride: rowStride,
+                              colStride: colStride, panelStride: panelStride)
+    }
+}

@@ -1,0 +1,67 @@
+import XCTest
+@testable import Kernels
+import TestSupport
+import COpenBLAS
+
+/// Every product engine this CPU can run: OpenBLAS in place, and spsim's panel micro-kernel at
+/// each vector level up to the CPU's (baseline, AVX2, AVX-512). The attention tests run all.
+let testedProductEngines: [ProductEngine] =
+    [.blas] + (0...spsim_cpu_vector_level()).map { ProductEngine.panels(level: $0) }
+
+final class PanelGEMMTests: XCTestCase {
+    /// `C = alpha·A·B + beta·C` against a float64 product for plain and transposed A and B,
+    /// sizes around the tile edges (1, a partial tile, whole tiles, a narrow last panel), B
+    /// read from a row offset (`rows`), and beta = 0 with C full of NaN (which must not be read).
+    func testProductsMatchFloat64OnEveryEngine() {
+        var random = TestRandom(seed: 7)
+        let shapes = [(1, 1, 1), (1, 33, 5), (7, 17, 3), (8, 32, 64), (16, 16, 16), (17, 48, 9), (37, 70, 19),
+                      (128, 64, 256), (9, 0, 4), (5, 3, 0)]
+        for engine in testedProductEngines {
+            for (m, n, k) in shapes {
+                for (aTransposed, bTransposed) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for beta: Float in [0, 1] {
+                        let skip = 3  // B's operand starts `skip` rows into a taller matrix
+                        let a = (0..<(m * k)).map { _ in Float(random.uniform()) }
+                        let b = (0..<((k + skip) * n)).map { _ in Float(random.uniform()) }
+                        let ldc = n + 2
+                        var c = (0..<(m * ldc)).map { _ in beta == 0 ? Float.nan : Float(random.uniform()) }
+                        var expected = [Double](repeating: 0, count: m * ldc)
+                        // A element (i, p) and op(B) element (p, j) of the stored arrays.
+                        func aAt(_ i: Int, _ p: Int) -> Float { aTransposed ? a[p * m + i] : a[i * k + p] }
+                        func bAt(_ p: Int, _ j: Int) -> Float { bTransposed ? b[j * (k + skip) + p] : b[p * n + j] }
+                        for i in 0..<m {
+                            for j in 0..<n {
+                                var sum = 0.0
+                                for p in 0..<k { sum += Double(aAt(i, p)) * Double(bAt(p + skip, j)) }
+                                expected[i * ldc + j] = 0.5 * sum + (beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j]))
+                            }
+                        }
+                        let label = "\(engine) m=\(m) n=\(n) k=\(k) Aᵀ=\(aTransposed) Bᵀ=\(bTransposed) beta=\(beta)"
+                        var storage = [Float](repeating: .nan, count: max(1, engine.preparedFloats(k: k + skip, n: n)))
+                        a.withUnsafeBufferPointer { ap in
+                        b.withUnsafeBufferPointer { bp in
+                        storage.withUnsafeMutableBufferPointer { sp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            let operand = engine.prepare(bp.baseAddress!, rowStride: bTransposed ? 1 : n,
+                                                         colStride: bTransposed ? k + skip : 1, k: k + skip, n: n,
+                                                         storage: sp.baseAddress!)
+                            engine.product(m: m, a: ap.baseAddress!, rowStride: aTransposed ? 1 : k,
+                                           colStride: aTransposed ? m : 1, b: operand.rows(skip, count: k),
+                                           alpha: 0.5, beta: beta, c: cp.baseAddress!, ldc: ldc)
+                        }}}}
+                        for i in 0..<m {
+                            for j in 0..<n {
+                                XCTAssertEqual(Double(c[i * ldc + j]), expected[i * ldc + j],
+                                               accuracy: 1e-5 * Double(max(k, 1)), "\(label) at (\(i), \(j))")
+                            }
+                            // Columns past n are not C's: untouched.
+                            for j in n..<ldc where beta == 0 {
+                                XCTAssertTrue(c[i * ldc + j].isNaN, "\(label) wrote column \(j)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
