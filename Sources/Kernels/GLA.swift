@@ -88,16 +88,16 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
             let op = ob.baseAddress! + c.valueOffset, s = sb.baseAddress! + c.head &* dk &* dv
             // Inter-chunk: o = (q ⊙ exp(Γ)) S.
             ws.scale(qp, rowStride: kStride, length: c.length, by: ws.prefixDecay, into: ws.scaledQ)
-            gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv, beta: 0, c: op, ldc: vStride)
+            ws.engine.gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv, beta: 0, c: op, ldc: vStride, panels: ws.panels)
             // Intra-chunk: o += A V.
             ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
             ws.intraScores(q: qp, k: kp, rowStride: kStride, length: c.length)
-            gemm(m: c.length, n: dv, k: c.length, a: ws.scores, lda: ws.chunk, b: vp, ldb: vStride,
-                  beta: 1, c: op, ldc: vStride)
+            ws.engine.gemm(m: c.length, n: dv, k: c.length, a: ws.scores, lda: ws.chunk, b: vp, ldb: vStride,
+                  beta: 1, c: op, ldc: vStride, panels: ws.panels)
             // State: S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
             ws.decayState(s, valueDim: dv)
-            gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
-                  b: vp, ldb: vStride, beta: 1, c: s, ldc: dv)
+            ws.engine.gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
+                  b: vp, ldb: vStride, beta: 1, c: s, ldc: dv, panels: ws.panels)
         }
     }}}
     return (o, state)
@@ -117,7 +117,7 @@ public func glaAddIncomingState(_ o: inout Tensor32, q: Tensor32, g: Tensor32, s
     let n = q.tokens, heads = q.heads, dk = q.dim, dv = o.dim
     if n == 0 || heads == 0 || dk == 0 || dv == 0 { return }
     let chunk = min(64, n)
-    let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
+    let ws = GLAWorkspace(chunk: chunk, keyDim: dk, valueDim: dv)
     defer { ws.deallocate() }
     let kStride = heads * dk, vStride = heads * dv
     var prefixSums = [Double](repeating: 0, count: heads * dk)  // G_t per (head, channel)
@@ -139,8 +139,8 @@ public func glaAddIncomingState(_ o: inout Tensor32, q: Tensor32, g: Tensor32, s
             fastExpInPlace(ws.prefixDecay, count: c.length &* dk)
             ws.scale(qb.baseAddress! + c.keyOffset, rowStride: kStride, length: c.length, by: ws.prefixDecay,
                      into: ws.scaledQ)
-            gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: sb.baseAddress! + c.head &* dk &* dv, ldb: dv,
-                  beta: 1, c: ob.baseAddress! + c.valueOffset, ldc: vStride)
+            ws.engine.gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: sb.baseAddress! + c.head &* dk &* dv, ldb: dv,
+                  beta: 1, c: ob.baseAddress! + c.valueOffset, ldc: vStride, panels: ws.panels)
         }
     }}}}}
 }

@@ -98,26 +98,26 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
             let dop = dob.baseAddress! + c.valueOffset, s = sb.baseAddress! + c.head &* dk &* dv
             let dqp = dqb.baseAddress! + c.keyOffset, dvp = dvb.baseAddress! + c.valueOffset
             // dq_t = exp(Γ_t) ⊙ (do_t Sᵀ).
-            gemm(.plain, .transposed, m: c.length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
-                  beta: 0, c: ws.product, ldc: dk)
+            ws.engine.gemm(.plain, .transposed, m: c.length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
+                  beta: 0, c: ws.product, ldc: dk, panels: ws.panels)
             for t in 0..<c.length {
                 glaMultiply(ws.product + t &* dk, ws.prefixDecay + t &* dk, into: dqp + t &* kStride, dk)
             }
             // dA = dO Vᵀ, then the intra-chunk dq, dk (off-diagonal) and A.
-            gemm(.plain, .transposed, m: c.length, n: c.length, k: dv, a: dop, lda: vStride,
-                  b: vp, ldb: vStride, beta: 0, c: ws.scoreGradients, ldc: chunk)
+            ws.engine.gemm(.plain, .transposed, m: c.length, n: c.length, k: dv, a: dop, lda: vStride,
+                  b: vp, ldb: vStride, beta: 0, c: ws.scoreGradients, ldc: chunk, panels: ws.panels)
             glaIntraBackward(q: qp, k: kp, rowStride: kStride, length: c.length, keyDim: dk,
                              gateExp: ws.gateExp, scoreGradients: ws.scoreGradients,
                              scores: ws.scores, ld: chunk, dq: dqp, dkOut: dkb.baseAddress! + c.keyOffset,
                              f: ws.running, w: ws.runningQ)
             // dv = Aᵀ dO (intra-chunk part).
-            gemm(.transposed, .plain, m: c.length, n: dv, k: c.length, a: ws.scores, lda: chunk,
-                  b: dop, ldb: vStride, beta: 0, c: dvp, ldc: vStride)
+            ws.engine.gemm(.transposed, .plain, m: c.length, n: dv, k: c.length, a: ws.scores, lda: chunk,
+                  b: dop, ldb: vStride, beta: 0, c: dvp, ldc: vStride, panels: ws.panels)
             // S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
             ws.decayState(s, valueDim: dv)
             ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
-            gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
-                  b: vp, ldb: vStride, beta: 1, c: s, ldc: dv)
+            ws.engine.gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
+                  b: vp, ldb: vStride, beta: 1, c: s, ldc: dv, panels: ws.panels)
         }
 
         // Reverse over the same chunks: inter-chunk dk and dv, carrying R = dS.
@@ -128,8 +128,8 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
             // R = Diag(exp(Γ_L)) R + (q ⊙ exp(Γ))ᵀ dO.
             ws.decayState(r, valueDim: dv)
             ws.scale(qp, rowStride: kStride, length: c.length, by: ws.prefixDecay, into: ws.scaledQ)
-            gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledQ, lda: dk,
-                  b: dop, ldb: vStride, beta: 1, c: r, ldc: dv)
+            ws.engine.gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledQ, lda: dk,
+                  b: dop, ldb: vStride, beta: 1, c: r, ldc: dv, panels: ws.panels)
         }
 
         // dG from the off-diagonal parts, then the diagonal (do_t · v_t) terms of dq and dk.
@@ -174,7 +174,7 @@ public func glaAddFinalStateGradient(_ grads: inout GLAGradients, k: Tensor32, v
                  && grads.initialState.valueDim == dv, "GLA: initial-state gradient does not match the tensors")
     if heads == 0 || dk == 0 || dv == 0 { return }
     let chunk = max(1, min(64, n))
-    let ws = GLAWorkspace(chunk: chunk, keyDim: dk)
+    let ws = GLAWorkspace(chunk: chunk, keyDim: dk, valueDim: dv)
     defer { ws.deallocate() }
     let kStride = heads * dk, vStride = heads * dv
     var suffixSums = [Double](repeating: 0, count: heads * dk)  // G_T − G_t per (head, channel)

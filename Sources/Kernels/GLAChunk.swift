@@ -152,7 +152,7 @@ struct GLAInputs {
 @inline(__always)
 func withGLAChunks<R>(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, chunkSize: Int,
                       _ body: (GLAInputs, GLAWorkspace) -> R) -> R {
-    let ws = GLAWorkspace(chunk: min(chunkSize, q.tokens), keyDim: q.dim)
+    let ws = GLAWorkspace(chunk: min(chunkSize, q.tokens), keyDim: q.dim, valueDim: v.dim)
     defer { ws.deallocate() }
     return q.storage.withUnsafeBufferPointer { qb in
     k.storage.withUnsafeBufferPointer { kb in
@@ -197,10 +197,13 @@ struct GLAWorkspace {
     let blockRows, blockColumns: UnsafeMutablePointer<Float>
     /// `[keyDim]`: exp(Γ_L), and two running vectors for the intra-chunk loops.
     let totalDecay, running, runningQ: UnsafeMutablePointer<Float>
+    /// The product engine of the chunk products, and the packed B of the product running.
+    let engine: ProductEngine, panels: UnsafeMutablePointer<Float>
 
-    init(chunk: Int, keyDim: Int) {
+    init(chunk: Int, keyDim: Int, valueDim: Int, engine: ProductEngine = .best) {
         self.chunk = chunk
         self.keyDim = keyDim
+        self.engine = engine
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
             p.initialize(repeating: 0, count: max(count, 1))
@@ -219,11 +222,13 @@ struct GLAWorkspace {
         totalDecay = floats(keyDim)
         running = floats(keyDim)
         runningQ = floats(keyDim)
+        let side = max(chunk, keyDim, valueDim)
+        panels = floats(engine.preparedFloats(k: side, n: side))
     }
 
     func deallocate() {
         for p in [scores, scoreGradients, gateExp, prefixDecay, suffixDecay, scaledQ, scaledK,
-                  product, blockRows, blockColumns, totalDecay, running, runningQ] { p.deallocate() }
+                  product, blockRows, blockColumns, totalDecay, running, runningQ, panels] { p.deallocate() }
     }
 
     /// For the `length` tokens at `g` (row stride `rowStride`, `keyDim` channels): fills
@@ -284,14 +289,14 @@ struct GLAWorkspace {
                           rowStride: Int, valueStride: Int, length: Int, valueDim: Int,
                           dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
         let n = keyDim
-        gemm(.plain, .transposed, m: length, n: n, k: valueDim, a: v, lda: valueStride, b: r, ldb: valueDim,
-              beta: 0, c: product, ldc: n)
+        engine.gemm(.plain, .transposed, m: length, n: n, k: valueDim, a: v, lda: valueStride, b: r, ldb: valueDim,
+              beta: 0, c: product, ldc: n, panels: panels)
         for t in 0..<length {
             glaMultiply(product + t &* n, suffixDecay + t &* n, into: product + t &* n, n)
             glaAccumulate(product + t &* n, into: dk + t &* rowStride, n)
         }
         scale(k, rowStride: rowStride, length: length, by: suffixDecay, into: scaledK)
-        gemm(m: length, n: valueDim, k: n, a: scaledK, lda: n, b: r, ldb: valueDim, beta: 1, c: dv, ldc: valueStride)
+        engine.gemm(m: length, n: valueDim, k: n, a: scaledK, lda: n, b: r, ldb: valueDim, beta: 1, c: dv, ldc: valueStride, panels: panels)
     }
 
     /// Intra-chunk scores `A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)` for s ≤ t, 0 above the
@@ -315,7 +320,7 @@ struct GLAWorkspace {
             let ks = scaledK + s &* dk
             for c in 0..<dk { blockColumns[c &* length &+ s] = ks[c] * running[c] }
         }
-        gemm(m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: length, c: scores, ldc: chunk)
+        engine.gemm(m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: length, c: scores, ldc: chunk, panels: panels)
         zeroAboveDiagonal(rows: 0..<length, length: length)
     }
 
@@ -340,8 +345,8 @@ struct GLAWorkspace {
         let dk = keyDim
         if t1 &- t0 == 1 {
             decayedColumns(k: k, rowStride: rowStride, through: t0)
-            gemm(.plain, .transposed, m: 1, n: t0 &+ 1, k: dk, a: q + t0 &* rowStride, lda: dk,
-                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk)
+            engine.gemm(.plain, .transposed, m: 1, n: t0 &+ 1, k: dk, a: q + t0 &* rowStride, lda: dk,
+                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk, panels: panels)
         } else {
             let rows = blockRows
             rows.update(from: gateExp + t0 &* dk, count: dk)
@@ -360,8 +365,8 @@ struct GLAWorkspace {
                 glaDivide(k + t &* rowStride, rows + (t &- t0) &* dk, into: blockColumns + t &* dk, dk)
                 glaMultiply(q + t &* rowStride, rows + (t &- t0) &* dk, into: rows + (t &- t0) &* dk, dk)
             }
-            gemm(.plain, .transposed, m: t1 &- t0, n: t1, k: dk, a: rows, lda: dk,
-                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk)
+            engine.gemm(.plain, .transposed, m: t1 &- t0, n: t1, k: dk, a: rows, lda: dk,
+                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk, panels: panels)
         }
         zeroAboveDiagonal(rows: t0..<t1, length: length)
     }

@@ -64,7 +64,7 @@ enum ProductEngine: Sendable, Equatable {
         let aPlain = colStride == 1, bPlain = b.colStride == 1
         let lda = aPlain ? (m == 1 ? max(rowStride, b.k) : rowStride) : (b.k == 1 ? max(colStride, m) : colStride)
         let ldb = bPlain ? (b.k == 1 ? max(b.rowStride, b.n) : b.rowStride) : (b.n == 1 ? max(b.colStride, b.k) : b.colStride)
-        gemm(aPlain ? .plain : .transposed, bPlain ? .plain : .transposed, m: m, n: b.n, k: b.k, alpha: alpha,
+        Kernels.gemm(aPlain ? .plain : .transposed, bPlain ? .plain : .transposed, m: m, n: b.n, k: b.k, alpha: alpha,
              a: a, lda: lda, b: b.base, ldb: ldb, beta: beta, c: c, ldc: max(ldc, b.n))
     }
 }
@@ -83,5 +83,22 @@ struct ProductOperand {
         precondition(first >= 0 && first + count <= k, "product operand: rows out of range")
         return ProductOperand(k: count, n: n, base: base + first * rowStride, rowStride: rowStride,
                               colStride: colStride, panelStride: panelStride)
+    }
+}
+
+extension ProductEngine {
+    /// `gemm`'s one product on this engine: `C[m×n] ← alpha · op(A)[m×k] · op(B)[k×n] + beta · C`,
+    /// row-major with leading dimensions as `gemm` takes them, B packed into `panels`
+    /// (`preparedFloats(k:n:)` floats) for this product alone. For small products (the GLA
+    /// chunks' 64 × 64 × 64), where a general sgemm's set-up and packing of both operands cost
+    /// as much as the arithmetic.
+    func gemm(_ transA: MatrixOperand = .plain, _ transB: MatrixOperand = .plain, m: Int, n: Int, k: Int,
+              alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+              beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, panels: UnsafeMutablePointer<Float>) {
+        if m == 0 || n == 0 { return }
+        let operand = prepare(b, rowStride: transB == .plain ? ldb : 1, colStride: transB == .plain ? 1 : ldb,
+                              k: k, n: n, storage: panels)
+        product(m: m, a: a, rowStride: transA == .plain ? lda : 1, colStride: transA == .plain ? 1 : lda,
+                b: operand, alpha: alpha, beta: beta, c: c, ldc: ldc)
     }
 }
