@@ -92,3 +92,89 @@ void spsim_softmax_gradient_row(int level, float *gradients, const float *probab
 #endif
     softmax_gradient_row_base(gradients, probabilities, count, delta);
 }
+
+// MARK: 2^(x − shift), for the attention kernels (scores kept in base-2 units)
+//
+// x − shift is clamped below (−inf and NaN give 0), rounded to k, and 2^r for r = x − k in
+// [−1/2, 1/2] is a degree-5 polynomial fitted for relative error (≤ 1.9e-7 in float32 over
+// the interval); 2^k scales it: AVX-512's scalef (exact, flushing to 0 below float's range),
+// elsewhere the exponent bits with values below 2^−126 set to 0. Multiply-adds fuse: these
+// results need no bit identity with anything, only this accuracy.
+#define EXP2_C1 0.6931470036506653f
+#define EXP2_C2 0.24022242426872253f
+#define EXP2_C3 0.05550733581185341f
+#define EXP2_C4 0.009671513922512531f
+#define EXP2_C5 0.0013264723820611835f
+
+/// 2^v in 16 lanes for v ≥ −127 (clamped by the caller), generic vector code.
+#define EXP2_16(V) ({                                                                      \
+    _Pragma("clang fp contract(fast)")                                                     \
+    f16 v_ = (V);                                                                          \
+    f16 t_ = v_ + 12582912.0f;                                                             \
+    f16 k_ = t_ - 12582912.0f;                                                             \
+    i16 ki_ = (i16)t_ - 0x4B400000;                                                        \
+    f16 r_ = v_ - k_;                                                                      \
+    f16 p_ = SPLAT(EXP2_C5);                                                               \
+    p_ = p_ * r_ + EXP2_C4;                                                                \
+    p_ = p_ * r_ + EXP2_C3;                                                                \
+    p_ = p_ * r_ + EXP2_C2;                                                                \
+    p_ = p_ * r_ + EXP2_C1;                                                                \
+    p_ = p_ * r_ + 1.0f;                                                                   \
+    f16 e_ = p_ * (f16)((ki_ + 127) << 23);                                                \
+    (f16)((i16)e_ & (v_ >= -126.0f));                                                      \
+})
+
+#define DEFINE_EXP2(SUFFIX, TARGET)                                                        \
+TARGET static float exp2_shifted_sum_##SUFFIX(float *x, long n, float shift) {            \
+    f16 acc = SPLAT(0.0f);                                                                 \
+    long j = 0;                                                                            \
+    for (; j + 16 <= n; j += 16) {                                                         \
+        f16 e = EXP2_16(__builtin_elementwise_max(*(f16 *)(x + j) - shift, SPLAT(-127.0f))); \
+        *(f16 *)(x + j) = e;                                                               \
+        acc += e;                                                                          \
+    }                                                                                      \
+    if (j < n) {                                                                           \
+        f16 tail = SPLAT(-__builtin_inff());                                               \
+        memcpy(&tail, x + j, (size_t)(n - j) * sizeof(float));                             \
+        f16 e = EXP2_16(__builtin_elementwise_max(tail - shift, SPLAT(-127.0f)));          \
+        memcpy(x + j, &e, (size_t)(n - j) * sizeof(float));                                \
+        acc += e;                                                                          \
+    }                                                                                      \
+    return SUM16(acc);                                                                     \
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+DEFINE_EXP2(avx2, __attribute__((target("avx2,fma"))))
+
+/// The AVX-512 version: round and scale by 2^k in one instruction each, tails masked.
+__attribute__((target("avx512f,fma")))
+static float exp2_shifted_sum_avx512(float *x, long n, float shift) {
+    const __m512 s = _mm512_set1_ps(shift), floor = _mm512_set1_ps(-150.0f);
+    __m512 acc = _mm512_setzero_ps();
+    for (long j = 0; j < n; j += 16) {
+        __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+        __m512 v = _mm512_max_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), s), floor);
+        __m512 k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 r = _mm512_sub_ps(v, k);
+        __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(EXP2_C5), r, _mm512_set1_ps(EXP2_C4));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C3));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C2));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP2_C1));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+        __m512 e = _mm512_scalef_ps(p, k);
+        _mm512_mask_storeu_ps(x + j, m, e);
+        acc = _mm512_mask_add_ps(acc, m, acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+#endif
+DEFINE_EXP2(base, )
+
+float spsim_exp2_shifted_sum(int level, float *values, long count, float shift) {
+#if defined(__x86_64__)
+    if (level >= 2) return exp2_shifted_sum_avx512(values, count, shift);
+    if (level == 1) return exp2_shifted_sum_avx2(values, count, shift);
+#endif
+    return exp2_shifted_sum_base(values, count, shift);
+}

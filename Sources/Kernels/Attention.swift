@@ -5,7 +5,9 @@
 // heads·dim), so no n×n matrix is ever formed: scratch memory is one tile of scores
 // (plus one of score gradients in the backward). The forward keeps a running max and
 // running sum per query row (online softmax) and accumulates o directly in the output
-// tensor; the backward is FlashAttention-2's, given the final o and lse.
+// tensor; the backward is FlashAttention-2's, given the final o and lse. Scores are kept in
+// base-2 units (the scale 1/sqrt(D) times log₂e folded into the product), so every
+// exponential is a 2^x (FlashAttention-3's choice too): the cheapest in instructions.
 // A causal mask is applied per tile from the min/max positions of its queries and keys:
 // tiles with no visible pair are skipped, fully visible tiles skip the mask test.
 
@@ -48,10 +50,17 @@ public struct AttentionGradients: Sendable, Equatable {
     public init(dq: Tensor32, dk: Tensor32, dv: Tensor32) { (self.dq, self.dk, self.dv) = (dq, dk, dv) }
 }
 
-/// Query rows per tile.
-@usableFromInline let defaultAttentionQueryTile = 128
+/// log₂e and ln 2 in float32: the kernels keep scores in base-2 units, s·log₂e, so that their
+/// exponential is `exp2Shifted`; lse leaves them in natural-log units.
+let log2e: Float = 1.442_695_040_888_963_4
+let ln2: Float = 0.693_147_180_559_945_3
+
+/// Query rows per tile. With 128 key columns a tile of scores is 32 KiB, so the scores stay
+/// in the L1 cache between their product, the exponentials and the next product (measured
+/// on a 48 KiB-L1 Xeon: 64 × 128 took 0.80–0.85 of the time of 128 × 256 at D = 16 and 64).
+@usableFromInline let defaultAttentionQueryTile = 64
 /// Key columns per tile.
-@usableFromInline let defaultAttentionKeyTile = 256
+@usableFromInline let defaultAttentionKeyTile = 128
 
 // MARK: - Forward
 
@@ -61,8 +70,8 @@ public struct AttentionGradients: Sendable, Equatable {
 /// `s_ij = q_i·k_j / sqrt(D)` over the keys visible to query i (all of them, or those
 /// with `keyPositions[j] <= queryPositions[i]` under `.causal`). A query that sees no key
 /// gets o = 0 and lse = -inf. `v` may have its own head dimension; o then has it too.
-/// Memory beyond the outputs is one 128×256 score tile; one thread (plus whatever
-/// threads OpenBLAS uses for its `sgemm`).
+/// Memory beyond the outputs: one 64×128 score tile, one key tile of K and V packed for the
+/// products, and two floats per query; one thread.
 public func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask) -> AttentionOutput {
     attentionForward(q: q, k: k, v: v, mask: mask,
                      queryTile: defaultAttentionQueryTile, keyTile: defaultAttentionKeyTile)
@@ -77,70 +86,65 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
     var lse = Tensor32(tokens: block.queries, heads: block.heads, dim: 1, repeating: -.infinity)
     if block.isEmpty { return AttentionOutput(o: o, lse: lse) }
     let plan = block.plan, heads = block.heads, valueDim = block.valueDim, nq = block.queries
-    // Scratch: one tile of scores, the running max and sum of its rows, then one KV head's
-    // Kᵀ (per key tile) and V prepared for the products.
-    let keyOperands = block.keyTileFloats(engine, k: block.dim), valueFloats = engine.preparedFloats(k: block.keys, n: valueDim)
-    var scratch = [Float](repeating: 0, count: block.tileFloats + 2 * block.tileRows + keyOperands + valueFloats)
+    // Scratch: one tile of scores, the running max and sum of every query row of a head, and
+    // the key tile's Kᵀ and V prepared for the products.
+    let keyTile = min(plan.keyTile, block.keys)
+    let kTFloats = engine.preparedFloats(k: block.dim, n: keyTile), vFloats = engine.preparedFloats(k: keyTile, n: valueDim)
+    var scratch = [Float](repeating: 0, count: block.tileFloats + 2 * nq + kTFloats + vFloats)
 
     withStoragePointers(q, k, v) { qp, kp, vp in
     withMutableStoragePointers(&o, &lse) { op, lp in
     scratch.withUnsafeMutableBufferPointer { scratchBuffer in
         let s = scratchBuffer.baseAddress!
-        let m = s + block.tileFloats, l = m + block.tileRows, prepared = l + block.tileRows
-        var kT = [ProductOperand](), values: ProductOperand?
+        let m = s + block.tileFloats, l = m + nq, kTStorage = l + nq, vStorage = kTStorage + kTFloats
         for h in 0..<heads {
-            if h % block.group == 0 {
-                // This KV head's Kᵀ [D × keys of the tile] per key tile, and V [nk × Dv].
-                kT = block.keyTileOperands(engine, k: block.dim, storage: prepared) { k0, storage, mk in
-                    engine.prepare(kp + block.keyOffset(k0, head: h), rowStride: 1, colStride: block.kStride,
-                                   k: block.dim, n: mk, storage: storage)
-                }
-                values = engine.prepare(vp + block.valueOffset(0, head: h), rowStride: block.vStride, colStride: 1,
-                                        k: block.keys, n: valueDim, storage: prepared + keyOperands)
-            }
-            for qt in 0..<plan.queryTiles {
-                let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
-                for i in 0..<mq { m[i] = -.infinity; l[i] = 0 }
-                for kt in 0..<plan.keyTiles {
+            for i in 0..<nq { m[i] = -.infinity; l[i] = 0 }
+            for kt in 0..<plan.keyTiles {
+                if !plan.anyQuerySees(keyTile: kt) { continue }
+                let k0 = kt &* plan.keyTile, mk = min(plan.keyTile, block.keys &- k0)
+                let kT = engine.prepare(kp + block.keyOffset(k0, head: h), rowStride: 1, colStride: block.kStride,
+                                        k: block.dim, n: mk, storage: kTStorage)
+                let values = engine.prepare(vp + block.valueOffset(k0, head: h), rowStride: block.vStride, colStride: 1,
+                                            k: mk, n: valueDim, storage: vStorage)
+                for qt in 0..<plan.queryTiles {
                     let visibility = plan.visibility(queryTile: qt, keyTile: kt)
                     if visibility == .none { continue }
-                    let k0 = kt &* plan.keyTile, mk = min(plan.keyTile, block.keys &- k0)
-                    // S = scale · Q Kᵀ  [mq × mk]
+                    let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
+                    // S = scale · log₂e · Q Kᵀ  [mq × mk] (scores in base-2 units)
                     engine.product(m: mq, a: qp + block.queryOffset(q0, head: h), rowStride: block.qStride,
-                                   colStride: 1, b: kT[kt], alpha: block.scale, beta: 0, c: s, ldc: mk)
+                                   colStride: 1, b: kT, alpha: block.scale2, beta: 0, c: s, ldc: mk)
                     if visibility == .partial { plan.applyMask(s, queryTile: qt, keyTile: kt) }
-                    // Online softmax: P = exp(S − m_new), l = l·exp(m_old − m_new) + rowsum(P),
-                    // o = o·exp(m_old − m_new) (then o += P V below).
+                    // Online softmax: P = 2^(S − m_new), l = l·2^(m_old − m_new) + rowsum(P),
+                    // o = o·2^(m_old − m_new) (then o += P V below).
                     for i in 0..<mq {
-                        let row = s + i &* mk
-                        let oldMax = m[i]
+                        let row = s + i &* mk, r = q0 &+ i
+                        let oldMax = m[r]
                         let newMax = max(oldMax, rowMaximum(row, count: mk))
                         if newMax == -.infinity {
                             // No key visible to this row yet: P row is zero.
                             row.update(repeating: 0, count: mk)
                             continue
                         }
-                        let tileSum = fastExpShifted(row, count: mk, shift: newMax)
+                        let tileSum = exp2Shifted(row, count: mk, shift: newMax)
                         if oldMax != newMax && oldMax != -.infinity {
-                            let correction = fastExp(oldMax - newMax)
-                            l[i] *= correction
-                            scaleRow(op + ((q0 &+ i) &* heads &+ h) &* valueDim, count: valueDim, by: correction)
+                            let correction = exp2(oldMax - newMax)
+                            l[r] *= correction
+                            scaleRow(op + (r &* heads &+ h) &* valueDim, count: valueDim, by: correction)
                         }
-                        l[i] += tileSum
-                        m[i] = newMax
+                        l[r] += tileSum
+                        m[r] = newMax
                     }
                     // o += P V  [mq × valueDim], accumulated in place in the output.
-                    engine.product(m: mq, a: s, rowStride: mk, colStride: 1, b: values!.rows(k0, count: mk),
+                    engine.product(m: mq, a: s, rowStride: mk, colStride: 1, b: values,
                                    beta: 1, c: op + block.outputOffset(q0, head: h), ldc: block.oStride)
                 }
-                // o = o / l, lse = m + log l; rows that saw no key keep o = 0, lse = -inf.
-                for i in 0..<mq {
-                    let row = (q0 &+ i) &* heads &+ h
-                    if l[i] > 0 {
-                        scaleRow(op + row &* valueDim, count: valueDim, by: 1 / l[i])
-                        lp[row] = m[i] + log(l[i])
-                    }
-                }
+            }
+            // o = o / l, lse = (m + log₂ l)·ln 2 (natural log again); rows that saw no key keep
+            // o = 0, lse = -inf.
+            for i in 0..<nq where l[i] > 0 {
+                let row = i &* heads &+ h
+                scaleRow(op + row &* valueDim, count: valueDim, by: 1 / l[i])
+                lp[row] = (m[i] + log2(l[i])) * ln2
             }
         }
     }}}
@@ -179,11 +183,12 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
     if block.isEmpty { return AttentionGradients(dq: dq, dk: dk, dv: dv) }
     let plan = block.plan
     // Scratch: a tile of probabilities, a tile of score gradients, D_i per (query, head), then
-    // the operands prepared for the products: per KV head Kᵀ and Vᵀ per key tile and K, per
-    // query head Q and dO.
-    let kTFloats = block.keyTileFloats(engine, k: dim), vTFloats = block.keyTileFloats(engine, k: valueDim)
-    let kFloats = engine.preparedFloats(k: nk, n: dim)
-    let qFloats = engine.preparedFloats(k: nq, n: dim), dOFloats = engine.preparedFloats(k: nq, n: valueDim)
+    // the operands prepared for the products, one tile each: Kᵀ, Vᵀ and K of the key tile,
+    // Q and dO of the query tile.
+    let keyTile = min(plan.keyTile, nk), queryTile = min(plan.queryTile, nq)
+    let kTFloats = engine.preparedFloats(k: dim, n: keyTile), vTFloats = engine.preparedFloats(k: valueDim, n: keyTile)
+    let kFloats = engine.preparedFloats(k: keyTile, n: dim)
+    let qFloats = engine.preparedFloats(k: queryTile, n: dim), dOFloats = engine.preparedFloats(k: queryTile, n: valueDim)
     var scratch = [Float](repeating: 0, count: 2 * block.tileFloats + nq * heads
                           + kTFloats + vTFloats + kFloats + qFloats + dOFloats)
 
@@ -198,49 +203,43 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
         for row in 0..<(nq &* heads) {
             deltas[row] = dotProduct(dOp + row &* valueDim, op + row &* valueDim, count: valueDim)
         }
-        var kT = [ProductOperand](), vT = [ProductOperand](), keys: ProductOperand?
         for h in 0..<heads {
-            if h % block.group == 0 {
-                kT = block.keyTileOperands(engine, k: dim, storage: kTStorage) { k0, storage, mk in
-                    engine.prepare(kp + block.keyOffset(k0, head: h), rowStride: 1, colStride: block.kStride,
-                                   k: dim, n: mk, storage: storage)
-                }
-                vT = block.keyTileOperands(engine, k: valueDim, storage: vTStorage) { k0, storage, mk in
-                    engine.prepare(vp + block.valueOffset(k0, head: h), rowStride: 1, colStride: block.vStride,
-                                   k: valueDim, n: mk, storage: storage)
-                }
-                keys = engine.prepare(kp + block.keyOffset(0, head: h), rowStride: block.kStride, colStride: 1,
-                                      k: nk, n: dim, storage: kStorage)
-            }
-            let queries = engine.prepare(qp + block.queryOffset(0, head: h), rowStride: block.qStride, colStride: 1,
-                                         k: nq, n: dim, storage: qStorage)
-            let outputGradients = engine.prepare(dOp + block.outputOffset(0, head: h), rowStride: block.oStride,
-                                                 colStride: 1, k: nq, n: valueDim, storage: dOStorage)
             for kt in 0..<plan.keyTiles {
                 let k0 = kt &* plan.keyTile, mk = min(plan.keyTile, nk &- k0)
                 let kOffset = block.keyOffset(k0, head: h), vOffset = block.valueOffset(k0, head: h)
+                if !plan.anyQuerySees(keyTile: kt) { continue }
+                let kT = engine.prepare(kp + kOffset, rowStride: 1, colStride: block.kStride, k: dim, n: mk,
+                                        storage: kTStorage)
+                let vT = engine.prepare(vp + vOffset, rowStride: 1, colStride: block.vStride, k: valueDim, n: mk,
+                                        storage: vTStorage)
+                let keys = engine.prepare(kp + kOffset, rowStride: block.kStride, colStride: 1, k: mk, n: dim,
+                                          storage: kStorage)
                 for qt in 0..<plan.queryTiles {
                     let visibility = plan.visibility(queryTile: qt, keyTile: kt)
                     if visibility == .none { continue }
                     let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
                     let qOffset = block.queryOffset(q0, head: h), oOffset = block.outputOffset(q0, head: h)
-                    // S = scale · Q Kᵀ, then P = exp(S − lse).
-                    engine.product(m: mq, a: qp + qOffset, rowStride: block.qStride, colStride: 1, b: kT[kt],
-                                   alpha: block.scale, beta: 0, c: p, ldc: mk)
+                    let queries = engine.prepare(qp + qOffset, rowStride: block.qStride, colStride: 1, k: mq, n: dim,
+                                                 storage: qStorage)
+                    let outputGradients = engine.prepare(dOp + oOffset, rowStride: block.oStride, colStride: 1,
+                                                         k: mq, n: valueDim, storage: dOStorage)
+                    // S = scale · log₂e · Q Kᵀ, then P = 2^(S − lse·log₂e) = exp(scale · Q Kᵀ − lse).
+                    engine.product(m: mq, a: qp + qOffset, rowStride: block.qStride, colStride: 1, b: kT,
+                                   alpha: block.scale2, beta: 0, c: p, ldc: mk)
                     if visibility == .partial { plan.applyMask(p, queryTile: qt, keyTile: kt) }
                     for i in 0..<mq {
                         let rowLSE = lp[(q0 &+ i) &* heads &+ h]
                         if rowLSE == -.infinity || rowLSE.isNaN {
                             (p + i &* mk).update(repeating: 0, count: mk)
                         } else {
-                            _ = fastExpShifted(p + i &* mk, count: mk, shift: rowLSE)
+                            _ = exp2Shifted(p + i &* mk, count: mk, shift: rowLSE * log2e)
                         }
                     }
                     // dV += Pᵀ dO  [mk × valueDim]
-                    engine.product(m: mk, a: p, rowStride: 1, colStride: mk, b: outputGradients.rows(q0, count: mq),
+                    engine.product(m: mk, a: p, rowStride: 1, colStride: mk, b: outputGradients,
                                    beta: 1, c: dvp + vOffset, ldc: block.vStride)
                     // dP = dO Vᵀ  [mq × mk]
-                    engine.product(m: mq, a: dOp + oOffset, rowStride: block.oStride, colStride: 1, b: vT[kt],
+                    engine.product(m: mq, a: dOp + oOffset, rowStride: block.oStride, colStride: 1, b: vT,
                                    beta: 0, c: ds, ldc: mk)
                     // dS = P ∘ (dP − D_i)
                     for i in 0..<mq {
@@ -248,10 +247,10 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                                            delta: deltas[(q0 &+ i) &* heads &+ h])
                     }
                     // dQ += scale · dS K  [mq × dim]
-                    engine.product(m: mq, a: ds, rowStride: mk, colStride: 1, b: keys!.rows(k0, count: mk),
+                    engine.product(m: mq, a: ds, rowStride: mk, colStride: 1, b: keys,
                                    alpha: block.scale, beta: 1, c: dqp + qOffset, ldc: block.qStride)
                     // dK += scale · dSᵀ Q  [mk × dim]
-                    engine.product(m: mk, a: ds, rowStride: 1, colStride: mk, b: queries.rows(q0, count: mq),
+                    engine.product(m: mk, a: ds, rowStride: 1, colStride: mk, b: queries,
                                    alpha: block.scale, beta: 1, c: dkp + kOffset, ldc: block.kStride)
                 }
             }
@@ -298,7 +297,8 @@ public func attentionForwardFLOPs(queries: Int, keys: Int, heads: Int, dim: Int,
 struct AttentionBlock {
     let queries: Int, keys: Int, heads: Int, kvHeads: Int, dim: Int, valueDim: Int
     let group: Int
-    let scale: Float
+    /// The score scale 1/sqrt(D), and the same times log₂e (scores in base-2 units).
+    let scale: Float, scale2: Float
     let qStride: Int, kStride: Int, vStride: Int, oStride: Int
     let plan: AttentionTilePlan
     /// Rows and floats of one score tile.
@@ -319,29 +319,11 @@ struct AttentionBlock {
         (queries, keys, heads, kvHeads, dim, valueDim) = (q.tokens, k.tokens, q.heads, k.heads, q.dim, v.dim)
         group = kvHeads > 0 ? heads / kvHeads : 1
         scale = 1 / Float(dim).squareRoot()
+        scale2 = scale * log2e
         (qStride, kStride, vStride, oStride) = (heads * dim, kvHeads * dim, kvHeads * valueDim, heads * valueDim)
         plan = AttentionTilePlan(mask: mask, queries: queries, keys: keys, queryTile: queryTile, keyTile: keyTile)
         tileRows = min(queryTile, queries)
         tileFloats = tileRows * min(keyTile, keys)
-    }
-
-    /// Floats `keyTileOperands` packs: one `k × (keys of the tile)` operand per key tile.
-    func keyTileFloats(_ engine: ProductEngine, k: Int) -> Int {
-        (0..<plan.keyTiles).reduce(0) { total, kt in
-            total + engine.preparedFloats(k: k, n: min(plan.keyTile, keys - kt * plan.keyTile))
-        }
-    }
-
-    /// One prepared operand per key tile, `prepare(first key, storage, keys in the tile)`,
-    /// packed one after another from `storage` (`keyTileFloats` floats).
-    func keyTileOperands(_ engine: ProductEngine, k: Int, storage: UnsafeMutablePointer<Float>,
-                         _ prepare: (Int, UnsafeMutablePointer<Float>, Int) -> ProductOperand) -> [ProductOperand] {
-        var next = storage
-        return (0..<plan.keyTiles).map { kt in
-            let k0 = kt * plan.keyTile, mk = min(plan.keyTile, keys - k0)
-            defer { next += engine.preparedFloats(k: k, n: mk) }
-            return prepare(k0, next, mk)
-        }
     }
 
     /// Whether there is nothing to compute (no query, no key or no head).
@@ -418,6 +400,11 @@ struct AttentionTilePlan {
         if keyMin[kt] > queryMax[qt] { return .none }
         if keyMax[kt] <= queryMin[qt] { return .all }
         return .partial
+    }
+
+    /// Whether some query tile sees some key of key tile `kt` (else its operands need no preparing).
+    func anyQuerySees(keyTile kt: Int) -> Bool {
+        (0..<queryTiles).contains { visibility(queryTile: $0, keyTile: kt) != .none }
     }
 
     /// Sets `scores[i, j] = -inf` in the tile's `[rows × columns]` scores (row stride

@@ -13,6 +13,12 @@
 /// sum (accumulated in 16 lanes, then reduced in lane order). `shift` must be finite.
 float spsim_exp_shifted_sum(int level, float *values, long count, float shift);
 
+/// Replaces each of the `count` values at `values` by 2^(value − shift) and returns their
+/// sum: relative error ≤ 2e-7 (degree-5 polynomial, fused multiply-adds, so not bit-identical
+/// across levels); 0 (or, on AVX-512, a subnormal) where value − shift < −126, and 0 for −inf.
+/// `shift` must be finite.
+float spsim_exp2_shifted_sum(int level, float *values, long count, float shift);
+
 /// The largest of the `count` values at `values` (-inf for none).
 float spsim_row_max(int level, const float *values, long count);
 
