@@ -166,22 +166,22 @@ struct RingSteps {
     }
 
     /// Σ over steps of the transfer `comm(s)` not hidden by rank r's own compute at step s:
-    /// steps 1…r see origins below r, steps r+1…P−1 origins above. O(1) per rank.
+    /// steps 1…r see origins below r, steps r+1…P−1 origins above. `comm` may differ at
+    /// s = 0, s = 1 and s = P−1 and is the same at every s in 2…P−2. O(1) per rank.
     func exposed(rank r: Int, flops: Double, factor: Double, comm: (Int) -> Double) -> Double {
         let n = Double(counts[r])
         var total = max(0, comm(0) - factor * flops * diagonal(n))
         guard p > 1 else { return total }
         let below = factor * flops * offDiagonal(n, below: true), above = factor * flops * offDiagonal(n, below: false)
-        // comm(s) takes at most three values: s = 0, 1 ≤ s ≤ P−2, s = P−1.
-        let middle = comm(1 < p - 1 ? 1 : p - 1), last = comm(p - 1)
-        let belowSteps = r  // s = 1…r
-        let aboveSteps = p - 1 - r  // s = r+1…P−1
-        // Of those, the step s = P−1 is below when r = P−1, else above.
-        if r == p - 1 {
-            total += Double(max(0, belowSteps - 1)) * max(0, middle - below) + max(0, last - below)
-        } else {
-            total += Double(belowSteps) * max(0, middle - below)
-            total += Double(max(0, aboveSteps - 1)) * max(0, middle - above) + max(0, last - above)
+        // Steps 1…r see origins below r, steps r+1…P−1 above.
+        func hidden(_ s: Int) -> Double { s <= r ? below : above }
+        // comm(s) takes at most four values: s = 0, s = 1, 2 ≤ s ≤ P−2, s = P−1.
+        total += max(0, comm(1) - hidden(1))
+        if p - 1 >= 2 { total += max(0, comm(p - 1) - hidden(p - 1)) }
+        if p - 2 >= 2 {
+            let middle = comm(2), steps = p - 3  // s = 2…P−2
+            let belowSteps = max(0, min(r, p - 2) - 1)
+            total += Double(belowSteps) * max(0, middle - below) + Double(steps - belowSteps) * max(0, middle - above)
         }
         return total
     }

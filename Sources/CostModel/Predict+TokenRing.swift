@@ -13,6 +13,20 @@
 // Time: a step lasts the longer of the slowest rank's compute and the Q hop of the next
 // step plus the return of the previous step: both leave the rank through its one port (its
 // link to the NVSwitch, or its NIC), one after the other; the last return is exposed.
+// Step 0 computes the diagonal and merges it locally, so it returns nothing: steps 0 and 1
+// carry a Q hop alone, steps 2…P−2 a Q hop and a return, step P−1 a return, and the return
+// of step P−1 follows: P−1 Q hops and P−1 returns, as sent. (Charging a return at step 1 too
+// priced P returns: one return too many wherever the transfers are not hidden — on the toy
+// platform, N = 512, H = 8, D = 16, causal, 1.43× the simulated forward at P = 2, 1.09× at
+// P = 8; now 1.000 and 1.016.) Causal zigzag's wrapped steps send half blocks and half
+// returns, but at every step some rank sends a whole block and a whole return (rank 1; at
+// step P−1 rank 0 its whole return), so each step is priced whole. The schedule
+// posts each return's receive when the owner's step begins, so returns reach the owner's
+// link in its own step (TokenRingAttention.swift, "Pacing") as priced here.
+// Not priced: where a block's compute is close to its Q hop, a return leaves only once its
+// block is computed and shares the link with the next hop, which then arrives late — toy,
+// P = 8, D = 64: simulated 1.03× this (non-causal, N = 8192) and 1.07× (causal, N = 16384,
+// backward 1.08×). Transfer-bound or compute-bound, the simulation agrees within 3%.
 // Returns cross nodes at each GPU's NIC share.
 import SPCore
 
@@ -67,7 +81,8 @@ public enum TokenRingModel: StrategyModel {
         let steps = RingSteps(w, shape: shape)
         for (index, phase) in phases.enumerated() {
             var time = 0.0
-            let comm: (Int) -> Double = { step in (step < p - 1 ? phase.q : 0) + (step >= 1 ? phase.ret : 0) }
+            // Step s carries the Q hop of step s+1 and the return of step s−1 (none from step 0).
+            let comm: (Int) -> Double = { step in (step < p - 1 ? phase.q : 0) + (step >= 2 ? phase.ret : 0) }
             for step in 0..<p { time += max(phase.factor * flops * steps.slowestPairs(step: step), comm(step)) }
             time += phase.ret
             for r in 0..<p {

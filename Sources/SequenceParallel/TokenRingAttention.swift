@@ -7,7 +7,8 @@
 // (o, lse) a rank computes for a visiting Q goes straight back to the Q's owner, which may
 // be any rank. Q travels on one communicator and the returns on another (two dups), so the
 // two streams use opposite directions of the links at once. All sends and receives are
-// nonblocking; every receive is posted before the matching send can be waited on.
+// nonblocking and each step posts its receives before it waits for anything; a rank waits
+// for its return sends only after its last step, so no wait needs a later step's post.
 //
 // Who holds what. Non-causal (any layout): Q moves to the successor r+1, so at step s rank
 // r holds the Q of owner (r − s) mod P. Causal needs the zigzag layout (rank r holds chunks
@@ -24,9 +25,9 @@
 // computed. Every non-diagonal step is n²/2 query-key pairs: the work is balanced.
 //
 //   forward, rank r (visit(r, s) = the owner, its rows that visit, and the local K rows used):
-//     for s in 1..<P: irecv the return of my Q at step s from the rank holding it    (early)
 //     block ← q;  acc ← (0, −inf)
 //     for s in 0..<P:
+//       if s ≥ 1:   irecv the return of my Q at step s from the rank holding it   (not earlier)
 //       if s < P−1: irecv the block of step s+1 from the predecessor;
 //                   isend to the successor the rows of block it needs at step s+1
 //       part ← attention(block, k[keyRows], v[keyRows])
@@ -44,6 +45,18 @@
 //   float per row instead would save H·(D−1) floats per token of every block message.)
 // Overlap: each Q hop and each return travel while the next block is computed; the owner
 // merges the return of step s−1 after computing step s; the last return is exposed.
+// Pacing: a return sent by rendezvous (a large message; every message on a SimGrid platform
+// without an eager regime) moves only once its receive is posted. The owner posts it as its
+// step s begins, so the return of step s comes in over the owner's link during the owner's
+// own step s, beside the block of step s+1, whatever step the holder has reached: one block
+// and one return per link and step, as the closed form prices it. Posting all P−1 up front
+// (this file's first version) let a holder that runs ahead push its return into the owner's
+// link while the owner still receives an earlier block; in the causal zigzag ring, whose
+// wrapped steps move half blocks, ranks run ahead and the blocks slowed down: on a
+// contention-free SimGrid platform (toy, N = 4096, H = 8, D = 16, P = 64) the step took
+// 1.08× its closed form (Predict+TokenRing.swift), the backward 1.11×; posted as above, 0.99×
+// and 1.00× (SMPITests; at P = 256, N = 16384 the same). At most two return buffers are
+// pending instead of P−1.
 //
 // Traffic (rank r, 4-byte floats, n_j tokens on rank j; ledger convention: one isend = one
 // message of its payload's bytes; "next" is (r+1) mod P, "previous" (r−1) mod P):
@@ -167,16 +180,19 @@ public final class TokenRingAttention: AttentionStrategy {
         let p = context.size, r = context.rank
         let blockShapes = own.map(RowShape.init)
 
-        // Every return of my queries, posted before anything can arrive.
-        var pendingReturns = [(rows: Range<Int>, buffer: MessageBuffer<Float>, request: Request)]()
-        for s in 1..<p {
+        // The returns of my queries, each posted when its step begins and merged one step
+        // later (see the header): at most two are pending.
+        var pendingReturns = [Int: (rows: Range<Int>, buffer: MessageBuffer<Float>, request: Request)]()
+        func postReturn(ofStep s: Int) throws {
             let holder = schedule.holder(of: r, step: s)
             let rows = schedule.visit(at: holder, step: s).rows
             let buffer = context.receiveBuffer(count: RowShape.count(resultShapes, tokens: rows.count))
-            pendingReturns.append((rows, buffer, try returns.irecv(into: buffer, from: holder, tag: s)))
+            pendingReturns[s] = (rows, buffer, try returns.irecv(into: buffer, from: holder, tag: s))
         }
         func mergeReturn(ofStep s: Int) throws {
-            let (rows, buffer, request) = pendingReturns[s - 1]
+            guard let (rows, buffer, request) = pendingReturns.removeValue(forKey: s) else {
+                preconditionFailure("TokenRing: the return of step \(s) was never posted")
+            }
             try context.communicate("wait return") { try request.wait() }
             context.arithmetic("merge") { merge(unpackRows(buffer, tokens: rows.count, shapes: resultShapes), rows) }
         }
@@ -188,6 +204,7 @@ public final class TokenRingAttention: AttentionStrategy {
         for s in 0..<p {
             let visit = schedule.visit(at: r, step: s)
             var incomingRows: Range<Int>?
+            if s >= 1 { try postReturn(ofStep: s) }
             if s < p - 1 {
                 let rows = schedule.visit(at: r, step: s + 1).rows
                 let needed = schedule.visit(at: ring.next, step: s + 1).rows
