@@ -101,9 +101,10 @@ public enum TokenRingModel: StrategyModel {
                 }
             }
         }
-        // Two block buffers and P−1 early-posted return buffers (forward (o, lse); backward dq).
+        // Two block buffers and at most two pending return buffers (forward (o, lse); backward dq):
+        // a return's receive is posted when its step begins and merged one step later.
         let memory = n.map { nr in
-            w.softmaxBackwardBytes(nr) + 2 * shape.maxCount * blockRow + max(0, p - 1) * shape.maxCount * returnRow
+            w.softmaxBackwardBytes(nr) + 2 * shape.maxCount * blockRow + min(2, max(0, p - 1)) * shape.maxCount * returnRow
         }
         return Prediction(strategy: name, topology: placement.topology.name, ranks: p, workload: w,
                           forward: forward, backward: backward, memoryBytes: memory)
