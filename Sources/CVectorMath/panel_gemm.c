@@ -8,27 +8,54 @@
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
-/// Packs op(B) [k × n] into panels of NR columns (zero beyond column n).
-#define DEFINE_PACK(SUFFIX, NR)                                                              \
-static void pack_##SUFFIX(long k, long n, const float *b, long row_stride, long col_stride, \
-                          float *out, long panel_stride) {                                   \
+/// Packs op(B) [k × n] into panels of NR columns (zero beyond column n). A whole panel row
+/// is copied as NR floats in the loop's vector width (no call per row: the GLA chunks pack
+/// 64 × 64 operands, where a memcpy per row cost a tenth of the kernel).
+#define DEFINE_PACK(SUFFIX, TARGET, NR)                                                      \
+TARGET static void pack_##SUFFIX(long k, long n, const float *b, long row_stride,           \
+                                 long col_stride, float *out, long panel_stride) {          \
     for (long j0 = 0; j0 < n; j0 += NR) {                                                    \
         float *panel = out + (j0 / NR) * panel_stride;                                       \
         long width = MIN(NR, n - j0);                                                        \
-        if (col_stride == 1) {                                                               \
+        if (col_stride == 1 && width == NR) {                                                \
             for (long p = 0; p < k; p++) {                                                   \
-                memcpy(panel + p * NR, b + p * row_stride + j0, (size_t)width * sizeof(float)); \
-                for (long c = width; c < NR; c++) panel[p * NR + c] = 0;                     \
+                const float *row = b + p * row_stride + j0;                                  \
+                _Pragma("clang loop unroll(full)")                                           \
+                for (int c = 0; c < NR; c += 4) *(v4 *)(panel + p * NR + c) = *(const v4 *)(row + c); \
             }                                                                                \
-        } else {                                                                             \
-            for (long c = 0; c < NR; c++) {                                                  \
-                if (c < width) {                                                             \
-                    const float *column = b + (j0 + c) * col_stride;                         \
-                    for (long p = 0; p < k; p++) panel[p * NR + c] = column[p * row_stride]; \
-                } else {                                                                     \
-                    for (long p = 0; p < k; p++) panel[p * NR + c] = 0;                      \
+        } else if (col_stride == 1) {                                                        \
+            for (long p = 0; p < k; p++) {                                                   \
+                const float *row = b + p * row_stride + j0;                                  \
+                for (long c = 0; c < NR; c++) panel[p * NR + c] = c < width ? row[c] : 0;    \
+            }                                                                                \
+        } else if (row_stride == 1) {                                                        \
+            /* A transposed B (columns contiguous): 4 × 4 blocks transposed in registers. */    \
+            for (long c0 = 0; c0 < NR; c0 += 4)                                              \
+                for (long p0 = 0; p0 < k; p0 += 4) {                                         \
+                    if (c0 + 4 <= width && p0 + 4 <= k) {                                    \
+                        const float *column = b + (j0 + c0) * col_stride + p0;               \
+                        v4 x0 = *(const v4 *)column, x1 = *(const v4 *)(column + col_stride); \
+                        v4 x2 = *(const v4 *)(column + 2 * col_stride);                      \
+                        v4 x3 = *(const v4 *)(column + 3 * col_stride);                      \
+                        v4 t0 = __builtin_shufflevector(x0, x1, 0, 4, 1, 5);                 \
+                        v4 t1 = __builtin_shufflevector(x2, x3, 0, 4, 1, 5);                 \
+                        v4 t2 = __builtin_shufflevector(x0, x1, 2, 6, 3, 7);                 \
+                        v4 t3 = __builtin_shufflevector(x2, x3, 2, 6, 3, 7);                 \
+                        float *row = panel + p0 * NR + c0;                                   \
+                        *(v4 *)row = __builtin_shufflevector(t0, t1, 0, 1, 4, 5);            \
+                        *(v4 *)(row + NR) = __builtin_shufflevector(t0, t1, 2, 3, 6, 7);     \
+                        *(v4 *)(row + 2 * NR) = __builtin_shufflevector(t2, t3, 0, 1, 4, 5); \
+                        *(v4 *)(row + 3 * NR) = __builtin_shufflevector(t2, t3, 2, 3, 6, 7); \
+                    } else {                                                                 \
+                        for (long c = c0; c < c0 + 4; c++)                                   \
+                            for (long p = p0; p < MIN(p0 + 4, k); p++)                       \
+                                panel[p * NR + c] = c < width ? b[(j0 + c) * col_stride + p] : 0; \
+                    }                                                                        \
                 }                                                                            \
-            }                                                                                \
+        } else {                                                                             \
+            for (long c = 0; c < NR; c++)                                                    \
+                for (long p = 0; p < k; p++)                                                 \
+                    panel[p * NR + c] = c < width ? b[p * row_stride + (j0 + c) * col_stride] : 0; \
         }                                                                                    \
     }                                                                                        \
 }
@@ -127,9 +154,11 @@ DEFINE_GEMM(avx2, AVX2, NR_AVX2, avx2, 6, avx2_narrow, 8)
 DEFINE_TILE(base, , v4, 4, 2, 4, NR_BASE)
 DEFINE_TILE(base_narrow, , v4, 4, 1, 8, NR_BASE)
 DEFINE_GEMM(base, , NR_BASE, base, 4, base_narrow, 8)
-DEFINE_PACK(32, NR_AVX512)
-DEFINE_PACK(16, NR_AVX2)
-DEFINE_PACK(8, NR_BASE)
+#if defined(__x86_64__)
+DEFINE_PACK(32, AVX512, NR_AVX512)
+DEFINE_PACK(16, AVX2, NR_AVX2)
+#endif
+DEFINE_PACK(8, , NR_BASE)
 
 long spsim_panel_width(int level) {
 #if defined(__x86_64__)
@@ -141,11 +170,11 @@ long spsim_panel_width(int level) {
 
 void spsim_pack_panels(int level, long k, long n, const float *b, long row_stride, long col_stride,
                        float *out, long panel_stride) {
-    switch (spsim_panel_width(level)) {
-    case 32: pack_32(k, n, b, row_stride, col_stride, out, panel_stride); break;
-    case 16: pack_16(k, n, b, row_stride, col_stride, out, panel_stride); break;
-    default: pack_8(k, n, b, row_stride, col_stride, out, panel_stride); break;
-    }
+#if defined(__x86_64__)
+    if (level >= 2) { pack_32(k, n, b, row_stride, col_stride, out, panel_stride); return; }
+    if (level == 1) { pack_16(k, n, b, row_stride, col_stride, out, panel_stride); return; }
+#endif
+    pack_8(k, n, b, row_stride, col_stride, out, panel_stride);
 }
 
 void spsim_panel_gemm(int level, long m, long n, long k, float alpha,

@@ -88,16 +88,18 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
             let op = ob.baseAddress! + c.valueOffset, s = sb.baseAddress! + c.head &* dk &* dv
             // Inter-chunk: o = (q ⊙ exp(Γ)) S.
             ws.scale(qp, rowStride: kStride, length: c.length, by: ws.prefixDecay, into: ws.scaledQ)
-            ws.engine.gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv, beta: 0, c: op, ldc: vStride, panels: ws.panels)
+            ws.engine.gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: s, ldb: dv, beta: 0, c: op,
+                           ldc: vStride, panels: ws.panels)
             // Intra-chunk: o += A V.
             ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
             ws.intraScores(q: qp, k: kp, rowStride: kStride, length: c.length)
-            ws.engine.gemm(m: c.length, n: dv, k: c.length, a: ws.scores, lda: ws.chunk, b: vp, ldb: vStride,
-                  beta: 1, c: op, ldc: vStride, panels: ws.panels)
+            let values = ws.engine.prepare(vp, rowStride: vStride, colStride: 1, k: c.length, n: dv,
+                                           storage: ws.valuePanels)
+            ws.engine.product(m: c.length, a: ws.scores, rowStride: ws.chunk, colStride: 1, b: values,
+                              beta: 1, c: op, ldc: vStride)
             // State: S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
             ws.decayState(s, valueDim: dv)
-            ws.engine.gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
-                  b: vp, ldb: vStride, beta: 1, c: s, ldc: dv, panels: ws.panels)
+            ws.engine.product(m: dk, a: ws.scaledK, rowStride: 1, colStride: dk, b: values, beta: 1, c: s, ldc: dv)
         }
     }}}
     return (o, state)

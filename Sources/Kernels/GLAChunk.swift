@@ -197,8 +197,9 @@ struct GLAWorkspace {
     let blockRows, blockColumns: UnsafeMutablePointer<Float>
     /// `[keyDim]`: exp(Γ_L), and two running vectors for the intra-chunk loops.
     let totalDecay, running, runningQ: UnsafeMutablePointer<Float>
-    /// The product engine of the chunk products, and the packed B of the product running.
-    let engine: ProductEngine, panels: UnsafeMutablePointer<Float>
+    /// The product engine of the chunk products, the packed B of the product running, and a
+    /// chunk's V packed once for the two products that read it.
+    let engine: ProductEngine, panels, valuePanels: UnsafeMutablePointer<Float>
 
     init(chunk: Int, keyDim: Int, valueDim: Int, engine: ProductEngine = .best) {
         self.chunk = chunk
@@ -224,11 +225,12 @@ struct GLAWorkspace {
         runningQ = floats(keyDim)
         let side = max(chunk, keyDim, valueDim)
         panels = floats(engine.preparedFloats(k: side, n: side))
+        valuePanels = floats(engine.preparedFloats(k: chunk, n: valueDim))
     }
 
     func deallocate() {
         for p in [scores, scoreGradients, gateExp, prefixDecay, suffixDecay, scaledQ, scaledK,
-                  product, blockRows, blockColumns, totalDecay, running, runningQ, panels] { p.deallocate() }
+                  product, blockRows, blockColumns, totalDecay, running, runningQ, panels, valuePanels] { p.deallocate() }
     }
 
     /// For the `length` tokens at `g` (row stride `rowStride`, `keyDim` channels): fills
@@ -313,14 +315,12 @@ struct GLAWorkspace {
             if middle < length { scoreRows(t0: middle, t1: length, q: q, k: k, rowStride: rowStride, length: length) }
             return
         }
-        // The columns transposed, `[Dk, length]`, so the product is a plain one (sgemm's
-        // small-matrix kernels; a transposed operand costs it a packing pass).
+        // The columns as rows `[length, Dk]`, scaled in the vector unit; packing the product's
+        // operand transposes them.
         for c in 0..<dk { running[c] = 1 / totalDecay[c] }
-        for s in 0..<length {
-            let ks = scaledK + s &* dk
-            for c in 0..<dk { blockColumns[c &* length &+ s] = ks[c] * running[c] }
-        }
-        engine.gemm(m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: length, c: scores, ldc: chunk, panels: panels)
+        for s in 0..<length { glaMultiply(scaledK + s &* dk, running, into: blockColumns + s &* dk, dk) }
+        engine.gemm(.plain, .transposed, m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: dk,
+                    c: scores, ldc: chunk, panels: panels)
         zeroAboveDiagonal(rows: 0..<length, length: length)
     }
 
