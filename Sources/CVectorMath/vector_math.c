@@ -93,18 +93,19 @@ void spsim_softmax_gradient_row(int level, float *gradients, const float *probab
     softmax_gradient_row_base(gradients, probabilities, count, delta);
 }
 
-// MARK: 2^(x − shift), for the attention kernels (scores kept in base-2 units)
+// MARK: e^(x − shift) as 2^((x − shift)·log₂e), for the attention kernels
 //
-// x − shift is clamped below (−inf and NaN give 0), rounded to k, and 2^r for r = x − k in
-// [−1/2, 1/2] is a degree-5 polynomial fitted for relative error (≤ 1.9e-7 in float32 over
-// the interval); 2^k scales it: AVX-512's scalef (exact, flushing to 0 below float's range),
-// elsewhere the exponent bits with values below 2^−126 set to 0. Multiply-adds fuse: these
-// results need no bit identity with anything, only this accuracy.
+// v = (x − shift)·log₂e is clamped below (−inf and NaN give 0) and rounded to k; 2^r for
+// r = v − k in [−1/2, 1/2] is a degree-5 polynomial fitted for relative error (1.9e-7 exact,
+// 4e-7 with float32 rounding); 2^k scales it: AVX-512's scalef (exact, flushing to 0 below
+// float's range), elsewhere the exponent bits with values below 2^−126 set to 0. x = shift
+// gives exactly 1. Multiply-adds fuse: these results need no bit identity with anything.
 #define EXP2_C1 0.6931470036506653f
 #define EXP2_C2 0.24022242426872253f
 #define EXP2_C3 0.05550733581185341f
 #define EXP2_C4 0.009671513922512531f
 #define EXP2_C5 0.0013264723820611835f
+#define LOG2E 1.4426950408889634f
 
 /// 2^v in 16 lanes for v ≥ −127 (clamped by the caller), generic vector code.
 #define EXP2_16(V) ({                                                                      \
@@ -125,18 +126,18 @@ void spsim_softmax_gradient_row(int level, float *gradients, const float *probab
 })
 
 #define DEFINE_EXP2(SUFFIX, TARGET)                                                        \
-TARGET static float exp2_shifted_sum_##SUFFIX(float *x, long n, float shift) {            \
+TARGET static float softmax_exp_sum_##SUFFIX(float *x, long n, float shift) {            \
     f16 acc = SPLAT(0.0f);                                                                 \
     long j = 0;                                                                            \
     for (; j + 16 <= n; j += 16) {                                                         \
-        f16 e = EXP2_16(__builtin_elementwise_max(*(f16 *)(x + j) - shift, SPLAT(-127.0f))); \
+        f16 e = EXP2_16(__builtin_elementwise_max((*(f16 *)(x + j) - shift) * LOG2E, SPLAT(-127.0f))); \
         *(f16 *)(x + j) = e;                                                               \
         acc += e;                                                                          \
     }                                                                                      \
     if (j < n) {                                                                           \
         f16 tail = SPLAT(-__builtin_inff());                                               \
         memcpy(&tail, x + j, (size_t)(n - j) * sizeof(float));                             \
-        f16 e = EXP2_16(__builtin_elementwise_max(tail - shift, SPLAT(-127.0f)));          \
+        f16 e = EXP2_16(__builtin_elementwise_max((tail - shift) * LOG2E, SPLAT(-127.0f))); \
         memcpy(x + j, &e, (size_t)(n - j) * sizeof(float));                                \
         acc += e;                                                                          \
     }                                                                                      \
@@ -149,12 +150,12 @@ DEFINE_EXP2(avx2, __attribute__((target("avx2,fma"))))
 
 /// The AVX-512 version: round and scale by 2^k in one instruction each, tails masked.
 __attribute__((target("avx512f,fma")))
-static float exp2_shifted_sum_avx512(float *x, long n, float shift) {
-    const __m512 s = _mm512_set1_ps(shift), floor = _mm512_set1_ps(-150.0f);
+static float softmax_exp_sum_avx512(float *x, long n, float shift) {
+    const __m512 s = _mm512_set1_ps(shift), log2e = _mm512_set1_ps(LOG2E), floor = _mm512_set1_ps(-150.0f);
     __m512 acc = _mm512_setzero_ps();
     for (long j = 0; j < n; j += 16) {
         __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-        __m512 v = _mm512_max_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), s), floor);
+        __m512 v = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + j), s), log2e), floor);
         __m512 k = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         __m512 r = _mm512_sub_ps(v, k);
         __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(EXP2_C5), r, _mm512_set1_ps(EXP2_C4));
@@ -171,10 +172,10 @@ static float exp2_shifted_sum_avx512(float *x, long n, float shift) {
 #endif
 DEFINE_EXP2(base, )
 
-float spsim_exp2_shifted_sum(int level, float *values, long count, float shift) {
+float spsim_softmax_exp_sum(int level, float *values, long count, float shift) {
 #if defined(__x86_64__)
-    if (level >= 2) return exp2_shifted_sum_avx512(values, count, shift);
-    if (level == 1) return exp2_shifted_sum_avx2(values, count, shift);
+    if (level >= 2) return softmax_exp_sum_avx512(values, count, shift);
+    if (level == 1) return softmax_exp_sum_avx2(values, count, shift);
 #endif
-    return exp2_shifted_sum_base(values, count, shift);
+    return softmax_exp_sum_base(values, count, shift);
 }

@@ -5,9 +5,9 @@
 // heads·dim), so no n×n matrix is ever formed: scratch memory is one tile of scores
 // (plus one of score gradients in the backward). The forward keeps a running max and
 // running sum per query row (online softmax) and accumulates o directly in the output
-// tensor; the backward is FlashAttention-2's, given the final o and lse. Scores are kept in
-// base-2 units (the scale 1/sqrt(D) times log₂e folded into the product), so every
-// exponential is a 2^x (FlashAttention-3's choice too): the cheapest in instructions.
+// tensor; the backward is FlashAttention-2's, given the final o and lse. Their exponentials
+// e^(s − m) are evaluated as 2^((s − m)·log₂e) (`softmaxExp`, as FlashAttention-3 does): the
+// fewest instructions, and exactly 1 at a row's maximum.
 // A causal mask is applied per tile from the min/max positions of its queries and keys:
 // tiles with no visible pair are skipped, fully visible tiles skip the mask test.
 
@@ -49,11 +49,6 @@ public struct AttentionGradients: Sendable, Equatable {
     /// Gradients from their three tensors.
     public init(dq: Tensor32, dk: Tensor32, dv: Tensor32) { (self.dq, self.dk, self.dv) = (dq, dk, dv) }
 }
-
-/// log₂e and ln 2 in float32: the kernels keep scores in base-2 units, s·log₂e, so that their
-/// exponential is `exp2Shifted`; lse leaves them in natural-log units.
-let log2e: Float = 1.442_695_040_888_963_4
-let ln2: Float = 0.693_147_180_559_945_3
 
 /// Query rows per tile. With 128 key columns a tile of scores is 32 KiB, so the scores stay
 /// in the L1 cache between their product, the exponentials and the next product (measured
@@ -110,12 +105,12 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                     let visibility = plan.visibility(queryTile: qt, keyTile: kt)
                     if visibility == .none { continue }
                     let q0 = qt &* plan.queryTile, mq = min(plan.queryTile, nq &- q0)
-                    // S = scale · log₂e · Q Kᵀ  [mq × mk] (scores in base-2 units)
+                    // S = scale · Q Kᵀ  [mq × mk]
                     engine.product(m: mq, a: qp + block.queryOffset(q0, head: h), rowStride: block.qStride,
-                                   colStride: 1, b: kT, alpha: block.scale2, beta: 0, c: s, ldc: mk)
+                                   colStride: 1, b: kT, alpha: block.scale, beta: 0, c: s, ldc: mk)
                     if visibility == .partial { plan.applyMask(s, queryTile: qt, keyTile: kt) }
-                    // Online softmax: P = 2^(S − m_new), l = l·2^(m_old − m_new) + rowsum(P),
-                    // o = o·2^(m_old − m_new) (then o += P V below).
+                    // Online softmax: P = exp(S − m_new), l = l·exp(m_old − m_new) + rowsum(P),
+                    // o = o·exp(m_old − m_new) (then o += P V below).
                     for i in 0..<mq {
                         let row = s + i &* mk, r = q0 &+ i
                         let oldMax = m[r]
@@ -125,9 +120,9 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                             row.update(repeating: 0, count: mk)
                             continue
                         }
-                        let tileSum = exp2Shifted(row, count: mk, shift: newMax)
+                        let tileSum = softmaxExp(row, count: mk, shift: newMax)
                         if oldMax != newMax && oldMax != -.infinity {
-                            let correction = exp2(oldMax - newMax)
+                            let correction = fastExp(oldMax - newMax)
                             l[r] *= correction
                             scaleRow(op + (r &* heads &+ h) &* valueDim, count: valueDim, by: correction)
                         }
@@ -139,12 +134,11 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
                                    beta: 1, c: op + block.outputOffset(q0, head: h), ldc: block.oStride)
                 }
             }
-            // o = o / l, lse = (m + log₂ l)·ln 2 (natural log again); rows that saw no key keep
-            // o = 0, lse = -inf.
+            // o = o / l, lse = m + log l; rows that saw no key keep o = 0, lse = -inf.
             for i in 0..<nq where l[i] > 0 {
                 let row = i &* heads &+ h
                 scaleRow(op + row &* valueDim, count: valueDim, by: 1 / l[i])
-                lp[row] = (m[i] + log2(l[i])) * ln2
+                lp[row] = m[i] + log(l[i])
             }
         }
     }}}
@@ -223,16 +217,16 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
                                                  storage: qStorage)
                     let outputGradients = engine.prepare(dOp + oOffset, rowStride: block.oStride, colStride: 1,
                                                          k: mq, n: valueDim, storage: dOStorage)
-                    // S = scale · log₂e · Q Kᵀ, then P = 2^(S − lse·log₂e) = exp(scale · Q Kᵀ − lse).
+                    // S = scale · Q Kᵀ, then P = exp(S − lse).
                     engine.product(m: mq, a: qp + qOffset, rowStride: block.qStride, colStride: 1, b: kT,
-                                   alpha: block.scale2, beta: 0, c: p, ldc: mk)
+                                   alpha: block.scale, beta: 0, c: p, ldc: mk)
                     if visibility == .partial { plan.applyMask(p, queryTile: qt, keyTile: kt) }
                     for i in 0..<mq {
                         let rowLSE = lp[(q0 &+ i) &* heads &+ h]
                         if rowLSE == -.infinity || rowLSE.isNaN {
                             (p + i &* mk).update(repeating: 0, count: mk)
                         } else {
-                            _ = exp2Shifted(p + i &* mk, count: mk, shift: rowLSE * log2e)
+                            _ = softmaxExp(p + i &* mk, count: mk, shift: rowLSE)
                         }
                     }
                     // dV += Pᵀ dO  [mk × valueDim]
@@ -297,8 +291,7 @@ public func attentionForwardFLOPs(queries: Int, keys: Int, heads: Int, dim: Int,
 struct AttentionBlock {
     let queries: Int, keys: Int, heads: Int, kvHeads: Int, dim: Int, valueDim: Int
     let group: Int
-    /// The score scale 1/sqrt(D), and the same times log₂e (scores in base-2 units).
-    let scale: Float, scale2: Float
+    let scale: Float
     let qStride: Int, kStride: Int, vStride: Int, oStride: Int
     let plan: AttentionTilePlan
     /// Rows and floats of one score tile.
@@ -319,7 +312,6 @@ struct AttentionBlock {
         (queries, keys, heads, kvHeads, dim, valueDim) = (q.tokens, k.tokens, q.heads, k.heads, q.dim, v.dim)
         group = kvHeads > 0 ? heads / kvHeads : 1
         scale = 1 / Float(dim).squareRoot()
-        scale2 = scale * log2e
         (qStride, kStride, vStride, oStride) = (heads * dim, kvHeads * dim, kvHeads * valueDim, heads * valueDim)
         plan = AttentionTilePlan(mask: mask, queries: queries, keys: keys, queryTile: queryTile, keyTile: keyTile)
         tileRows = min(queryTile, queries)

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import Kernels
 import TestSupport
+import COpenBLAS
 
 final class FastExpTests: XCTestCase {
     func testRelativeErrorOverTheFloatRange() {
@@ -24,6 +25,36 @@ final class FastExpTests: XCTestCase {
         }
         for i in -174...176 { check(Float(i) / 2) }
         XCTAssertLessThanOrEqual(worst, 2e-7, "worst at \(worstAt)")
+    }
+
+    /// The attention kernels' exponential on every vector unit the CPU has: within 4e-7 of
+    /// e^(x − shift) (computed in float64 from the float32 difference, plus the rounding of the
+    /// scaled exponent, at most |x − shift|·2⁻²⁴ relative), exactly 1 at the shift, 0 for −inf,
+    /// every tail length, and the sum returned.
+    func testSoftmaxExpOnEveryVectorUnit() {
+        var random = TestRandom(seed: 11)
+        for level in 0...spsim_cpu_vector_level() {
+            var worst = 0.0
+            for count in [1, 5, 15, 16, 17, 33, 64, 100] {
+                let shift = Float(random.uniform(-30...30))
+                var values = (0..<count).map { _ in shift + Float(random.uniform(-60...0)) }
+                values[0] = shift
+                if count > 2 { values[count - 1] = -.infinity }
+                var out = values
+                let sum = out.withUnsafeMutableBufferPointer { softmaxExp($0.baseAddress!, count: count, shift: shift, level: level) }
+                XCTAssertEqual(out[0], 1, "level \(level): e^0")
+                if count > 2 { XCTAssertEqual(out[count - 1], 0, "level \(level): e^-inf") }
+                var total = 0.0
+                for (x, y) in zip(values, out) where x != -.infinity {
+                    let v = Double(x - shift), expected = exp(v)
+                    let relative = abs(Double(y) - expected) / expected
+                    worst = max(worst, relative - abs(v) * 0x1p-24)
+                    total += Double(y)
+                }
+                XCTAssertEqual(Double(sum), total, accuracy: 1e-6 * total, "level \(level): sum")
+            }
+            XCTAssertLessThanOrEqual(worst, 4e-7, "level \(level)")
+        }
     }
 
     func testEdgeCases() {
