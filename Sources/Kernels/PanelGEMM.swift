@@ -1,14 +1,15 @@
-// The matrix products of the attention kernels, on the engine that is fastest for them here.
+// The matrix products of the attention and GLA kernels, on the engine that is fastest for them.
 //
 // An attention block multiplies the same B operands (Kᵀ, V, and in the backward K, Vᵀ, Q, dO)
 // by every query tile. A general `sgemm` packs its B on every call; on an AVX-512 CPU spsim
 // instead packs each B once into column panels and runs its own register-tile micro-kernel
 // on them (CVectorMath/panel_gemm.c), reading A in place through its strides (plain,
-// transposed or one head of a [tokens, heads, dim] tensor, no copy). On other CPUs the
-// products stay with OpenBLAS, whose Haswell kernels measured faster than spsim's AVX2 tile,
-// and the operands are read in place as before. Measured on a 2-vCPU AVX-512 Xeon: the
-// panel products of an attention tile (128 × 256 × 64, 128 × 64 × 256) run at 160–178 GFLOP/s
-// against 120–125 for `cblas_sgemm` (OpenBLAS 0.3.21, SkylakeX core) on the same products.
+// transposed or one head of a [tokens, heads, dim] tensor, no copy). Measured on a 2-vCPU
+// AVX-512 Xeon, one thread: the products of an attention tile (128 × 256 × 64 and
+// 128 × 64 × 256) at 160–178 GFLOP/s on B packed beforehand, against 120–125 for
+// `cblas_sgemm` (OpenBLAS 0.3.21, SkylakeX core) on the same products. On CPUs without
+// AVX-512 the products stay with OpenBLAS, operands read in place: spsim's AVX2 tile ran at
+// 39–56 GFLOP/s against 41–68 for OpenBLAS's Haswell core on the same machine.
 
 import CVectorMath
 
