@@ -1,13 +1,14 @@
 // Softmax attention blocks, forward and backward, FlashAttention-2 style on the CPU.
 //
-// Queries and keys are cut into tiles; each (query tile, key tile) pair computes its
-// scores with one `sgemm` that reads the q/k heads in place (leading dimension
-// heads·dim), so no n×n matrix is ever formed: scratch memory is one tile of scores
-// (plus one of score gradients in the backward). The forward keeps a running max and
-// running sum per query row (online softmax) and accumulates o directly in the output
-// tensor; the backward is FlashAttention-2's, given the final o and lse. Their exponentials
-// e^(s − m) are evaluated as 2^((s − m)·log₂e) (`softmaxExp`, as FlashAttention-3 does): the
-// fewest instructions, and exactly 1 at a row's maximum.
+// Queries and keys are cut into tiles; for each head and key tile, the tile's Kᵀ and V (in the
+// backward also K and Vᵀ) are packed once for the products (`ProductEngine`), then every query
+// tile computes its scores with one product that reads the q head in place (leading dimension
+// heads·dim), so no n×n matrix is ever formed: scratch memory is one tile of scores (plus one
+// of score gradients in the backward) and the packed operands of one tile. The forward keeps
+// a running max and running sum per query row (online softmax) and accumulates o directly in
+// the output tensor; the backward is FlashAttention-2's, given the final o and lse. Their
+// exponentials e^(s − m) are evaluated as 2^((s − m)·log₂e) (`softmaxExp`, as FlashAttention-3
+// does): the fewest instructions, and exactly 1 at a row's maximum.
 // A causal mask is applied per tile from the min/max positions of its queries and keys:
 // tiles with no visible pair are skipped, fully visible tiles skip the mask test.
 
@@ -83,8 +84,8 @@ func attentionForward(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask
     let plan = block.plan, heads = block.heads, valueDim = block.valueDim, nq = block.queries
     // Scratch: one tile of scores, the running max and sum of every query row of a head, and
     // the key tile's Kᵀ and V prepared for the products.
-    let keyTile = min(plan.keyTile, block.keys)
-    let kTFloats = engine.preparedFloats(k: block.dim, n: keyTile), vFloats = engine.preparedFloats(k: keyTile, n: valueDim)
+    let tileKeys = min(plan.keyTile, block.keys)
+    let kTFloats = engine.preparedFloats(k: block.dim, n: tileKeys), vFloats = engine.preparedFloats(k: tileKeys, n: valueDim)
     var scratch = [Float](repeating: 0, count: block.tileFloats + 2 * nq + kTFloats + vFloats)
 
     withStoragePointers(q, k, v) { qp, kp, vp in
@@ -179,10 +180,10 @@ func attentionBackward(q: Tensor32, k: Tensor32, v: Tensor32, o: Tensor32, lse: 
     // Scratch: a tile of probabilities, a tile of score gradients, D_i per (query, head), then
     // the operands prepared for the products, one tile each: Kᵀ, Vᵀ and K of the key tile,
     // Q and dO of the query tile.
-    let keyTile = min(plan.keyTile, nk), queryTile = min(plan.queryTile, nq)
-    let kTFloats = engine.preparedFloats(k: dim, n: keyTile), vTFloats = engine.preparedFloats(k: valueDim, n: keyTile)
-    let kFloats = engine.preparedFloats(k: keyTile, n: dim)
-    let qFloats = engine.preparedFloats(k: queryTile, n: dim), dOFloats = engine.preparedFloats(k: queryTile, n: valueDim)
+    let tileKeys = min(plan.keyTile, nk), tileQueries = min(plan.queryTile, nq)
+    let kTFloats = engine.preparedFloats(k: dim, n: tileKeys), vTFloats = engine.preparedFloats(k: valueDim, n: tileKeys)
+    let kFloats = engine.preparedFloats(k: tileKeys, n: dim)
+    let qFloats = engine.preparedFloats(k: tileQueries, n: dim), dOFloats = engine.preparedFloats(k: tileQueries, n: valueDim)
     var scratch = [Float](repeating: 0, count: 2 * block.tileFloats + nq * heads
                           + kTFloats + vTFloats + kFloats + qFloats + dOFloats)
 
@@ -294,8 +295,8 @@ struct AttentionBlock {
     let scale: Float
     let qStride: Int, kStride: Int, vStride: Int, oStride: Int
     let plan: AttentionTilePlan
-    /// Rows and floats of one score tile.
-    let tileRows: Int, tileFloats: Int
+    /// Floats of one score tile.
+    let tileFloats: Int
 
     /// Checks shapes, GQA grouping, mask lengths and tile sizes; traps with a message on mismatch.
     init(q: Tensor32, k: Tensor32, v: Tensor32, mask: AttentionMask, queryTile: Int, keyTile: Int) {
@@ -314,8 +315,7 @@ struct AttentionBlock {
         scale = 1 / Float(dim).squareRoot()
         (qStride, kStride, vStride, oStride) = (heads * dim, kvHeads * dim, kvHeads * valueDim, heads * valueDim)
         plan = AttentionTilePlan(mask: mask, queries: queries, keys: keys, queryTile: queryTile, keyTile: keyTile)
-        tileRows = min(queryTile, queries)
-        tileFloats = tileRows * min(keyTile, keys)
+        tileFloats = min(queryTile, queries) * min(keyTile, keys)
     }
 
     /// Whether there is nothing to compute (no query, no key or no head).

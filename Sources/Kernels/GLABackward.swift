@@ -99,25 +99,25 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
             let dqp = dqb.baseAddress! + c.keyOffset, dvp = dvb.baseAddress! + c.valueOffset
             // dq_t = exp(Γ_t) ⊙ (do_t Sᵀ).
             ws.engine.gemm(.plain, .transposed, m: c.length, n: dk, k: dv, a: dop, lda: vStride, b: s, ldb: dv,
-                  beta: 0, c: ws.product, ldc: dk, panels: ws.panels)
+                           beta: 0, c: ws.product, ldc: dk, panels: ws.panels)
             for t in 0..<c.length {
                 glaMultiply(ws.product + t &* dk, ws.prefixDecay + t &* dk, into: dqp + t &* kStride, dk)
             }
             // dA = dO Vᵀ, then the intra-chunk dq, dk (off-diagonal) and A.
             ws.engine.gemm(.plain, .transposed, m: c.length, n: c.length, k: dv, a: dop, lda: vStride,
-                  b: vp, ldb: vStride, beta: 0, c: ws.scoreGradients, ldc: chunk, panels: ws.panels)
+                           b: vp, ldb: vStride, beta: 0, c: ws.scoreGradients, ldc: chunk, panels: ws.panels)
             glaIntraBackward(q: qp, k: kp, rowStride: kStride, length: c.length, keyDim: dk,
                              gateExp: ws.gateExp, scoreGradients: ws.scoreGradients,
                              scores: ws.scores, ld: chunk, dq: dqp, dkOut: dkb.baseAddress! + c.keyOffset,
                              f: ws.running, w: ws.runningQ)
             // dv = Aᵀ dO (intra-chunk part).
             ws.engine.gemm(.transposed, .plain, m: c.length, n: dv, k: c.length, a: ws.scores, lda: chunk,
-                  b: dop, ldb: vStride, beta: 0, c: dvp, ldc: vStride, panels: ws.panels)
+                           b: dop, ldb: vStride, beta: 0, c: dvp, ldc: vStride, panels: ws.panels)
             // S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
             ws.decayState(s, valueDim: dv)
             ws.scale(kp, rowStride: kStride, length: c.length, by: ws.suffixDecay, into: ws.scaledK)
             ws.engine.gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledK, lda: dk,
-                  b: vp, ldb: vStride, beta: 1, c: s, ldc: dv, panels: ws.panels)
+                           b: vp, ldb: vStride, beta: 1, c: s, ldc: dv, panels: ws.panels)
         }
 
         // Reverse over the same chunks: inter-chunk dk and dv, carrying R = dS.
@@ -129,7 +129,7 @@ public func glaBackward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32, dO: 
             ws.decayState(r, valueDim: dv)
             ws.scale(qp, rowStride: kStride, length: c.length, by: ws.prefixDecay, into: ws.scaledQ)
             ws.engine.gemm(.transposed, .plain, m: dk, n: dv, k: c.length, a: ws.scaledQ, lda: dk,
-                  b: dop, ldb: vStride, beta: 1, c: r, ldc: dv, panels: ws.panels)
+                           b: dop, ldb: vStride, beta: 1, c: r, ldc: dv, panels: ws.panels)
         }
 
         // dG from the off-diagonal parts, then the diagonal (do_t · v_t) terms of dq and dk.

@@ -292,13 +292,14 @@ struct GLAWorkspace {
                           dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
         let n = keyDim
         engine.gemm(.plain, .transposed, m: length, n: n, k: valueDim, a: v, lda: valueStride, b: r, ldb: valueDim,
-              beta: 0, c: product, ldc: n, panels: panels)
+                    beta: 0, c: product, ldc: n, panels: panels)
         for t in 0..<length {
             glaMultiply(product + t &* n, suffixDecay + t &* n, into: product + t &* n, n)
             glaAccumulate(product + t &* n, into: dk + t &* rowStride, n)
         }
         scale(k, rowStride: rowStride, length: length, by: suffixDecay, into: scaledK)
-        engine.gemm(m: length, n: valueDim, k: n, a: scaledK, lda: n, b: r, ldb: valueDim, beta: 1, c: dv, ldc: valueStride, panels: panels)
+        engine.gemm(m: length, n: valueDim, k: n, a: scaledK, lda: n, b: r, ldb: valueDim, beta: 1, c: dv,
+                    ldc: valueStride, panels: panels)
     }
 
     /// Intra-chunk scores `A_ts = Σ_c q_tc k_sc exp(Γ_tc − Γ_sc)` for s ≤ t, 0 above the
@@ -346,7 +347,7 @@ struct GLAWorkspace {
         if t1 &- t0 == 1 {
             decayedColumns(k: k, rowStride: rowStride, through: t0)
             engine.gemm(.plain, .transposed, m: 1, n: t0 &+ 1, k: dk, a: q + t0 &* rowStride, lda: dk,
-                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk, panels: panels)
+                        b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk, panels: panels)
         } else {
             let rows = blockRows
             rows.update(from: gateExp + t0 &* dk, count: dk)
@@ -366,7 +367,7 @@ struct GLAWorkspace {
                 glaMultiply(q + t &* rowStride, rows + (t &- t0) &* dk, into: rows + (t &- t0) &* dk, dk)
             }
             engine.gemm(.plain, .transposed, m: t1 &- t0, n: t1, k: dk, a: rows, lda: dk,
-                  b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk, panels: panels)
+                        b: blockColumns, ldb: dk, c: scores + t0 &* chunk, ldc: chunk, panels: panels)
         }
         zeroAboveDiagonal(rows: t0..<t1, length: length)
     }
