@@ -36,9 +36,10 @@ func unknownSubcommandMessage(_ arguments: [String], root: any ParsableCommand.T
     var path = [root._commandName]
     for word in arguments {
         let subcommands = command.configuration.subcommands
-        guard !subcommands.isEmpty, command.configuration.defaultSubcommand == nil, !word.hasPrefix("-"), word != "help" else {
+        guard !subcommands.isEmpty, command.configuration.defaultSubcommand == nil, !word.hasPrefix("-") else {
             return nil
         }
+        if word == "help" { continue }  // `spsim help topology shwo` names commands as `spsim topology shwo` does
         let names = subcommands.map { $0._commandName }
         guard let i = names.firstIndex(of: word) else {
             let known = "commands of '\(path.joined(separator: " "))': \(names.joined(separator: ", "))"

@@ -11,13 +11,19 @@ final class CLITests: XCTestCase {
 
     func testMistypedCommandsGetASuggestion() throws {
         for (args, suggestion) in [(["modle"], "did you mean 'model'?"), (["topology", "shwo"], "did you mean 'show'?"),
-                                   (["verfy", "--json"], "did you mean 'verify'?")] {
+                                   (["verfy", "--json"], "did you mean 'verify'?"), (["help", "modle"], "did you mean 'model'?"),
+                                   (["help", "topology", "shwo"], "did you mean 'show'?")] {
             try assertBadInput(args, mentions: [suggestion])
         }
         let far = try SPSimProcess.run(["frobnicate"])
         XCTAssertEqual(far.status, 2)
         XCTAssertFalse(far.stderr.contains("did you mean"), far.stderr)
         XCTAssertTrue(far.stderr.contains("run, verify"), "lists the commands: \(far.stderr)")
+        for known in [["help"], ["help", "run"], ["help", "topology", "show"]] {
+            let help = try SPSimProcess.run(known)
+            XCTAssertEqual(help.status, 0, "\(known): \(help.stderr)")
+            XCTAssertTrue(help.stdout.contains("USAGE:"), "\(known): \(help.stdout)")
+        }
     }
 
     func testSizesTakeOneRuleEverywhere() throws {
