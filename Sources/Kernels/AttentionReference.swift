@@ -1,12 +1,15 @@
 // Float64 references for softmax attention: for each head and tile of queries, the full
 // row of scores against every visible key (one dgemm), an exact two-pass softmax, and the
-// textbook backward, with every matrix product a float64 `cblas_dgemm`. Independent of the
+// textbook backward, with every matrix product a float64 `cblas_dgemm` and every row pass
+// (max, exp, normalisation, the dS row) float64 vector code in C (CVectorMath/reference_rows.c,
+// an exp accurate to about 1 ulp; the mask as each row's visible key prefix where it is one). Independent of the
 // float32 kernels in Attention.swift (no online softmax, no saved lse, no float32 anywhere);
 // memory one tile of rows, `referenceQueryTile × nk` doubles (twice for the backward) per KV
 // head, whose query heads one thread computes (the KV heads run concurrently: `--verify`
 // checks a whole distributed run on one rank, with the machine's other cores).
 // Under a causal mask a tile's products stop at the last key any of its queries sees.
 
+import CVectorMath
 import Foundation
 
 /// A pointer handed to the reference's worker threads, which write disjoint parts of it.
@@ -29,14 +32,33 @@ private func visibleKeyEnd(_ mask: AttentionMask, rows: Range<Int>, keys: Int) -
     return end
 }
 
+/// For each of `queries` rows, how many leading keys it sees, when the mask is a key prefix
+/// for every query: all `keys` without a mask; under a causal mask whose key positions never
+/// decrease, the keys at positions ≤ the query's (a binary search per row). nil when the key
+/// positions are in another order (then the mask is applied key by key).
+private func visiblePrefixes(_ mask: AttentionMask, queries: Int, keys: Int) -> [Int]? {
+    guard case let .causal(queryPositions, keyPositions) = mask else { return Array(repeating: keys, count: queries) }
+    guard zip(keyPositions, keyPositions.dropFirst()).allSatisfy({ $0 <= $1 }) else { return nil }
+    return queryPositions.map { position in
+        var low = 0, high = keyPositions.count  // the first key past `position` lies in low...high
+        while low < high {
+            let mid = (low + high) / 2
+            if keyPositions[mid] <= position { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+}
+
 /// Fills `p[rows × keys]` (row stride `keys`) with the softmax probabilities of one tile:
-/// `s_ij = scale · q_i·k_j` (one dgemm), `−∞` where the mask hides the pair, then per row
-/// `lse_i = max + log Σ_j exp(s_ij − max)` and `p_ij = exp(s_ij − max) / Σ_j exp(s_ij − max)`. Returns each row's
-/// lse (−∞ and a zero row for a query that sees no key).
+/// `s_ij = scale · q_i·k_j` (one dgemm), then per row (`spsim_reference_softmax_row`, float64
+/// vector code) `lse_i = max + log Σ_j exp(s_ij − max)` and `p_ij = exp(s_ij − max) / Σ_j exp(s_ij − max)`
+/// over the visible keys, 0 on the hidden ones. `prefixes[i]` is the number of leading keys
+/// query `i` sees (`visiblePrefixes`); nil applies the mask key by key (−∞ scores). Returns each
+/// row's lse (−∞ and a zero row for a query that sees no key).
 private func referenceProbabilities(
     _ p: UnsafeMutablePointer<Double>, q: UnsafePointer<Double>, k: UnsafePointer<Double>,
     rows: Range<Int>, keys: Int, head h: Int, kvHead g: Int, heads: Int, kvHeads: Int, dim: Int,
-    mask: AttentionMask
+    mask: AttentionMask, prefixes: [Int]?
 ) -> [Double] {
     let scale = 1 / Double(dim).squareRoot()
     gemm(.plain, .transposed, m: rows.count, n: keys, k: dim, alpha: scale,
@@ -45,26 +67,16 @@ private func referenceProbabilities(
     var lse = [Double](repeating: -.infinity, count: rows.count)
     for (r, i) in rows.enumerated() {
         let row = p + r * keys
-        if case let .causal(queryPositions, keyPositions) = mask {
+        var visible = keys
+        if let prefixes {
+            visible = min(prefixes[i], keys)
+        } else if case let .causal(queryPositions, keyPositions) = mask {
             let position = queryPositions[i]
             keyPositions.withUnsafeBufferPointer { kp in
                 for j in 0..<keys where kp[j] > position { row[j] = -.infinity }
             }
         }
-        var top = -Double.infinity
-        for j in 0..<keys { top = max(top, row[j]) }
-        if top == -.infinity {
-            row.update(repeating: 0, count: keys)
-            continue
-        }
-        var sum = 0.0
-        for j in 0..<keys {
-            row[j] = exp(row[j] - top)
-            sum += row[j]
-        }
-        lse[r] = top + log(sum)
-        let normalizer = 1 / sum
-        for j in 0..<keys { row[j] *= normalizer }
+        lse[r] = spsim_reference_softmax_row(cpuVectorLevel, row, visible, keys)
     }
     return lse
 }
@@ -82,6 +94,7 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
     var o = Tensor64(tokens: nq, heads: heads, dim: valueDim)
     var lse = Tensor64(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
     let tileFloats = min(referenceQueryTile, nq) * nk
+    let prefixes = visiblePrefixes(mask, queries: nq, keys: nk)
     withStoragePointers(q, k, v) { qb, kb, vb in
     withMutableStoragePointers(&o, &lse) { ob, lb in
       let (qs, ks, vs, os, ls) = (Shared(qb), Shared(kb), Shared(vb), Shared(ob), Shared(lb))
@@ -97,7 +110,7 @@ public func attentionReference(q: Tensor64, k: Tensor64, v: Tensor64, mask: Atte
                 if keys == 0 { continue }
                 let rowLSE = referenceProbabilities(pb.baseAddress!, q: qp, k: kp, rows: rows,
                                                     keys: keys, head: h, kvHead: g, heads: heads, kvHeads: kvHeads,
-                                                    dim: dim, mask: mask)
+                                                    dim: dim, mask: mask, prefixes: prefixes)
                 for (r, i) in rows.enumerated() { lp[i * heads + h] = rowLSE[r] }
                 // O = P V
                 gemm(m: rows.count, n: valueDim, k: keys, a: pb.baseAddress!, lda: keys,
@@ -135,6 +148,7 @@ public func attentionReferenceWithGradients(q: Tensor64, k: Tensor64, v: Tensor6
     var o = Tensor64(tokens: nq, heads: heads, dim: valueDim)
     var lse = Tensor64(tokens: nq, heads: heads, dim: 1, repeating: -.infinity)
     let tileFloats = min(referenceQueryTile, nq) * nk
+    let prefixes = visiblePrefixes(mask, queries: nq, keys: nk)
     withStoragePointers(q, k, v) { qb, kb, vb in
     withMutableStoragePointers(&dq, &dk, &dv) { dqb, dkb, dvb in
     withMutableStoragePointers(&o, &lse) { ob, lb in
@@ -154,7 +168,8 @@ public func attentionReferenceWithGradients(q: Tensor64, k: Tensor64, v: Tensor6
                 let keys = visibleKeyEnd(mask, rows: rows, keys: nk)
                 if keys == 0 { continue }
                 let rowLSE = referenceProbabilities(pp, q: qp, k: kp, rows: rows, keys: keys, head: h, kvHead: g,
-                                                    heads: heads, kvHeads: kvHeads, dim: dim, mask: mask)
+                                                    heads: heads, kvHeads: kvHeads, dim: dim, mask: mask,
+                                                    prefixes: prefixes)
                 let qOffset = (q0 * heads + h) * dim, oOffset = (q0 * heads + h) * valueDim
                 for (r, i) in rows.enumerated() { ls.pointer[i * heads + h] = rowLSE[r] }
                 gemm(m: m, n: valueDim, k: keys, a: pp, lda: keys, b: vp, bOffset: g * valueDim,
@@ -164,10 +179,7 @@ public func attentionReferenceWithGradients(q: Tensor64, k: Tensor64, v: Tensor6
                       a: gp, aOffset: oOffset, lda: heads * valueDim,
                       b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim, c: sp, ldc: keys)
                 for r in 0..<m {
-                    let pr = pp + r * keys, sr = sp + r * keys
-                    var mean = 0.0
-                    for j in 0..<keys { mean += pr[j] * sr[j] }
-                    for j in 0..<keys { sr[j] = pr[j] * (sr[j] - mean) }
+                    spsim_reference_softmax_gradient_row(cpuVectorLevel, sp + r * keys, pp + r * keys, keys)
                 }
                 // dV += Pᵀ dO,  dQ = scale·dS K,  dK += scale·dSᵀ Q.
                 gemm(.transposed, .plain, m: keys, n: valueDim, k: m, a: pp, lda: keys,
