@@ -95,16 +95,9 @@ TARGET static double softmax_row_##SUFFIX(double *x, long visible, long count) {
     memset(x + visible, 0, (size_t)(count - visible) * sizeof(double));                    \
     return top + log(sum);                                                                 \
 }                                                                                          \
-TARGET static void softmax_gradient_row_##SUFFIX(double *g, const double *p, long n) {    \
-    VT acc = {0};                                                                          \
+TARGET static void softmax_gradient_row_##SUFFIX(double *g, const double *p, long n, double delta) { \
     long j = 0;                                                                            \
-    for (; j + (N) <= n; j += (N)) {                                                       \
-        VT a, b; memcpy(&a, p + j, sizeof a); memcpy(&b, g + j, sizeof b);                 \
-        acc += a * b;                                                                      \
-    }                                                                                      \
-    double delta = LANESUM(acc, N);                                                        \
-    for (; j < n; j++) delta += p[j] * g[j];                                               \
-    for (j = 0; j + (N) <= n; j += (N)) {                                                  \
+    for (; j + (N) <= n; j += (N)) {                                                  \
         VT a, b; memcpy(&a, p + j, sizeof a); memcpy(&b, g + j, sizeof b);                 \
         b = a * (b - delta); memcpy(g + j, &b, sizeof b);                                  \
     }                                                                                      \
@@ -131,9 +124,7 @@ static double softmax_row_base(double *x, long visible, long count) {
     return top + log(sum);
 }
 
-static void softmax_gradient_row_base(double *g, const double *p, long n) {
-    double delta = 0;
-    for (long j = 0; j < n; j++) delta += p[j] * g[j];
+static void softmax_gradient_row_base(double *g, const double *p, long n, double delta) {
     for (long j = 0; j < n; j++) g[j] = p[j] * (g[j] - delta);
 }
 
@@ -153,10 +144,11 @@ double spsim_reference_softmax_row(int level, double *row, long visible, long co
     return softmax_row_base(row, visible, count);
 }
 
-void spsim_reference_softmax_gradient_row(int level, double *gradients, const double *probabilities, long count) {
+void spsim_reference_softmax_gradient_row(int level, double *gradients, const double *probabilities, long count,
+                                          double delta) {
 #if defined(__x86_64__)
-    if (level >= 2) { softmax_gradient_row_avx512(gradients, probabilities, count); return; }
-    if (level == 1) { softmax_gradient_row_avx2(gradients, probabilities, count); return; }
+    if (level >= 2) { softmax_gradient_row_avx512(gradients, probabilities, count, delta); return; }
+    if (level == 1) { softmax_gradient_row_avx2(gradients, probabilities, count, delta); return; }
 #endif
-    softmax_gradient_row_base(gradients, probabilities, count);
+    softmax_gradient_row_base(gradients, probabilities, count, delta);
 }

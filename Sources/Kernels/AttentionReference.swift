@@ -4,7 +4,7 @@
 // (max, exp, normalisation, the dS row) float64 vector code in C (CVectorMath/reference_rows.c,
 // an exp accurate to about 1 ulp; the mask as each row's visible key prefix where it is one). Independent of the
 // float32 kernels in Attention.swift (no online softmax, no saved lse, no float32 anywhere);
-// memory one tile of rows, `referenceQueryTile × nk` doubles (twice for the backward) per KV
+// memory one tile of rows, `referenceQueryTile × nk` doubles (and one key block for the backward) per KV
 // head, whose query heads one thread computes (the KV heads run concurrently: `--verify`
 // checks a whole distributed run on one rank, with the machine's other cores).
 // Under a causal mask a tile's products stop at the last key any of its queries sees.
@@ -21,6 +21,10 @@ private struct Shared<Pointee>: @unchecked Sendable {
 
 /// Query rows per tile of the float64 references.
 let referenceQueryTile = 128
+
+/// Keys per block of the reference backward: a tile's dP and dS, `referenceQueryTile ×
+/// referenceKeyBlock` doubles (256 KiB), stay in L2 through the four products that use them.
+let referenceKeyBlock = 256
 
 /// The keys `0..<end` that can matter to queries `rows`: one past the last key visible to any
 /// of them (all keys without a mask; 0 when none is visible).
@@ -134,6 +138,9 @@ public func attentionReferenceBackward(q: Tensor64, k: Tensor64, v: Tensor64, dO
 
 /// `attentionReference` and `attentionReferenceBackward` in one pass: each tile's
 /// probabilities are computed once and give o, lse and the gradients (`--verify` with `--backward`).
+/// The row sums `Σ_l P_il dP_il` of the dS formula are taken as `dO_i · o_i` (the same sum:
+/// `o_i = Σ_l P_il v_l`, `dP_il = dO_i · v_l`), from the tile's float64 o, so the backward runs
+/// over blocks of keys without storing a tile-wide dP.
 public func attentionReferenceWithGradients(q: Tensor64, k: Tensor64, v: Tensor64, dO: Tensor64, mask: AttentionMask)
     -> (o: Tensor64, lse: Tensor64, dq: Tensor64, dk: Tensor64, dv: Tensor64) {
     let nq = q.tokens, nk = k.tokens, heads = q.heads, kvHeads = k.heads, dim = q.dim, valueDim = v.dim
@@ -160,8 +167,9 @@ public func attentionReferenceWithGradients(q: Tensor64, k: Tensor64, v: Tensor6
         let (qp, kp, vp, gp) = (qs.pointer, ks.pointer, vs.pointer, gs.pointer)
         let (dqp, dkp, dvp) = (dqs.pointer, dks.pointer, dvs.pointer)
         let pp = UnsafeMutablePointer<Double>.allocate(capacity: tileFloats)
-        let sp = UnsafeMutablePointer<Double>.allocate(capacity: tileFloats)
-        defer { pp.deallocate(); sp.deallocate() }
+        let sp = UnsafeMutablePointer<Double>.allocate(capacity: referenceQueryTile * referenceKeyBlock)
+        let delta = UnsafeMutablePointer<Double>.allocate(capacity: referenceQueryTile)
+        defer { pp.deallocate(); sp.deallocate(); delta.deallocate() }
         for h in g * group ..< (g + 1) * group {
             for q0 in stride(from: 0, to: nq, by: referenceQueryTile) {
                 let rows = q0 ..< min(q0 + referenceQueryTile, nq), m = rows.count
@@ -174,23 +182,34 @@ public func attentionReferenceWithGradients(q: Tensor64, k: Tensor64, v: Tensor6
                 for (r, i) in rows.enumerated() { ls.pointer[i * heads + h] = rowLSE[r] }
                 gemm(m: m, n: valueDim, k: keys, a: pp, lda: keys, b: vp, bOffset: g * valueDim,
                       ldb: kvHeads * valueDim, c: os.pointer, cOffset: oOffset, ldc: heads * valueDim)
-                // dP = dO Vᵀ, then dS = P ∘ (dP − rowsum(P ∘ dP)) in place.
-                gemm(.plain, .transposed, m: m, n: keys, k: valueDim,
-                      a: gp, aOffset: oOffset, lda: heads * valueDim,
-                      b: vp, bOffset: g * valueDim, ldb: kvHeads * valueDim, c: sp, ldc: keys)
+                // δ_i = Σ_l P_il dP_il = dO_i · Σ_l P_il v_l = dO_i · o_i (the tile's o is complete).
                 for r in 0..<m {
-                    spsim_reference_softmax_gradient_row(cpuVectorLevel, sp + r * keys, pp + r * keys, keys)
+                    let oRow = os.pointer + oOffset + r * heads * valueDim, gRow = gp + oOffset + r * heads * valueDim
+                    var sum = 0.0
+                    for c in 0..<valueDim { sum += oRow[c] * gRow[c] }
+                    delta[r] = sum
                 }
-                // dV += Pᵀ dO,  dQ = scale·dS K,  dK += scale·dSᵀ Q.
-                gemm(.transposed, .plain, m: keys, n: valueDim, k: m, a: pp, lda: keys,
-                      b: gp, bOffset: oOffset, ldb: heads * valueDim,
-                      beta: 1, c: dvp, cOffset: g * valueDim, ldc: kvHeads * valueDim)
-                gemm(m: m, n: dim, k: keys, alpha: scale, a: sp, lda: keys,
-                      b: kp, bOffset: g * dim, ldb: kvHeads * dim,
-                      beta: 1, c: dqp, cOffset: qOffset, ldc: heads * dim)
-                gemm(.transposed, .plain, m: keys, n: dim, k: m, alpha: scale, a: sp, lda: keys,
-                      b: qp, bOffset: qOffset, ldb: heads * dim,
-                      beta: 1, c: dkp, cOffset: g * dim, ldc: kvHeads * dim)
+                // Per block of keys (its dP, dS in L2): dP = dO V_bᵀ, dS = P_b ∘ (dP − δ) in place,
+                // dV_b += P_bᵀ dO, dQ += scale·dS K_b, dK_b += scale·dSᵀ Q.
+                for k0 in stride(from: 0, to: keys, by: referenceKeyBlock) {
+                    let n = min(referenceKeyBlock, keys - k0)
+                    let kvOffset = (k0 * kvHeads + g) * dim, vOffset = (k0 * kvHeads + g) * valueDim
+                    gemm(.plain, .transposed, m: m, n: n, k: valueDim,
+                          a: gp, aOffset: oOffset, lda: heads * valueDim,
+                          b: vp, bOffset: vOffset, ldb: kvHeads * valueDim, c: sp, ldc: n)
+                    for r in 0..<m {
+                        spsim_reference_softmax_gradient_row(cpuVectorLevel, sp + r * n, pp + r * keys + k0, n, delta[r])
+                    }
+                    gemm(.transposed, .plain, m: n, n: valueDim, k: m, a: pp, aOffset: k0, lda: keys,
+                          b: gp, bOffset: oOffset, ldb: heads * valueDim,
+                          beta: 1, c: dvp, cOffset: vOffset, ldc: kvHeads * valueDim)
+                    gemm(m: m, n: dim, k: n, alpha: scale, a: sp, lda: n,
+                          b: kp, bOffset: kvOffset, ldb: kvHeads * dim,
+                          beta: 1, c: dqp, cOffset: qOffset, ldc: heads * dim)
+                    gemm(.transposed, .plain, m: n, n: dim, k: m, alpha: scale, a: sp, lda: n,
+                          b: qp, bOffset: qOffset, ldb: heads * dim,
+                          beta: 1, c: dkp, cOffset: kvOffset, ldc: kvHeads * dim)
+                }
             }
         }
       }

@@ -96,7 +96,7 @@ final class ReferenceRowsTests: XCTestCase {
                 let delta = zip(p, g).reduce(0) { $0 + $1.0 * $1.1 }
                 let want = zip(p, g).map { $0 * ($1 - delta) }
                 g.withUnsafeMutableBufferPointer {
-                    spsim_reference_softmax_gradient_row(level, $0.baseAddress!, p, count)
+                    spsim_reference_softmax_gradient_row(level, $0.baseAddress!, p, count, delta)
                 }
                 for j in 0..<count { XCTAssertEqual(g[j], want[j], accuracy: 1e-15, "level \(level), count \(count)") }
             }

@@ -22,8 +22,9 @@ void spsim_reference_exp(int level, double *values, long count);
 /// a zero row) when no score in the prefix is finite-or-+inf (visible == 0 or all −inf).
 double spsim_reference_softmax_row(int level, double *row, long visible, long count);
 
-/// One row of the softmax gradient in place: with δ = Σ_j p[j]·g[j] over the `count` values,
-/// g[j] = p[j]·(g[j] − δ) (float64; `g` holds dP = dO·Vᵀ on entry, dS on return).
-void spsim_reference_softmax_gradient_row(int level, double *gradients, const double *probabilities, long count);
+/// One row of the softmax gradient in place: g[j] = p[j]·(g[j] − delta) for the `count` values
+/// (float64; `g` holds dP = dO·Vᵀ on entry, dS on return; `delta` is the row's Σ_l p_l·dP_l).
+void spsim_reference_softmax_gradient_row(int level, double *gradients, const double *probabilities, long count,
+                                          double delta);
 
 #endif
