@@ -49,7 +49,7 @@ typedef int64_t l4 __attribute__((vector_size(32), aligned(8)));
 #define LANESUM(V, N) ({ double s_ = 0; for (int l_ = 0; l_ < (N); l_++) s_ += (V)[l_]; s_; })
 
 #define DEFINE_REFERENCE_ROWS(SUFFIX, TARGET, VT, LT, N)                                   \
-TARGET static void exp_##SUFFIX(double *x, long n) {                                      \
+TARGET static void reference_exp_##SUFFIX(double *x, long n) {                                      \
     long j = 0;                                                                            \
     for (; j + (N) <= n; j += (N)) {                                                       \
         VT v; memcpy(&v, x + j, sizeof v);                                                 \
@@ -62,7 +62,7 @@ TARGET static void exp_##SUFFIX(double *x, long n) {                            
         memcpy(x + j, &v, (size_t)(n - j) * sizeof(double));                              \
     }                                                                                      \
 }                                                                                          \
-TARGET static double softmax_row_##SUFFIX(double *x, long visible, long count) {          \
+TARGET static double reference_softmax_row_##SUFFIX(double *x, long visible, long count) {          \
     VT best = (VT){0} - __builtin_inf();                                                   \
     long j = 0;                                                                            \
     for (; j + (N) <= visible; j += (N)) {                                                 \
@@ -95,7 +95,7 @@ TARGET static double softmax_row_##SUFFIX(double *x, long visible, long count) {
     memset(x + visible, 0, (size_t)(count - visible) * sizeof(double));                    \
     return top + log(sum);                                                                 \
 }                                                                                          \
-TARGET static void softmax_gradient_row_##SUFFIX(double *g, const double *p, long n, double delta) { \
+TARGET static void reference_softmax_gradient_row_##SUFFIX(double *g, const double *p, long n, double delta) { \
     long j = 0;                                                                            \
     for (; j + (N) <= n; j += (N)) {                                                  \
         VT a, b; memcpy(&a, p + j, sizeof a); memcpy(&b, g + j, sizeof b);                 \
@@ -110,9 +110,9 @@ DEFINE_REFERENCE_ROWS(avx2, __attribute__((target("avx2,fma"))), d4, l4, 4)
 #endif
 
 // Baseline: the same passes, one value at a time, with libm's exp.
-static void exp_base(double *x, long n) { for (long j = 0; j < n; j++) x[j] = exp(x[j]); }
+static void reference_exp_base(double *x, long n) { for (long j = 0; j < n; j++) x[j] = exp(x[j]); }
 
-static double softmax_row_base(double *x, long visible, long count) {
+static double reference_softmax_row_base(double *x, long visible, long count) {
     double top = -__builtin_inf();
     for (long j = 0; j < visible; j++) top = top > x[j] ? top : x[j];
     if (top == -__builtin_inf()) { memset(x, 0, (size_t)count * sizeof(double)); return top; }
@@ -124,31 +124,31 @@ static double softmax_row_base(double *x, long visible, long count) {
     return top + log(sum);
 }
 
-static void softmax_gradient_row_base(double *g, const double *p, long n, double delta) {
+static void reference_softmax_gradient_row_base(double *g, const double *p, long n, double delta) {
     for (long j = 0; j < n; j++) g[j] = p[j] * (g[j] - delta);
 }
 
 void spsim_reference_exp(int level, double *values, long count) {
 #if defined(__x86_64__)
-    if (level >= 2) { exp_avx512(values, count); return; }
-    if (level == 1) { exp_avx2(values, count); return; }
+    if (level >= 2) { reference_exp_avx512(values, count); return; }
+    if (level == 1) { reference_exp_avx2(values, count); return; }
 #endif
-    exp_base(values, count);
+    reference_exp_base(values, count);
 }
 
 double spsim_reference_softmax_row(int level, double *row, long visible, long count) {
 #if defined(__x86_64__)
-    if (level >= 2) return softmax_row_avx512(row, visible, count);
-    if (level == 1) return softmax_row_avx2(row, visible, count);
+    if (level >= 2) return reference_softmax_row_avx512(row, visible, count);
+    if (level == 1) return reference_softmax_row_avx2(row, visible, count);
 #endif
-    return softmax_row_base(row, visible, count);
+    return reference_softmax_row_base(row, visible, count);
 }
 
 void spsim_reference_softmax_gradient_row(int level, double *gradients, const double *probabilities, long count,
                                           double delta) {
 #if defined(__x86_64__)
-    if (level >= 2) { softmax_gradient_row_avx512(gradients, probabilities, count, delta); return; }
-    if (level == 1) { softmax_gradient_row_avx2(gradients, probabilities, count, delta); return; }
+    if (level >= 2) { reference_softmax_gradient_row_avx512(gradients, probabilities, count, delta); return; }
+    if (level == 1) { reference_softmax_gradient_row_avx2(gradients, probabilities, count, delta); return; }
 #endif
-    softmax_gradient_row_base(gradients, probabilities, count, delta);
+    reference_softmax_gradient_row_base(gradients, probabilities, count, delta);
 }
