@@ -90,7 +90,9 @@ struct RunCommand: ParsableCommand {
                 // The host's own clock: under SMPI the simulated clock does not see the reference.
                 let start = Date()
                 errors = try p.verificationErrors(result, layout: prepared.layout, backward: backward, world: world) {
-                    prepared.global ?? p.generated(seed: problemOptions.seed, positions: Array(0..<p.seqLen))
+                    positions, names in
+                    prepared.global.map { global in global.filter { names.contains($0.key) }.slice(positions) }
+                        ?? p.generated(seed: problemOptions.seed, positions: positions, names: names)
                 }
                 let seconds = try world.allreduce([Date().timeIntervalSince(start)], .max)[0]
                 if world.rank == 0 { printNote("verified in \(formatSeconds(seconds)) (host time)") }

@@ -77,10 +77,12 @@ enum RunProblem {
 
     /// Generated inputs at `positions` (docs/design.md, inputs and files); GLA log-gates in
     /// [−0.5, −0.005) times `gateScale` (100 gives fast decay: products of gates underflow in float32).
-    func generated(seed: UInt64, positions: [Int], gateScale: Float = 1) -> NamedTensors {
+    /// Only the inputs in `names` when given (each token of each input is generated on its own,
+    /// so a subset at some positions equals the same part of the whole).
+    func generated(seed: UInt64, positions: [Int], gateScale: Float = 1, names: [String]? = nil) -> NamedTensors {
         let generator = InputGenerator(seed: seed)
         var out = NamedTensors()
-        for spec in inputs {
+        for spec in inputs where names?.contains(spec.name) ?? true {
             var t = generator.tensor(spec.name, positions: positions, heads: spec.heads, dim: spec.dim)
             if spec.name == "g" && gateScale != 1 { t.storage = t.storage.map { $0 * gateScale } }
             out[spec.name] = t

@@ -161,7 +161,8 @@ struct VerifyCommand: ParsableCommand {
         let result = try runStrategy(type, problem: problem, layout: layout, inputs: local, backward: true,
                                      repeats: 1, world: world)
         let errors = try problem.verificationErrors(result, layout: layout, backward: true, world: world) {
-            problem.generated(seed: seed, positions: Array(0..<problem.seqLen), gateScale: entry.gateScale)
+            positions, names in
+            problem.generated(seed: seed, positions: positions, gateScale: entry.gateScale, names: names)
         }
         if let errors {
             row.errors = errors

@@ -2,7 +2,7 @@
 //
 // Softmax attention: the reference is split over the ranks by the rows each owns in the
 // run's layout (contiguous, zigzag, striped… through the layout's global positions). Every
-// rank regenerates (or has read) the whole inputs and computes, in float64 through dgemm,
+// rank regenerates (or has read) k and v whole, q and dO at its own rows, and computes, in float64 through dgemm,
 // o and lse for its query rows against every key, dq for its rows, and its queries'
 // contributions to dk and dv for every key, in one pass over the score tiles
 // (`attentionReferenceWithGradients`); the contributions are summed over the ranks
@@ -23,15 +23,17 @@ extension RunProblem {
     /// against the float64 reference, on rank 0 (nil on the others). Collective over `world`.
     ///
     /// - Parameters:
-    ///   - whole: the whole inputs `[N, …]` (generated from the seed or read by `--inputs`);
-    ///     called on every rank for softmax attention, on rank 0 only for GLA.
+    ///   - tensors: the inputs named by its second argument at the global positions of its first
+    ///     (generated from the seed or sliced from what `--inputs` read). Softmax attention asks,
+    ///     on every rank, for q and dO at the rank's own rows and k, v whole; GLA, on rank 0
+    ///     only, for every input whole.
     /// - Throws: an MPI failure.
     func verificationErrors(_ result: RunResult, layout: SequenceLayout, backward: Bool, world: Communicator,
-                            whole: () -> NamedTensors) throws -> [String: Double]? {
+                            tensors: (_ positions: [Int], _ names: [String]) -> NamedTensors) throws -> [String: Double]? {
         switch self {
         case .softmax(let p):
             let parts = try softmaxReferenceParts(p, locals: result.locals, layout: layout, backward: backward,
-                                              world: world, whole: whole())
+                                              world: world, tensors: tensors)
             let names = parts.keys.sorted()
             let local = names.flatMap { [parts[$0]!.worst, parts[$0]!.scale] }
             let global = try world.allreduce(local, .max)
@@ -43,7 +45,8 @@ extension RunProblem {
             return errors
         case .gla:
             guard world.rank == 0 else { return nil }
-            return relativeErrors(result.outputs, against: reference(whole(), backward: backward))
+            let whole = tensors(Array(0..<seqLen), inputs.map(\.name))
+            return relativeErrors(result.outputs, against: reference(whole, backward: backward))
         }
     }
 
@@ -52,10 +55,12 @@ extension RunProblem {
     /// (the dk, dv sums).
     private func softmaxReferenceParts(_ p: AttentionProblem, locals: NamedTensors, layout: SequenceLayout,
                                        backward: Bool, world: Communicator,
-                                       whole: NamedTensors) throws -> [String: (worst: Double, scale: Double)] {
+                                       tensors: (_ positions: [Int], _ names: [String]) -> NamedTensors)
+        throws -> [String: (worst: Double, scale: Double)] {
         let mine = layout.positions(rank: world.rank)
-        let rows = whole.slice(mine).mapValues { $0.converted(to: Double.self) }
-        let k = whole["k"]!.converted(to: Double.self), v = whole["v"]!.converted(to: Double.self)
+        let rows = tensors(mine, backward ? ["q", "do"] : ["q"]).mapValues { $0.converted(to: Double.self) }
+        let keys = tensors(Array(0..<p.seqLen), ["k", "v"])
+        let k = keys["k"]!.converted(to: Double.self), v = keys["v"]!.converted(to: Double.self)
         let mask = p.mask(queries: mine, keys: Array(0..<p.seqLen))
         var parts = [String: (worst: Double, scale: Double)]()
         func compare(_ name: String, _ reference: Tensor64) {
