@@ -33,8 +33,8 @@ public struct KernelBenchmarkResult: Sendable {
 }
 
 /// Measures sgemm, the attention forward/backward and the GLA chunk forward on `[tokens, heads, dim]` inputs
-/// (non-causal, MHA), median of `repeats` timed runs after one warm-up each, with a
-/// monotonic clock (`ContinuousClock`).
+/// (non-causal, MHA), median of `repeats` timed runs after one warm-up each, the four
+/// interleaved round by round, with a monotonic clock (`ContinuousClock`).
 ///
 /// sgemm is timed on the two products of one head's attention done without tiling,
 /// `S = Q Kᵀ` (`tokens × tokens × dim`) and `O = P V` (`tokens × dim × tokens`), FLOPs
@@ -61,7 +61,7 @@ public func benchmarkKernels(tokens: Int = 2048, heads: Int = 8, dim: Int = 64, 
     var scores = [Float](repeating: 0, count: tokens * tokens)
     var product = [Float](repeating: 0, count: tokens * dim)
     let sgemmFLOPs = 4 * Double(tokens) * Double(tokens) * Double(dim)
-    let sgemmSeconds = medianSeconds(repeats: repeats) { run in
+    func sgemm(_ run: Int) {
         a.withUnsafeBufferPointer { ab in
         b.withUnsafeBufferPointer { bb in
         scores.withUnsafeMutableBufferPointer { sb in
@@ -77,33 +77,32 @@ public func benchmarkKernels(tokens: Int = 2048, heads: Int = 8, dim: Int = 64, 
         checksum += product[run % product.count]
     }
 
-    // Attention forward and backward on the same shape; q changes slightly per run.
+    // Attention forward and backward on the same shape (q changes slightly per run), and GLA
+    // forward on the same q, k, v with log-gates in [-0.1, 0).
     let flops = attentionForwardFLOPs(queries: tokens, keys: tokens, heads: heads, dim: dim, mask: .none)
     var last = emptyAttentionOutput(tokens: tokens, heads: heads, dim: dim)
-    let forwardSeconds = medianSeconds(repeats: repeats) { run in
+    func forward(_ run: Int) {
         q.storage[run % count] += 1e-3
         last = attentionForward(q: q, k: k, v: v, mask: .none)
         checksum += last.o.storage[run % count] + last.lse.storage[run % last.lse.storage.count]
     }
-    let backwardSeconds = medianSeconds(repeats: repeats) { run in
-        q.storage[run % count] += 1e-3
+    func backward(_ run: Int) {
         let grads = attentionBackward(q: q, k: k, v: v, o: last.o, lse: last.lse, dO: dO, mask: .none)
         checksum += grads.dq.storage[run % count] + grads.dk.storage[run % count] + grads.dv.storage[run % count]
     }
-    // GLA forward on the same q, k, v with log-gates in [-0.1, 0).
     var gates = randomTensor()
     for i in 0..<count { gates.storage[i] = -0.05 * (gates.storage[i] + 1.001) }
-    let glaSeconds = medianSeconds(repeats: repeats) { run in
-        q.storage[run % count] += 1e-3
+    func gla(_ run: Int) {
         let (o, state) = glaForward(q: q, k: k, v: v, g: gates)
         checksum += o.storage[run % count] + state.storage[run % state.storage.count]
     }
+    let seconds = interleavedMedianSeconds(repeats: repeats, [sgemm, forward, backward, gla])
     consumeBenchmarkValue(checksum)
-    return KernelBenchmarkResult(sgemmGFLOPs: sgemmFLOPs / sgemmSeconds / 1e9,
-                                 attentionForwardGFLOPs: flops / forwardSeconds / 1e9,
-                                 attentionBackwardGFLOPs: 2.5 * flops / backwardSeconds / 1e9,
+    return KernelBenchmarkResult(sgemmGFLOPs: sgemmFLOPs / seconds[0] / 1e9,
+                                 attentionForwardGFLOPs: flops / seconds[1] / 1e9,
+                                 attentionBackwardGFLOPs: 2.5 * flops / seconds[2] / 1e9,
                                  glaForwardGFLOPs: glaForwardFLOPs(tokens: tokens, heads: heads, keyDim: dim, valueDim: dim)
-                                     / glaSeconds / 1e9)
+                                     / seconds[3] / 1e9)
 }
 
 /// FLOPs of the chunked GLA forward counted for its throughput (multiply-add = 2), per head
@@ -115,19 +114,25 @@ public func glaForwardFLOPs(tokens: Int, heads: Int, keyDim: Int, valueDim: Int,
     return Double(tokens) * Double(heads) * (4 * dk * dv + c * (dk + dv))
 }
 
-/// Runs `body` once to warm up, then `repeats` timed times; returns the median seconds.
-private func medianSeconds(repeats: Int, _ body: (Int) -> Void) -> Double {
+/// Runs every body once to warm up, then `repeats` rounds of all of them in turn; returns each
+/// body's median seconds. Interleaved, every kernel sees the same mix of a shared machine's
+/// fast and slow moments, so their ratios hold even when the machine's speed drifts.
+private func interleavedMedianSeconds(repeats: Int, _ bodies: [(Int) -> Void]) -> [Double] {
     let clock = ContinuousClock()
-    body(repeats)  // warm-up
-    var times = [Double]()
+    for body in bodies { body(repeats) }  // warm-up
+    var times = [[Double]](repeating: [], count: bodies.count)
     for run in 0..<repeats {
-        let start = clock.now
-        body(run)
-        let elapsed = clock.now - start
-        times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        for (i, body) in bodies.enumerated() {
+            let start = clock.now
+            body(run)
+            let elapsed = clock.now - start
+            times[i].append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
     }
-    times.sort()
-    return repeats % 2 == 1 ? times[repeats / 2] : (times[repeats / 2 - 1] + times[repeats / 2]) / 2
+    return times.map { sample in
+        let sorted = sample.sorted()
+        return repeats % 2 == 1 ? sorted[repeats / 2] : (sorted[repeats / 2 - 1] + sorted[repeats / 2]) / 2
+    }
 }
 
 /// Keeps `value` alive so the optimizer cannot drop the work that produced it.
