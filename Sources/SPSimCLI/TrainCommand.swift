@@ -34,8 +34,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "softmax (causal, RoPE, GQA) or gla (gated linear attention).")
     var attention: AttentionKind = .softmax
 
-    @Option(help: "The strategy (see `spsim strategies`): default the first of the attention kind.")
-    var strategy: String?
+    @OptionGroup(title: "Strategy") var strategyOptions: StrategyOptions
 
     @Option(help: "How tokens are spread over ranks: contiguous, zigzag or striped.")
     var layout: LayoutKind = .contiguous
@@ -86,6 +85,7 @@ struct TrainCommand: ParsableCommand {
     struct Prepared {
         var config: TrainingModelConfig
         var strategy: StrategyChoice
+        var strategyOptions: [StrategyOption: Int]
         var layout: SequenceLayout
         var data: TokenData
         /// The curves of `--plot-also`, named.
@@ -137,8 +137,8 @@ struct TrainCommand: ParsableCommand {
         guard lr.isFinite && lr > 0 else { throw InputError("--lr must be a positive number (got \(lr))") }
         let choice = try strategyChoice(kind)
         let layout = try SequenceLayout.make(self.layout, tokens: seqLen, ranks: world.size).get()
-        if let reason = Trainer.unsupportedReason(choice, config: config, seqLen: seqLen, layout: layout.kind,
-                                                  ranks: world.size) {
+        if let reason = Trainer.unsupportedReason(choice, options: strategyOptions.given, config: config, seqLen: seqLen,
+                                                  layout: layout.kind, ranks: world.size) {
             throw InputError(reason)
         }
         if let save {
@@ -153,7 +153,8 @@ struct TrainCommand: ParsableCommand {
         let memory = Self.memoryEstimate(config, seqLen: seqLen, localTokens: layout.count(rank: world.rank),
                                          dataTokens: data.tokens.count, checkpoint: checkpoint)
         try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
-        return Prepared(config: config, strategy: choice, layout: layout, data: data,
+        return Prepared(config: config, strategy: choice, strategyOptions: strategyOptions.given, layout: layout,
+                        data: data,
                         otherCurves: try plotAlso.map(lossCurve), memory: memory)
     }
 
@@ -180,17 +181,18 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The strategy by name from the registry (the only place `train` reads it).
-    /// - Throws: `ValidationError` for an unknown name or one of the other attention kind.
+    /// - Throws: `ValidationError` for an unknown name, one of the other attention kind, or an
+    ///   option (`--ulysses-degree`, `--scan-blocks`) the strategy does not take.
     func strategyChoice(_ kind: AttentionKind) throws -> StrategyChoice {
-        let type = try StrategyName.lookup(strategy ?? Strategies.defaultStrategy(kind).name, attention: kind)
+        let type = try strategyOptions.resolve(attention: kind)
         if let softmax = type as? any AttentionStrategy.Type { return .softmax(softmax) }
         return .linear(type as! any LinearAttentionStrategy.Type)
     }
 
     func train(world: Communicator, prepared p: Prepared) throws -> Int32 {
         let model = LanguageModel(p.config)
-        let trainer = try Trainer(model: model, strategy: p.strategy, layout: p.layout, data: p.data, learningRate: lr,
-                                  seed: seed, checkpoint: checkpoint, world: world)
+        let trainer = try Trainer(model: model, strategy: p.strategy, options: p.strategyOptions, layout: p.layout,
+                                  data: p.data, learningRate: lr, seed: seed, checkpoint: checkpoint, world: world)
         var history = TrainHistory()
         for step in 0..<steps {
             let m = try trainer.step(step)

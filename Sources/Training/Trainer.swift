@@ -71,7 +71,8 @@ public final class Trainer {
     ///
     /// - Throws: `InputError` when the strategy refuses the problem, layout or rank count;
     ///   MPI errors from duplicating communicators.
-    public init(model: LanguageModel, strategy: StrategyChoice, layout: SequenceLayout, data: TokenData,
+    public init(model: LanguageModel, strategy: StrategyChoice, options: [StrategyOption: Int] = [:],
+                layout: SequenceLayout, data: TokenData,
                 learningRate: Double, seed: UInt64, checkpoint: Bool, world: Communicator) throws {
         self.model = model
         self.layout = layout
@@ -92,33 +93,40 @@ public final class Trainer {
         }
         let contexts = (forward: try context(.attentionForward), backward: try context(.attentionBackward),
                         recompute: try context(.attentionRecompute))
-        let c = model.config
         switch strategy {
         case .softmax(let type):
-            let problem = AttentionProblem(seqLen: layout.tokens, heads: c.heads, kvHeads: c.kvHeads,
-                                           headDim: c.headDim, isCausal: true)
+            let problem = Self.softmaxProblem(model.config, seqLen: layout.tokens, options: options)
             core = .softmax(try Self.softmaxCore(type, problem: problem, contexts: contexts))
         case .linear(let type):
-            let problem = LinearAttentionProblem(seqLen: layout.tokens, heads: c.heads, keyDim: c.headDim,
-                                                 valueDim: c.valueDim)
+            let problem = Self.linearProblem(model.config, seqLen: layout.tokens, options: options)
             core = .linear(try Self.linearCore(type, problem: problem, contexts: contexts))
         }
     }
 
-    /// Why `strategy` cannot train `config` on `ranks` ranks with `layout`, or nil.
-    public static func unsupportedReason(_ strategy: StrategyChoice, config c: TrainingModelConfig, seqLen: Int,
+    /// The attention problem of every layer of `c` (causal), with USP's Ulysses degree when given.
+    static func softmaxProblem(_ c: TrainingModelConfig, seqLen: Int, options: [StrategyOption: Int]) -> AttentionProblem {
+        AttentionProblem(seqLen: seqLen, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, isCausal: true,
+                         ulyssesDegree: options[.ulyssesDegree])
+    }
+
+    /// The GLA problem of every layer of `c`, with the All-Scan's row blocks when given.
+    static func linearProblem(_ c: TrainingModelConfig, seqLen: Int, options: [StrategyOption: Int]) -> LinearAttentionProblem {
+        LinearAttentionProblem(seqLen: seqLen, heads: c.heads, keyDim: c.headDim, valueDim: c.valueDim,
+                               scanBlocks: options[.scanBlocks])
+    }
+
+    /// Why `strategy` (with `options`, e.g. USP's `--ulysses-degree`) cannot train `config` on
+    /// `ranks` ranks with `layout`, or nil.
+    public static func unsupportedReason(_ strategy: StrategyChoice, options: [StrategyOption: Int] = [:],
+                                         config c: TrainingModelConfig, seqLen: Int,
                                          layout: LayoutKind, ranks: Int) -> String? {
         switch strategy {
         case .softmax(let type):
             if c.attention != .softmax { return "--strategy \(type.name) is softmax attention; drop --attention gla" }
-            return type.unsupportedReason(AttentionProblem(seqLen: seqLen, heads: c.heads, kvHeads: c.kvHeads,
-                                                           headDim: c.headDim, isCausal: true),
-                                          layout: layout, ranks: ranks)
+            return type.unsupportedReason(softmaxProblem(c, seqLen: seqLen, options: options), layout: layout, ranks: ranks)
         case .linear(let type):
             if c.attention != .gla { return "--strategy \(type.name) is a GLA strategy: add --attention gla" }
-            return type.unsupportedReason(LinearAttentionProblem(seqLen: seqLen, heads: c.heads, keyDim: c.headDim,
-                                                                 valueDim: c.valueDim),
-                                          layout: layout, ranks: ranks)
+            return type.unsupportedReason(linearProblem(c, seqLen: seqLen, options: options), layout: layout, ranks: ranks)
         }
     }
 

@@ -150,6 +150,8 @@ final class TrainTests: XCTestCase {
             (["--steps", "0"], "--steps must be at least 1"),
             (["--strategy", "zeco"], "add --attention gla"),
             (["--model", "huge"], "unknown --model huge"),
+            (["--strategy", "ring", "--scan-blocks", "3"], "--strategy ring has none"),
+            (["--strategy", "usp", "--ulysses-degree", "3"], "must divide the P = 2 ranks"),
         ]
         for (arguments, needle) in cases {
             try assertBadInput(["train", "--seq-len", "48", "--save", save] + arguments, ranks: 2, mentions: [needle])
