@@ -2,12 +2,13 @@
 // row of scores against every visible key (one dgemm), an exact two-pass softmax, and the
 // textbook backward, with every matrix product a float64 `cblas_dgemm` and every row pass
 // (max, exp, normalisation, the dS row) float64 vector code in C (CVectorMath/reference_rows.c,
-// an exp accurate to about 1 ulp; the mask as each row's visible key prefix where it is one). Independent of the
-// float32 kernels in Attention.swift (no online softmax, no saved lse, no float32 anywhere);
-// memory one tile of rows, `referenceQueryTile × nk` doubles (and one key block for the backward) per KV
-// head, whose query heads one thread computes (the KV heads run concurrently: `--verify`
-// checks a whole distributed run on one rank, with the machine's other cores).
-// Under a causal mask a tile's products stop at the last key any of its queries sees.
+// an exp accurate to about 1 ulp; the mask as each row's visible key prefix where it is one).
+// Independent of the float32 kernels in Attention.swift (no online softmax, no saved lse, no
+// float32 anywhere); memory one tile of rows, `referenceQueryTile × nk` doubles (and one key
+// block for the backward) per KV head, whose query heads one thread computes (the KV heads run
+// concurrently: `--verify` checks a whole distributed run on one rank, with the machine's
+// other cores). Under a causal mask a tile's products stop at the last key any of its queries
+// sees.
 
 import CVectorMath
 import Foundation

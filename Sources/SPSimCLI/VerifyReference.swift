@@ -2,9 +2,9 @@
 //
 // Softmax attention: the reference is split over the ranks by the rows each owns in the
 // run's layout (contiguous, zigzag, striped… through the layout's global positions). Every
-// rank regenerates (or has read) k and v whole, q and dO at its own rows, and computes, in float64 through dgemm,
-// o and lse for its query rows against every key, dq for its rows, and its queries'
-// contributions to dk and dv for every key, in one pass over the score tiles
+// rank regenerates (or has read) k and v whole and q and dO at its own rows, and computes, in
+// float64 through dgemm, o and lse for its query rows against every key, dq for its rows, and
+// its queries' contributions to dk and dv for every key, in one pass over the score tiles
 // (`attentionReferenceWithGradients`); the contributions are summed over the ranks
 // (allreduce), and each rank compares its own rows. The largest error and the largest
 // reference magnitude per output are then reduced with a maximum. So each rank does 1/P of
