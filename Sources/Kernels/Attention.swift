@@ -53,7 +53,7 @@ public struct AttentionGradients: Sendable, Equatable {
 
 /// Query rows per tile. With 128 key columns a tile of scores is 32 KiB, so the scores stay
 /// in the L1 cache between their product, the exponentials and the next product (measured
-/// on a 48 KiB-L1 Xeon: 64 × 128 took 0.80–0.85 of the time of 128 × 256 at D = 16 and 64).
+/// on a 48 KiB-L1 Xeon: 64 × 128 took 0.76–0.86 of the time of 128 × 256 at D = 16 and 64).
 @usableFromInline let defaultAttentionQueryTile = 64
 /// Key columns per tile.
 @usableFromInline let defaultAttentionKeyTile = 128
