@@ -49,7 +49,12 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$spsim" topology export "$topology" --platform "$work/platform.xml" --hostfile "$work/hostfile" --ranks "$np" >/dev/null
+# The export's own errors name its --ranks; this script's option is --np.
+if ! "$spsim" topology export "$topology" --platform "$work/platform.xml" --hostfile "$work/hostfile" --ranks "$np" \
+        >/dev/null 2>"$work/export.err"; then
+    sed 's/--ranks /--np /' "$work/export.err" >&2
+    exit 2
+fi
 # spsim reads --json itself; the table below needs it, so it is always passed.
 args=()
 for a in "$@"; do [ "$a" = "--json" ] || args+=("$a"); done

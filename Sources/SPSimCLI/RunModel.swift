@@ -31,7 +31,9 @@ func predictRun(strategy: String, workload: Workload, ranks: Int, topology: Stri
             }
         }
     } catch {
-        throw InputError("--topology: \(error)")
+        let hint = topology == calibratedTopologyName
+            ? "; measure this machine first: mpirun -np 2 spsim calibrate writes \(calibratedTopologyName)" : ""
+        throw InputError("--topology: \(error)\(hint)")
     }
     if let reason = topo.placementReason(ranks: ranks) { throw InputError("--topology: \(reason)") }
     guard let model = CostModel.strategy(named: strategy) else { return nil }

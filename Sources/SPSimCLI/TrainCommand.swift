@@ -229,6 +229,7 @@ struct TrainCommand: ParsableCommand {
         }
         let report = TrainReport(run: .init(
             strategy: p.strategy.name, attention: p.config.attention.rawValue, layout: p.layout.kind.rawValue,
+            ulyssesDegree: trainer.strategyOptions[.ulyssesDegree], scanBlocks: trainer.strategyOptions[.scanBlocks],
             ranks: world.size, model: model.config, parameters: model.parameters.count, seqLen: p.layout.tokens,
             steps: steps, lr: lr, seed: seed, checkpoint: checkpoint, data: p.data.path,
             unigramEntropy: p.data.unigramEntropy, traffic: traffic), history: history)
@@ -240,6 +241,10 @@ struct TrainCommand: ParsableCommand {
 /// A loss curve from an earlier `spsim train --json` output, named by its strategy, layout and ranks.
 /// - Throws: `InputError` when the file is unreadable or holds no `losses`.
 func lossCurve(_ path: String) throws -> SVGPlot.Series {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        throw InputError("--plot-also \(path): " + (isDirectory.boolValue ? "is a directory, not a file" : "no such file"))
+    }
     guard let data = FileManager.default.contents(atPath: path),
           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
           let losses = object["losses"] as? [Double] else {
@@ -273,6 +278,8 @@ struct TrainReport: Encodable {
     /// The settings and totals, one JSON key each.
     struct Run: Encodable {
         var strategy, attention, layout: String
+        /// USP's Ulysses degree U and ZeCO's All-Scan row blocks K as run (absent for the others).
+        var ulyssesDegree, scanBlocks: Int?
         var ranks: Int
         var model: TrainingModelConfig
         var parameters: Int
@@ -298,7 +305,9 @@ struct TrainReport: Encodable {
 
     /// The report for people: a table per step and the last step's traffic per phase.
     var text: String {
-        var out = "\(run.strategy) on \(run.ranks) rank\(run.ranks == 1 ? "" : "s"), \(run.attention) \(run.layout): \(run.parameters) parameters, "
+        let options = (run.ulyssesDegree.map { " U=\($0)" } ?? "") + (run.scanBlocks.map { " K=\($0)" } ?? "")
+        var out = "\(run.strategy)\(options) on \(run.ranks) rank\(run.ranks == 1 ? "" : "s"), \(run.attention) \(run.layout): "
+            + "\(run.parameters) parameters, "
             + "N=\(run.seqLen), \(run.steps) step\(run.steps == 1 ? "" : "s"), lr \(run.lr)\(run.checkpoint ? ", checkpointing" : "")\n"
         var table = TextTable(columns: ["step", "loss", "tokens/s", "attn compute", "attn comm", "other compute", "grad allreduce"])
         for s in history.losses.indices {

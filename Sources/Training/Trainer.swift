@@ -66,6 +66,8 @@ public final class Trainer {
     private let gradientCommunicator: Communicator
     private let core: AttentionCore<Float>
     private let checkpoint: Bool
+    /// The strategy's options as it runs them, defaults resolved (USP's U, ZeCO's K).
+    public let strategyOptions: [StrategyOption: Int]
 
     /// A trainer on `world`'s ranks. Collective: every rank calls it.
     ///
@@ -96,9 +98,11 @@ public final class Trainer {
         switch strategy {
         case .softmax(let type):
             let problem = Self.softmaxProblem(model.config, seqLen: layout.tokens, options: options)
+            strategyOptions = type.resolvedOptions(problem, layout: layout.kind, ranks: world.size)
             core = .softmax(try Self.softmaxCore(type, problem: problem, contexts: contexts))
         case .linear(let type):
             let problem = Self.linearProblem(model.config, seqLen: layout.tokens, options: options)
+            strategyOptions = type.resolvedOptions(problem, layout: layout.kind, ranks: world.size)
             core = .linear(try Self.linearCore(type, problem: problem, contexts: contexts))
         }
     }

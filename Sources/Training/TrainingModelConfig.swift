@@ -85,13 +85,17 @@ public struct TrainingModelConfig: Sendable, Equatable, Codable {
             var product = 1
             for factor in term {
                 let (next, overflow) = product.multipliedReportingOverflow(by: factor)
-                if overflow || next > 1 << 31 { throw InputError("the model is too large: more than 2³¹ parameters") }
+                if overflow || next > 1 << 31 {
+                    throw InputError("the model has more than 2³¹ parameters, more than spsim train holds; "
+                                     + "train --model tiny, or a smaller --layers, --hidden or --ffn")
+                }
                 product = next
             }
             total += product
         }
         if total > 1 << 31 {
-            throw InputError("the model has about \(total) parameters; spsim train holds at most 2³¹")
+            throw InputError("the model has about \(total) parameters; spsim train holds at most 2³¹: "
+                             + "train --model tiny, or a smaller --layers, --hidden or --ffn")
         }
     }
 }

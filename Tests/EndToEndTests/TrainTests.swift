@@ -152,6 +152,8 @@ final class TrainTests: XCTestCase {
             (["--model", "huge"], "unknown --model huge"),
             (["--strategy", "ring", "--scan-blocks", "3"], "--strategy ring has none"),
             (["--strategy", "usp", "--ulysses-degree", "3"], "must divide the P = 2 ranks"),
+            (["--plot", directory.appendingPathComponent("p.svg").path, "--plot-also",
+              directory.appendingPathComponent("missing.json").path], "missing.json: no such file"),
         ]
         for (arguments, needle) in cases {
             try assertBadInput(["train", "--seq-len", "48", "--save", save] + arguments, ranks: 2, mentions: [needle])
@@ -175,7 +177,9 @@ extension TrainTests {
     /// Sizes are checked with overflow-checked arithmetic before anything is allocated.
     func testHugeModelIsBadInput() throws {
         try assertBadInput(["train", "--hidden", "4611686018427387904", "--heads", "1", "--kv-heads", "1",
-                            "--ffn", "4611686018427387904"], ranks: 2, mentions: ["too large"])
+                            "--ffn", "4611686018427387904"], ranks: 2, mentions: ["more than 2³¹ parameters", "--model tiny"])
+        try assertBadInput(["train", "--model", "llama3-8b", "--steps", "1"], ranks: 1,
+                           mentions: ["more than spsim train holds", "--model tiny"])
         try assertBadInput(["train", "--value-dim", "8"], ranks: 1, mentions: ["--value-dim applies to --attention gla"])
         // Fits the size limits but not this host: refused by the memory estimate before the model is built.
         try assertBadInput(["train", "--hidden", "8192", "--heads", "64", "--kv-heads", "64", "--ffn", "32768",
