@@ -1,3 +1,4 @@
+#include "dispatch.h"
 #include "panel_gemm.h"
 #include <string.h>
 
@@ -155,10 +156,10 @@ DEFINE_TILE(base, , v4, 4, 2, 4, NR_BASE)
 DEFINE_TILE(base_narrow, , v4, 4, 1, 8, NR_BASE)
 DEFINE_GEMM(base, , NR_BASE, base, 4, base_narrow, 8)
 #if defined(__x86_64__)
-DEFINE_PACK(32, AVX512, NR_AVX512)
-DEFINE_PACK(16, AVX2, NR_AVX2)
+DEFINE_PACK(avx512, AVX512, NR_AVX512)
+DEFINE_PACK(avx2, AVX2, NR_AVX2)
 #endif
-DEFINE_PACK(8, , NR_BASE)
+DEFINE_PACK(base, , NR_BASE)
 
 long spsim_panel_width(int level) {
 #if defined(__x86_64__)
@@ -170,20 +171,12 @@ long spsim_panel_width(int level) {
 
 void spsim_pack_panels(int level, long k, long n, const float *b, long row_stride, long col_stride,
                        float *out, long panel_stride) {
-#if defined(__x86_64__)
-    if (level >= 2) { pack_32(k, n, b, row_stride, col_stride, out, panel_stride); return; }
-    if (level == 1) { pack_16(k, n, b, row_stride, col_stride, out, panel_stride); return; }
-#endif
-    pack_8(k, n, b, row_stride, col_stride, out, panel_stride);
+    SPSIM_BY_LEVEL(level, pack, k, n, b, row_stride, col_stride, out, panel_stride);
 }
 
 void spsim_panel_gemm(int level, long m, long n, long k, float alpha,
                       const float *a, long a_row_stride, long a_col_stride,
                       const float *b, long b_panel_stride, float beta, float *c, long ldc) {
     if (m <= 0 || n <= 0) return;
-#if defined(__x86_64__)
-    if (level >= 2) { gemm_avx512(m, n, k, alpha, a, a_row_stride, a_col_stride, b, b_panel_stride, beta, c, ldc); return; }
-    if (level == 1) { gemm_avx2(m, n, k, alpha, a, a_row_stride, a_col_stride, b, b_panel_stride, beta, c, ldc); return; }
-#endif
-    gemm_base(m, n, k, alpha, a, a_row_stride, a_col_stride, b, b_panel_stride, beta, c, ldc);
+    SPSIM_BY_LEVEL(level, gemm, m, n, k, alpha, a, a_row_stride, a_col_stride, b, b_panel_stride, beta, c, ldc);
 }

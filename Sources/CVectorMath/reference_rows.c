@@ -1,4 +1,5 @@
 // Row kernels of the float64 attention reference: see include/reference_rows.h.
+#include "dispatch.h"
 #include "reference_rows.h"
 #include <math.h>
 #include <stdint.h>
@@ -129,26 +130,14 @@ static void reference_softmax_gradient_row_base(double *g, const double *p, long
 }
 
 void spsim_reference_exp(int level, double *values, long count) {
-#if defined(__x86_64__)
-    if (level >= 2) { reference_exp_avx512(values, count); return; }
-    if (level == 1) { reference_exp_avx2(values, count); return; }
-#endif
-    reference_exp_base(values, count);
+    SPSIM_BY_LEVEL(level, reference_exp, values, count);
 }
 
 double spsim_reference_softmax_row(int level, double *row, long visible, long count) {
-#if defined(__x86_64__)
-    if (level >= 2) return reference_softmax_row_avx512(row, visible, count);
-    if (level == 1) return reference_softmax_row_avx2(row, visible, count);
-#endif
-    return reference_softmax_row_base(row, visible, count);
+    return SPSIM_BY_LEVEL(level, reference_softmax_row, row, visible, count);
 }
 
 void spsim_reference_softmax_gradient_row(int level, double *gradients, const double *probabilities, long count,
                                           double delta) {
-#if defined(__x86_64__)
-    if (level >= 2) { reference_softmax_gradient_row_avx512(gradients, probabilities, count, delta); return; }
-    if (level == 1) { reference_softmax_gradient_row_avx2(gradients, probabilities, count, delta); return; }
-#endif
-    reference_softmax_gradient_row_base(gradients, probabilities, count, delta);
+    SPSIM_BY_LEVEL(level, reference_softmax_gradient_row, gradients, probabilities, count, delta);
 }

@@ -1,3 +1,4 @@
+#include "dispatch.h"
 #include "vector_math.h"
 #include <stdint.h>
 #include <string.h>
@@ -70,27 +71,15 @@ DEFINE_KERNELS(avx2, __attribute__((target("avx2"))))
 DEFINE_KERNELS(base, )
 
 float spsim_exp_shifted_sum(int level, float *values, long count, float shift) {
-#if defined(__x86_64__)
-    if (level >= 2) return exp_shifted_sum_avx512(values, count, shift);
-    if (level == 1) return exp_shifted_sum_avx2(values, count, shift);
-#endif
-    return exp_shifted_sum_base(values, count, shift);
+    return SPSIM_BY_LEVEL(level, exp_shifted_sum, values, count, shift);
 }
 
 float spsim_row_max(int level, const float *values, long count) {
-#if defined(__x86_64__)
-    if (level >= 2) return row_max_avx512(values, count);
-    if (level == 1) return row_max_avx2(values, count);
-#endif
-    return row_max_base(values, count);
+    return SPSIM_BY_LEVEL(level, row_max, values, count);
 }
 
 void spsim_softmax_gradient_row(int level, float *gradients, const float *probabilities, long count, float delta) {
-#if defined(__x86_64__)
-    if (level >= 2) { softmax_gradient_row_avx512(gradients, probabilities, count, delta); return; }
-    if (level == 1) { softmax_gradient_row_avx2(gradients, probabilities, count, delta); return; }
-#endif
-    softmax_gradient_row_base(gradients, probabilities, count, delta);
+    SPSIM_BY_LEVEL(level, softmax_gradient_row, gradients, probabilities, count, delta);
 }
 
 // MARK: e^(x − shift) as 2^((x − shift)·log₂e), for the attention kernels
@@ -173,9 +162,5 @@ static float softmax_exp_sum_avx512(float *x, long n, float shift) {
 DEFINE_EXP2(base, )
 
 float spsim_softmax_exp_sum(int level, float *values, long count, float shift) {
-#if defined(__x86_64__)
-    if (level >= 2) return softmax_exp_sum_avx512(values, count, shift);
-    if (level == 1) return softmax_exp_sum_avx2(values, count, shift);
-#endif
-    return softmax_exp_sum_base(values, count, shift);
+    return SPSIM_BY_LEVEL(level, softmax_exp_sum, values, count, shift);
 }
