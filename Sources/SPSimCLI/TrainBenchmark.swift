@@ -5,13 +5,14 @@ import Reports
 import SequenceParallel
 import Training
 
-/// FLOPs of one training step of `config` on `tokens` tokens, the MFU convention (PaLM,
-/// Chowdhery et al. 2022, appendix B): `6 · P_matmul · N` for the weight matrices (forward 2,
-/// backward 4 per weight and token; `P_matmul` counts every projection, MLP and LM-head
-/// weight, not the embedding lookup or the norm gains) plus, per softmax layer, causal
-/// attention `6 · N² · H · D` (forward `QKᵀ` and `PV` at `2·N²·H·D` each over the visible
-/// half, backward twice the forward). The backward's recomputation of the scores is not counted.
-/// GLA layers are counted by their weights alone.
+/// FLOPs of one training step of `config` on `tokens` tokens, as the planner's MFU counts them
+/// (PaLM, Chowdhery et al. 2022, appendix B, with the attention term halved for the causal
+/// mask): `6 · P_matmul · N` for the weight matrices (forward 2, backward 4 per weight and
+/// token; `P_matmul` counts every projection, MLP and LM-head weight, not the embedding lookup
+/// or the norm gains) plus, per softmax layer, causal attention `6 · N² · H · D` (forward `QKᵀ`
+/// and `PV` at `2·N²·H·D` each over the visible half, backward twice the forward; PaLM's
+/// `12 · N² · H · D` counts every pair). The backward's recomputation of the scores is not
+/// counted. GLA layers are counted by their weights alone.
 func trainingStepFLOPs(_ model: LanguageModel, tokens: Int) -> Double {
     let matmul = model.parameters.specs.filter { $0.shape.count == 2 && $0.name != "embedding" }.reduce(0) { $0 + $1.count }
     let c = model.config, n = Double(tokens)
