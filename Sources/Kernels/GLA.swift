@@ -141,8 +141,8 @@ public func glaAddIncomingState(_ o: inout Tensor32, q: Tensor32, g: Tensor32, s
             fastExpInPlace(ws.prefixDecay, count: c.length &* dk)
             ws.scale(qb.baseAddress! + c.keyOffset, rowStride: kStride, length: c.length, by: ws.prefixDecay,
                      into: ws.scaledQ)
-            ws.engine.gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: sb.baseAddress! + c.head &* dk &* dv, ldb: dv,
-                           beta: 1, c: ob.baseAddress! + c.valueOffset, ldc: vStride, panels: ws.panels)
+            ws.engine.gemm(m: c.length, n: dv, k: dk, a: ws.scaledQ, lda: dk, b: sb.baseAddress! + c.head &* dk &* dv,
+                           ldb: dv, beta: 1, c: ob.baseAddress! + c.valueOffset, ldc: vStride, panels: ws.panels)
         }
     }}}}}
 }

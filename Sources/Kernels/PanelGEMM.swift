@@ -61,12 +61,14 @@ enum ProductEngine: Sendable, Equatable {
             spsim_panel_gemm(level, m, b.n, b.k, alpha, a, rowStride, colStride, b.base, b.panelStride, beta, c, ldc)
             return
         }
-        // A stride that steps over a single row or column is never used, but CBLAS wants it ≥ the row length.
+        // A stride that steps over a single row or column is never used, but CBLAS wants it
+        // at least the row length.
         let aPlain = colStride == 1, bPlain = b.colStride == 1
         let lda = aPlain ? (m == 1 ? max(rowStride, b.k) : rowStride) : (b.k == 1 ? max(colStride, m) : colStride)
-        let ldb = bPlain ? (b.k == 1 ? max(b.rowStride, b.n) : b.rowStride) : (b.n == 1 ? max(b.colStride, b.k) : b.colStride)
-        Kernels.gemm(aPlain ? .plain : .transposed, bPlain ? .plain : .transposed, m: m, n: b.n, k: b.k, alpha: alpha,
-             a: a, lda: lda, b: b.base, ldb: ldb, beta: beta, c: c, ldc: max(ldc, b.n))
+        let ldb = bPlain ? (b.k == 1 ? max(b.rowStride, b.n) : b.rowStride)
+                         : (b.n == 1 ? max(b.colStride, b.k) : b.colStride)
+        Kernels.gemm(aPlain ? .plain : .transposed, bPlain ? .plain : .transposed, m: m, n: b.n, k: b.k,
+                     alpha: alpha, a: a, lda: lda, b: b.base, ldb: ldb, beta: beta, c: c, ldc: max(ldc, b.n))
     }
 }
 
@@ -78,13 +80,6 @@ struct ProductOperand {
     let base: UnsafePointer<Float>
     let rowStride: Int, colStride: Int
     let panelStride: Int
-
-    /// Rows `first ..< first + count` of this operand (the same columns).
-    func rows(_ first: Int, count: Int) -> ProductOperand {
-        precondition(first >= 0 && first + count <= k, "product operand: rows out of range")
-        return ProductOperand(k: count, n: n, base: base + first * rowStride, rowStride: rowStride,
-                              colStride: colStride, panelStride: panelStride)
-    }
 }
 
 extension ProductEngine {

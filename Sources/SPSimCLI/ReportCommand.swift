@@ -80,12 +80,7 @@ struct RunRecord: Decodable {
     /// The run in `path`: the file's JSON object, or its last line that is one.
     /// - Throws: `InputError` naming the file when it cannot be read or holds no run object.
     static func read(_ path: String) throws -> RunRecord {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw InputError("\(path): no such file") }
-        if isDirectory.boolValue { throw InputError("\(path) is a directory; give `spsim run --json` files") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputError("\(path): cannot be read")
-        }
+        let data = try inputFileContents(path, named: path, expected: "`spsim run --json` files")
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf",
@@ -166,4 +161,15 @@ func measuredFigure(_ runs: [RunRecord]) -> String {
         problemLine(problems, seqLens: runs.map(\.seqLen)) + " · \(runs.count) run\(runs.count == 1 ? "" : "s")",
     ], footnotes: ["One colour and marker per strategy in every spsim plot. Predictions come from each file's `model` (the topology it ran with)."],
        panelWidth: 560)
+}
+
+/// The bytes of the input file `path`, read whole; `name` is how errors call it (the path, or
+/// the option and the path) and `expected` what to give instead of a directory.
+/// - Throws: `InputError` when there is no such file, it is a directory, or it cannot be read.
+func inputFileContents(_ path: String, named name: String, expected: String) throws -> Data {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw InputError("\(name): no such file") }
+    if isDirectory.boolValue { throw InputError("\(name) is a directory; give \(expected)") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(name): cannot be read") }
+    return data
 }

@@ -241,12 +241,8 @@ struct TrainCommand: ParsableCommand {
 /// A loss curve from an earlier `spsim train --json` output, named by its strategy, layout and ranks.
 /// - Throws: `InputError` when the file is unreadable or holds no `losses`.
 func lossCurve(_ path: String) throws -> SVGPlot.Series {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-        throw InputError("--plot-also \(path): " + (isDirectory.boolValue ? "is a directory, not a file" : "no such file"))
-    }
-    guard let data = FileManager.default.contents(atPath: path),
-          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+    let data = try inputFileContents(path, named: "--plot-also \(path)", expected: "a `spsim train --json` output")
+    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
           let losses = object["losses"] as? [Double] else {
         throw InputError("--plot-also \(path) is not the JSON output of spsim train --json (no \"losses\")")
     }

@@ -76,6 +76,7 @@ public struct TrainingModelConfig: Sendable, Equatable, Codable {
             }
         }
         if tiedEmbeddings { throw InputError("tied embeddings are not implemented; the model needs tied_embeddings false") }
+        let smaller = "train --model tiny, or a smaller --layers, --hidden or --ffn"
         // An upper bound of the parameter count, overflow-checked before anything is allocated:
         // q, k, v, g and o projections at the widest head shape, the MLP, two gains, per layer.
         let perLayer = [[5, hidden, heads, max(headDim, valueDim)], [3, hidden, ffn], [2, hidden]]
@@ -86,16 +87,14 @@ public struct TrainingModelConfig: Sendable, Equatable, Codable {
             for factor in term {
                 let (next, overflow) = product.multipliedReportingOverflow(by: factor)
                 if overflow || next > 1 << 31 {
-                    throw InputError("the model has more than 2³¹ parameters, more than spsim train holds; "
-                                     + "train --model tiny, or a smaller --layers, --hidden or --ffn")
+                    throw InputError("the model has more than 2³¹ parameters, more than spsim train holds; \(smaller)")
                 }
                 product = next
             }
             total += product
         }
         if total > 1 << 31 {
-            throw InputError("the model has about \(total) parameters; spsim train holds at most 2³¹: "
-                             + "train --model tiny, or a smaller --layers, --hidden or --ffn")
+            throw InputError("the model has about \(total) parameters; spsim train holds at most 2³¹: \(smaller)")
         }
     }
 }

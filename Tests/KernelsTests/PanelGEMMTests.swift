@@ -42,11 +42,12 @@ final class PanelGEMMTests: XCTestCase {
                         b.withUnsafeBufferPointer { bp in
                         storage.withUnsafeMutableBufferPointer { sp in
                         c.withUnsafeMutableBufferPointer { cp in
-                            let operand = engine.prepare(bp.baseAddress!, rowStride: bTransposed ? 1 : n,
-                                                         colStride: bTransposed ? k + skip : 1, k: k + skip, n: n,
+                            let operand = engine.prepare(bp.baseAddress! + skip * (bTransposed ? 1 : n),
+                                                         rowStride: bTransposed ? 1 : n,
+                                                         colStride: bTransposed ? k + skip : 1, k: k, n: n,
                                                          storage: sp.baseAddress!)
                             engine.product(m: m, a: ap.baseAddress!, rowStride: aTransposed ? 1 : k,
-                                           colStride: aTransposed ? m : 1, b: operand.rows(skip, count: k),
+                                           colStride: aTransposed ? m : 1, b: operand,
                                            alpha: 0.5, beta: beta, c: cp.baseAddress!, ldc: ldc)
                         }}}}
                         for i in 0..<m {
