@@ -10,6 +10,11 @@
 // process (smpirun's ranks, the test runner) get the variable from `Scripts/env.sh`.
 // Only a generic fallback is ever overridden, and only with a core whose instructions the
 // CPU and OS support: a CPU the library recognises keeps the library's choice.
+//
+// Threads: an MPI job runs one rank per core, so OpenBLAS's default of one thread per core
+// in every rank would oversubscribe the machine (2 ranks × 2 threads on 2 cores). Every
+// spsim entry point sets one thread per rank unless the user chose a count
+// (`OPENBLAS_NUM_THREADS` or `OMP_NUM_THREADS`): `usingOneThreadUnlessChosen`.
 import COpenBLAS
 import Foundation
 
@@ -25,6 +30,8 @@ public struct BLASCore: Sendable, Encodable, Equatable {
     public var cpuCore: String?
     /// `OPENBLAS_CORETYPE` from the environment, if set.
     public var coreType: String?
+    /// `openblas_get_num_threads()`: the threads each of this process's products may use.
+    public var threads: Int
 
     /// The generic core OpenBLAS's DYNAMIC_ARCH falls back to on an x86-64 CPU it does not know.
     public static let genericFallback = "Prescott"
@@ -35,7 +42,8 @@ public struct BLASCore: Sendable, Encodable, Equatable {
         return BLASCore(config: openblas_get_config().map { String(cString: $0) }?.trimmed ?? "unknown",
                         core: openblas_get_corename().map { String(cString: $0) }?.trimmed ?? "unknown",
                         cpuCore: level >= 2 ? "SkylakeX" : level == 1 ? "Haswell" : nil,
-                        coreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+                        coreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"],
+                        threads: Int(openblas_get_num_threads()))
     }
 
     /// Whether the library runs its generic fallback although the CPU supports a faster core.
@@ -49,10 +57,11 @@ public struct BLASCore: Sendable, Encodable, Equatable {
         isSlowFallback && coreType == nil ? cpuCore : nil
     }
 
-    /// One line for reports: `OpenBLAS 0.3.21 … core SkylakeX (OPENBLAS_CORETYPE=SkylakeX)`,
+    /// One line for reports: `OpenBLAS 0.3.21 … core SkylakeX (OPENBLAS_CORETYPE=SkylakeX), 1 thread`,
     /// with a warning when a slow fallback is in use.
     public var summary: String {
         "\(config); core \(core)" + (coreType.map { " (OPENBLAS_CORETYPE=\($0))" } ?? "")
+            + ", \(threads) thread\(threads == 1 ? "" : "s")"
             + (isSlowFallback ? "; WARNING: generic fallback on a CPU that runs \(cpuCore!): set OPENBLAS_CORETYPE=\(cpuCore!)" : "")
     }
 
@@ -67,6 +76,17 @@ public struct BLASCore: Sendable, Encodable, Equatable {
         guard let core = current.recommendedCoreType else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)
+    }
+
+    /// Sets OpenBLAS to one thread per process unless `OPENBLAS_NUM_THREADS` or
+    /// `OMP_NUM_THREADS` chose a count: each MPI rank is meant to run on one core (and the
+    /// kernel benchmarks' "single-thread" yardsticks must be single-threaded). Idempotent, so
+    /// every simulated rank of an SMPI process may call it.
+    public static func usingOneThreadUnlessChosen() {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["OPENBLAS_NUM_THREADS"] == nil && environment["OMP_NUM_THREADS"] == nil {
+            openblas_set_num_threads(1)
+        }
     }
 }
 

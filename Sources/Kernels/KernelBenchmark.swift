@@ -39,8 +39,8 @@ public struct KernelBenchmarkResult: Sendable {
 /// sgemm is timed on the two products of one head's attention done without tiling,
 /// `S = Q Kᵀ` (`tokens × tokens × dim`) and `O = P V` (`tokens × dim × tokens`), FLOPs
 /// `2·2·tokens²·dim`. Attention counts `4·tokens²·heads·dim` FLOPs forward and 2.5× that
-/// backward. Uses as many OpenBLAS threads as the environment allows; set
-/// `OPENBLAS_NUM_THREADS=1` for single-core numbers. Every result feeds a checksum that
+/// backward. OpenBLAS uses the threads of `BLASCore.current.threads` (one, as every spsim
+/// command sets it, unless `OPENBLAS_NUM_THREADS` says otherwise). Every result feeds a checksum that
 /// is consumed, so no work can be elided. Memory: `tokens²` floats for the sgemm scores.
 public func benchmarkKernels(tokens: Int = 2048, heads: Int = 8, dim: Int = 64, repeats: Int = 5) -> KernelBenchmarkResult {
     precondition(tokens > 0 && heads > 0 && dim > 0 && repeats > 0, "benchmark: sizes and repeats must be positive")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CostModel
 import Foundation
+import Kernels
 import MPI
 import SequenceParallel
 
@@ -38,6 +39,7 @@ public struct SPSim: ParsableCommand {
 public enum SPSimMain {
     /// Parses `arguments` (without the program name), runs the command, and returns the exit status.
     public static func main(arguments: [String]) -> Int32 {
+        BLASCore.usingOneThreadUnlessChosen()
         if let message = unknownSubcommandMessage(arguments, root: SPSim.self) ?? negativeValueMessage(arguments) {
             return reportInputErrorOnce(message)
         }

@@ -324,7 +324,7 @@ final class AttentionTests: XCTestCase {
 final class BLASCoreRuleTests: XCTestCase {
     func testOnlyTheGenericFallbackOnACapableCPUIsOverridden() {
         func core(_ name: String, cpu: String?, set: String? = nil) -> BLASCore {
-            BLASCore(config: "OpenBLAS", core: name, cpuCore: cpu, coreType: set)
+            BLASCore(config: "OpenBLAS", core: name, cpuCore: cpu, coreType: set, threads: 1)
         }
         XCTAssertEqual(core("Prescott", cpu: "SkylakeX").recommendedCoreType, "SkylakeX")
         XCTAssertEqual(core("Prescott", cpu: "Haswell").recommendedCoreType, "Haswell")
