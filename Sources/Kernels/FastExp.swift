@@ -91,9 +91,11 @@ func fastExpInPlace(_ values: UnsafeMutablePointer<Float>, count: Int) {
 /// Computes e^x for every element of `values`, in place, with the vectorized exp
 /// (relative error ≤ about 2e-7 on [-87, 88]; -inf and anything ≤ -88 give 0).
 public func fastExp(_ values: inout [Float]) {
-    let n = values.count
-    values.withUnsafeMutableBufferPointer { buffer in
-        guard let base = buffer.baseAddress else { return }
-        fastExpInPlace(base, count: n)
-    }
+    values.withUnsafeMutableBufferPointer { fastExp($0) }
+}
+
+/// `fastExp` on the elements of a buffer, in place.
+public func fastExp(_ values: UnsafeMutableBufferPointer<Float>) {
+    guard let base = values.baseAddress else { return }
+    fastExpInPlace(base, count: values.count)
 }

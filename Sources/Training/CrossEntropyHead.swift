@@ -21,12 +21,10 @@ struct CrossEntropyHead: Sendable {
                 let row = l.baseAddress! + i &* vocabulary
                 var top = row[0]
                 for j in 1..<vocabulary where row[j] > top { top = row[j] }
+                for j in 0..<vocabulary { row[j] -= top }
+                T.exponentiate(UnsafeMutableBufferPointer(start: row, count: vocabulary))
                 var sum: T = 0
-                for j in 0..<vocabulary {
-                    let e = T.exponential(row[j] - top)
-                    row[j] = e
-                    sum += e
-                }
+                for j in 0..<vocabulary { sum += row[j] }
                 let label = labels[i]
                 precondition(label >= 0 && label < vocabulary, "label \(label) outside the vocabulary")
                 // loss = log Σ e^{l_j − top} − (l_label − top); row[label] holds e^{l_label − top}.

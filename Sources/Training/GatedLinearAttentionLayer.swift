@@ -42,8 +42,8 @@ struct GatedLinearAttentionLayer: Sendable {
         wo.backward(x: c.o.storage, dy: dy, rows: n, weights: weights, gradients: &gradients, addingTo: &dO)
         let r = try core.backward(c.q, c.k, c.v, c.g, c.saved, Tensor(tokens: n, heads: heads, dim: valueDim, storage: dO))
         // d logsigmoid(z)/dz = σ(−z).
-        var dGatePre = r.dg.storage
-        for i in dGatePre.indices { dGatePre[i] *= sigmoid(-c.gatePre[i]) / tau }
+        var dGatePre = sigmoids(c.gatePre.map { -$0 })
+        for i in dGatePre.indices { dGatePre[i] *= r.dg.storage[i] / tau }
         var dx = [T]()
         wq.backward(x: c.x, dy: r.dq.storage.map { $0 * scale }, rows: n, weights: weights, gradients: &gradients, addingTo: &dx)
         wk.backward(x: c.x, dy: r.dk.storage, rows: n, weights: weights, gradients: &gradients, addingTo: &dx)

@@ -11,18 +11,19 @@ struct Linear: Sendable {
         self.outputs = outputs
     }
 
-    /// `x W` for `rows` rows.
+    /// `x W` for `rows` rows (W read in place in the flat `weights`).
     func forward<T: TrainingScalar>(_ x: [T], rows: Int, weights: [T]) -> [T] {
-        matmul(x, weight.values(in: weights), m: rows, n: outputs, k: inputs)
+        matmul(x, weights, bOffset: weight.offset, m: rows, n: outputs, k: inputs)
     }
 
-    /// Adds `xᵀ dy` to the weight's gradient and returns `dx = dy Wᵀ` (added into `dx` when given).
+    /// Adds `xᵀ dy` to the weight's gradient (in place in the flat `gradients`) and returns
+    /// `dx = dy Wᵀ` (added into `dx` when given).
     func backward<T: TrainingScalar>(x: [T], dy: [T], rows: Int, weights: [T], gradients: inout [T],
                                      addingTo dx: inout [T]) {
-        var dW = [T](repeating: 0, count: weight.count)
-        matmul(x, dy, into: &dW, m: inputs, n: outputs, k: rows, transposeA: true)
-        weight.accumulate(dW, into: &gradients)
+        matmul(x, dy, into: &gradients, cOffset: weight.offset, m: inputs, n: outputs, k: rows, transposeA: true,
+               accumulate: true)
         if dx.isEmpty { dx = [T](repeating: 0, count: rows * inputs) }
-        matmul(dy, weight.values(in: weights), into: &dx, m: rows, n: inputs, k: outputs, transposeB: true, accumulate: true)
+        matmul(dy, weights, bOffset: weight.offset, into: &dx, m: rows, n: inputs, k: outputs, transposeB: true,
+               accumulate: true)
     }
 }

@@ -8,26 +8,52 @@ struct RotaryEmbedding: Sendable {
     let headDim: Int
     let base: Double
 
-    /// `x [n, heads, D]` rotated by each row's `positions[row]`; `inverse` rotates back
-    /// (the backward of a rotation is its transpose, the rotation by −angle).
-    func apply<T: TrainingScalar>(_ x: Tensor<T>, positions: [Int], inverse: Bool = false) -> Tensor<T> {
-        precondition(x.dim == headDim && positions.count == x.tokens, "rotary: shape mismatch")
-        var y = x
+    /// The rotation of tokens at `positions`: cos and sin of each token's angle per channel
+    /// pair, `[n, D/2]` each, computed in Double once per layer forward and shared by q, k and
+    /// (saved with the layer's activations) their gradients.
+    func angles<T: TrainingScalar>(positions: [Int]) -> RotaryAngles<T> {
         let pairs = headDim / 2
         let frequencies = (0..<pairs).map { pow(base, -2 * Double($0) / Double(headDim)) }
-        let sign: Double = inverse ? -1 : 1
-        for (t, p) in positions.enumerated() {
-            for i in 0..<pairs {
-                let angle = Double(p) * frequencies[i]
-                let c = T(cos(angle)), s = T(sign * sin(angle))
-                for h in 0..<x.heads {
-                    let at = (t * x.heads + h) * headDim + 2 * i
-                    let a = x.storage[at], b = x.storage[at + 1]
-                    y.storage[at] = a * c - b * s
-                    y.storage[at + 1] = a * s + b * c
+        var cosines = [T](), sines = [T]()
+        cosines.reserveCapacity(positions.count * pairs)
+        sines.reserveCapacity(positions.count * pairs)
+        for p in positions {
+            for f in frequencies {
+                cosines.append(T(cos(Double(p) * f)))
+                sines.append(T(sin(Double(p) * f)))
+            }
+        }
+        return RotaryAngles(tokens: positions.count, cosines: cosines, sines: sines)
+    }
+
+    /// `x [n, heads, D]` rotated by `angles` (of its n tokens); `inverse` rotates back (the
+    /// backward of a rotation is its transpose, the rotation by −angle).
+    func apply<T: TrainingScalar>(_ x: Tensor<T>, _ angles: RotaryAngles<T>, inverse: Bool = false) -> Tensor<T> {
+        precondition(x.dim == headDim && angles.tokens == x.tokens, "rotary: shape mismatch")
+        var y = x
+        let pairs = headDim / 2, heads = x.heads
+        let sign: T = inverse ? -1 : 1
+        y.storage.withUnsafeMutableBufferPointer { y in
+            x.storage.withUnsafeBufferPointer { x in
+                for t in 0..<angles.tokens {
+                    for h in 0..<heads {
+                        let row = (t * heads + h) * headDim
+                        for i in 0..<pairs {
+                            let c = angles.cosines[t * pairs + i], s = sign * angles.sines[t * pairs + i]
+                            let a = x[row + 2 * i], b = x[row + 2 * i + 1]
+                            y[row + 2 * i] = a * c - b * s
+                            y[row + 2 * i + 1] = a * s + b * c
+                        }
+                    }
                 }
             }
         }
         return y
     }
+}
+
+/// cos and sin of the rotary angles of `tokens` tokens, `[tokens, D/2]` each (`RotaryEmbedding.angles`).
+struct RotaryAngles<T: TrainingScalar> {
+    let tokens: Int
+    let cosines: [T], sines: [T]
 }

@@ -22,13 +22,15 @@ struct SoftmaxAttentionLayer: Sendable {
     func forward<T: TrainingScalar>(_ x: [T], positions: [Int], weights: [T], core: SoftmaxAttentionCore<T>,
                                     pass: ForwardPass) throws -> (y: [T], cache: SoftmaxAttentionCache<T>) {
         let n = positions.count
+        let angles: RotaryAngles<T> = rotary.angles(positions: positions)
         let q = rotary.apply(Tensor(tokens: n, heads: heads, dim: headDim, storage: wq.forward(x, rows: n, weights: weights)),
-                             positions: positions)
+                             angles)
         let k = rotary.apply(Tensor(tokens: n, heads: kvHeads, dim: headDim, storage: wk.forward(x, rows: n, weights: weights)),
-                             positions: positions)
+                             angles)
         let v = Tensor(tokens: n, heads: kvHeads, dim: headDim, storage: wv.forward(x, rows: n, weights: weights))
         let (o, lse) = try core.forward(q, k, v, pass)
-        return (wo.forward(o.storage, rows: n, weights: weights), SoftmaxAttentionCache(x: x, q: q, k: k, v: v, o: o, lse: lse))
+        return (wo.forward(o.storage, rows: n, weights: weights),
+                SoftmaxAttentionCache(x: x, angles: angles, q: q, k: k, v: v, o: o, lse: lse))
     }
 
     /// `dx`, adding the four projections' gradients.
@@ -38,8 +40,8 @@ struct SoftmaxAttentionLayer: Sendable {
         var dO = [T]()
         wo.backward(x: c.o.storage, dy: dy, rows: n, weights: weights, gradients: &gradients, addingTo: &dO)
         let g = try core.backward(c.q, c.k, c.v, c.o, c.lse, Tensor(tokens: n, heads: heads, dim: headDim, storage: dO))
-        let dq = rotary.apply(g.dq, positions: positions, inverse: true)
-        let dk = rotary.apply(g.dk, positions: positions, inverse: true)
+        let dq = rotary.apply(g.dq, c.angles, inverse: true)
+        let dk = rotary.apply(g.dk, c.angles, inverse: true)
         var dx = [T]()
         wq.backward(x: c.x, dy: dq.storage, rows: n, weights: weights, gradients: &gradients, addingTo: &dx)
         wk.backward(x: c.x, dy: dk.storage, rows: n, weights: weights, gradients: &gradients, addingTo: &dx)
@@ -48,8 +50,10 @@ struct SoftmaxAttentionLayer: Sendable {
     }
 }
 
-/// What the softmax layer's backward needs: its input, the rotated q and k, v, o and lse.
+/// What the softmax layer's backward needs: its input, the rotary angles, the rotated q and
+/// k, v, o and lse.
 struct SoftmaxAttentionCache<T: TrainingScalar> {
     var x: [T]
+    var angles: RotaryAngles<T>
     var q: Tensor<T>, k: Tensor<T>, v: Tensor<T>, o: Tensor<T>, lse: Tensor<T>
 }

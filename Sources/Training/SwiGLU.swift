@@ -16,8 +16,10 @@ struct SwiGLU: Sendable {
     /// `y [n, hidden]` and the cache (`x`, `a = x W₁`, `b = x W₃`, `h = silu(a) ⊙ b`).
     func forward<T: TrainingScalar>(_ x: [T], rows: Int, weights: [T]) -> (y: [T], cache: SwiGLUCache<T>) {
         let a = gate.forward(x, rows: rows, weights: weights), b = up.forward(x, rows: rows, weights: weights)
-        var h = a
-        for i in h.indices { h[i] = silu(a[i]) * b[i] }
+        var h = sigmoids(a)
+        h.withUnsafeMutableBufferPointer { h in
+            for i in h.indices { h[i] = a[i] * h[i] * b[i] }  // silu(a)·b
+        }
         return (down.forward(h, rows: rows, weights: weights), SwiGLUCache(x: x, a: a, b: b, h: h))
     }
 
@@ -26,11 +28,15 @@ struct SwiGLU: Sendable {
                                      gradients: inout [T]) -> [T] {
         var dh = [T]()
         down.backward(x: cache.h, dy: dy, rows: rows, weights: weights, gradients: &gradients, addingTo: &dh)
-        var da = dh, db = dh
-        for i in dh.indices {
-            let a = cache.a[i], s = sigmoid(a)
-            db[i] = dh[i] * a * s
-            da[i] = dh[i] * cache.b[i] * s * (1 + a * (1 - s))
+        var da = sigmoids(cache.a), db = dh
+        da.withUnsafeMutableBufferPointer { da in
+            db.withUnsafeMutableBufferPointer { db in
+                for i in da.indices {
+                    let a = cache.a[i], s = da[i]
+                    db[i] = dh[i] * a * s
+                    da[i] = dh[i] * cache.b[i] * s * (1 + a * (1 - s))
+                }
+            }
         }
         var dx = [T]()
         gate.backward(x: cache.x, dy: da, rows: rows, weights: weights, gradients: &gradients, addingTo: &dx)
@@ -44,10 +50,13 @@ struct SwiGLUCache<T: TrainingScalar> {
     var x: [T], a: [T], b: [T], h: [T]
 }
 
-/// `σ(a) = 1 / (1 + e^(−a))`.
-@inline(__always)
-func sigmoid<T: TrainingScalar>(_ a: T) -> T { 1 / (1 + T.exponential(-a)) }
-
-/// `silu(a) = a·σ(a)`.
-@inline(__always)
-func silu<T: TrainingScalar>(_ a: T) -> T { a * sigmoid(a) }
+/// `σ(a) = 1 / (1 + e^(−a))` for every element (the exponentials vectorized: `exponentiate`).
+func sigmoids<T: TrainingScalar>(_ a: [T]) -> [T] {
+    var s = a
+    s.withUnsafeMutableBufferPointer { s in
+        for i in s.indices { s[i] = -s[i] }
+        T.exponentiate(s)
+        for i in s.indices { s[i] = 1 / (1 + s[i]) }
+    }
+    return s
+}

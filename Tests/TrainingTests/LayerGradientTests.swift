@@ -42,19 +42,22 @@ final class LayerGradientTests: XCTestCase {
         let positions = [7, 0, 12, 3, 5], shape = (tokens: n, heads: 2, dim: 6)
         let x = randomValues(n * 12, seed: 9), r = randomValues(n * 12, seed: 10)
         func y(_ x: [Double]) -> [Double] {
-            rotary.apply(Tensor64(tokens: shape.tokens, heads: shape.heads, dim: shape.dim, storage: x), positions: positions).storage
+            rotary.apply(Tensor64(tokens: shape.tokens, heads: shape.heads, dim: shape.dim, storage: x),
+                         rotary.angles(positions: positions)).storage
         }
-        let dx = rotary.apply(Tensor64(tokens: n, heads: 2, dim: 6, storage: r), positions: positions, inverse: true).storage
+        let dx = rotary.apply(Tensor64(tokens: n, heads: 2, dim: 6, storage: r), rotary.angles(positions: positions),
+                              inverse: true).storage
         assertGradient("rotary dx", analytic: dx, at: x) { dot(r, y($0)) }
         // Position 0 is the identity; a token's rotation depends on its position, not its row.
         XCTAssertEqual(Array(y(x)[12..<24]), Array(x[12..<24]))
-        let moved = rotary.apply(Tensor64(tokens: 1, heads: 2, dim: 6, storage: Array(x[24..<36])), positions: [12]).storage
+        let moved = rotary.apply(Tensor64(tokens: 1, heads: 2, dim: 6, storage: Array(x[24..<36])),
+                                 rotary.angles(positions: [12])).storage
         for (a, b) in zip(moved, y(x)[24..<36]) { XCTAssertEqual(a, b, accuracy: 1e-15) }
         // q·k after rotation depends only on the distance between positions.
         let q = Tensor64(tokens: 1, heads: 1, dim: 6, storage: Array(x[0..<6]))
         let k = Tensor64(tokens: 1, heads: 1, dim: 6, storage: Array(x[6..<12]))
         func score(_ i: Int, _ j: Int) -> Double {
-            dot(rotary.apply(q, positions: [i]).storage, rotary.apply(k, positions: [j]).storage)
+            dot(rotary.apply(q, rotary.angles(positions: [i])).storage, rotary.apply(k, rotary.angles(positions: [j])).storage)
         }
         XCTAssertEqual(score(9, 4), score(105, 100), accuracy: 1e-12)
         XCTAssertNotEqual(score(9, 4), score(9, 5))
