@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "SequenceParallelTests", dependencies: ["SequenceParallel", "CostModel", "TestSupport"]),
         // The `spsim` binary as a user runs it: mpirun P = 1…8, smpirun, model and topology commands.
         .testTarget(name: "EndToEndTests", dependencies: ["spsim", "CostModel", "SPCore", "TestSupport"]),
-        .testTarget(name: "CostModelTests", dependencies: ["CostModel", "SPCore", "TestSupport"]),
+        .testTarget(name: "CostModelTests", dependencies: ["CostModel", "SPCore", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "SPCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

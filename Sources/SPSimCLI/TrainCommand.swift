@@ -28,7 +28,7 @@ struct TrainCommand: ParsableCommand {
             --kv-heads defaults to the model's, or to --heads when --heads is given.
             """)
 
-    @Option(help: "The model: a Models/ file by name or path (`spsim models list`); default tiny (2 layers, hidden 64, 4 heads, 2 KV heads of 16, FFN 128, bytes: vocabulary 256).")
+    @Option(help: "The model: a Models/ file by name or path (`spsim models list`); default tiny (2 layers, hidden 128, 4 heads, 2 KV heads of 64, FFN 448, bytes: vocabulary 256).")
     var model = "tiny"
 
     @Option(help: "softmax (causal, RoPE, GQA) or gla (gated linear attention).")

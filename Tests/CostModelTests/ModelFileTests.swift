@@ -18,13 +18,13 @@ final class ModelFileTests: XCTestCase {
         // Hugging Face's counts of Meta-Llama-3-8B and -70B (safetensors metadata).
         XCTAssertEqual(try catalog.loadModel("llama3-8b").parameters, 8_030_261_248)
         XCTAssertEqual(try catalog.loadModel("llama3-70b").parameters, 70_553_706_496)
-        // tiny by hand: per layer q 64·64, k v 2·64·32, o 64·64, MLP 3·64·128, norms 2·64;
-        // embeddings and LM head 256·64 each, final norm 64.
+        // tiny by hand: per layer q 128·256, k v 2·128·128, o 256·128, MLP 3·128·448, norms 2·128;
+        // embeddings and LM head 256·128 each, final norm 128.
         let tiny = try catalog.loadModel("tiny")
-        XCTAssertEqual(tiny.parametersPerLayer, 4096 + 4096 + 4096 + 24576 + 128)
-        XCTAssertEqual(tiny.parameters, 2 * 36992 + 2 * 16384 + 64)
+        XCTAssertEqual(tiny.parametersPerLayer, 32768 + 32768 + 32768 + 172_032 + 256)
+        XCTAssertEqual(tiny.parameters, 2 * 270_592 + 2 * 32768 + 128)
         XCTAssertEqual([tiny.layerCount, tiny.hidden, tiny.headCount, tiny.kvHeadCount, tiny.queryDim, tiny.ffn, tiny.vocab],
-                       [2, 64, 4, 2, 16, 128, 256])
+                       [2, 128, 4, 2, 64, 448, 256])
         XCTAssertFalse(tiny.isTied)
         XCTAssertEqual(tiny.layers.source, "spsim's own test model, Training module")
         let gla = try catalog.loadModel("gla-1.3b")
@@ -60,7 +60,7 @@ final class ModelFileTests: XCTestCase {
         assertRejected(try tinyJSON { $0["ffn_size"] = ["value": 1.5, "source": "x"] }, key: "ffn_size.value",
                        mentions: "whole number")
         assertRejected(try tinyJSON { $0["heads"] = ["value": 6, "source": "x"]; $0["kv_heads"] = ["value": 3, "source": "x"] },
-                       key: "heads", mentions: "must divide hidden_size 64")
+                       key: "heads", mentions: "must divide hidden_size 128")
         assertRejected(try tinyJSON { $0["kv_heads"] = ["value": 3, "source": "x"] }, key: "kv_heads", mentions: "must divide")
         assertRejected(try tinyJSON { $0["key_dim"] = ["value": 16, "source": "x"] }, key: "key_dim", mentions: "unknown key")
         assertRejected(try tinyJSON { $0["ffn_activation"] = "gelu" }, key: "ffn_activation", mentions: "swiglu")

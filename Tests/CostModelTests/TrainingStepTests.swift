@@ -3,9 +3,13 @@ import Foundation
 import SPCore
 import XCTest
 
-/// The whole-step memory and time arithmetic on the tiny model, by hand; the train-ledger seam.
+/// The whole-step memory and time arithmetic on a small model, by hand; the train-ledger seam.
+/// The model (`Fixtures/hand-d16.json`: 2 layers, d 64, GQA 4/2 heads of 16, SwiGLU 128,
+/// vocabulary 256) is the shape `spsim train`'s tiny model had before its head dimension
+/// became 64; the numbers below were worked out on it.
 final class TrainingStepTests: XCTestCase {
-    let tiny = try! ModelCatalog(directories: [repositoryRoot + "/Models"], noun: "model").loadModel("tiny")
+    let tiny = try! ModelCatalog(directories: [repositoryRoot + "/Tests/CostModelTests/Fixtures"], noun: "model")
+        .loadModel("hand-d16")
 
     func ringPrediction(seqLen: Int, ranks: Int) throws -> Prediction {
         try CostModel.predict(try XCTUnwrap(CostModel.strategy(named: "ring")), tiny.workload(seqLen: seqLen),
@@ -94,7 +98,7 @@ final class TrainingStepTests: XCTestCase {
         expect("ulysses forward", expected: [2 * 9408, 2 * 9408], actual: u.attentionForward.bytes)
         expect("ulysses forward messages", expected: [4, 4], actual: u.attentionForward.messages)
         expect("no recompute without checkpointing", expected: [0, 0], actual: u.attentionRecompute.bytes)
-        // ZeCO on the tiny shape as GLA (4 heads, Dk = Dv = 16), P = 2 (K = 1): rank 0 sends one
+        // ZeCO on this shape as GLA (4 heads, Dk = Dv = 16), P = 2 (K = 1): rank 0 sends one
         // float32 state 4·16·16·4 bytes per layer forward; rank 1 nothing.
         let z = try tiny.trainStepTraffic(strategy: "zeco", layout: .contiguous, ranks: 2, seqLen: 48, checkpointing: false).get()
         expect("zeco forward", expected: [2 * 4096, 0], actual: z.attentionForward.bytes)

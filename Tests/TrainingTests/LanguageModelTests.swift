@@ -52,11 +52,12 @@ final class LanguageModelTests: XCTestCase {
     func testTinyModelShape() throws {
         let tiny = TrainingModelConfig.tiny()
         XCTAssertEqual([tiny.layers, tiny.hidden, tiny.heads, tiny.kvHeads, tiny.headDim, tiny.ffn, tiny.vocabulary],
-                       [2, 64, 4, 2, 16, 128, 256])
+                       [2, 128, 4, 2, 64, 448, 256])
         try tiny.validate()
         let model = LanguageModel(tiny)
-        // embedding + head 2·256·64; per layer q, o 64·64, k, v 64·32, MLP 3·64·128, two gains 64; final gain 64.
-        XCTAssertEqual(model.parameters.count, 2 * 256 * 64 + 2 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64) + 64)
+        // embedding + head 2·256·128; per layer q, o 128·256, k, v 128·128, MLP 3·128·448, two gains 128; final gain 128.
+        XCTAssertEqual(model.parameters.count,
+                       2 * 256 * 128 + 2 * (2 * 128 * 256 + 2 * 128 * 128 + 3 * 128 * 448 + 2 * 128) + 128)
         let a: [Float] = model.initialWeights(seed: 1), b: [Float] = model.initialWeights(seed: 1)
         let c: [Float] = model.initialWeights(seed: 2)
         XCTAssertEqual(a, b)
