@@ -3,7 +3,9 @@
 #   1. the BLAS spsim runs (library and kernel core), then the attention and GLA kernels beside
 #      cblas_sgemm and beside numpy's single-thread sgemm on the same products;
 #   2. the scan collectives under mpirun at 2 and at RANKS (4) ranks, each beside the
-#      transport's own ping-pong of the same bytes ("wire" = fraction of it reached).
+#      transport's own ping-pong of the same bytes ("wire" = fraction of it reached);
+#   3. --verify's float64 reference beside the distributed run it checks;
+#   4. a training step of the tiny model beside sgemm, parallel efficiency, the planner's speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
@@ -17,6 +19,13 @@ numpy=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Scripts/numpy_sgemm
 # ping-pong of the same bytes plus one memcpy) and at P = RANKS (All-Scan against MPI_Exscan).
 mpirun --quiet -np 2 .build/release/spsim bench --min-bytes 1048576 --blocks 1,4,16
 mpirun --quiet -np "${RANKS:-4}" .build/release/spsim bench --min-bytes 1048576
+# --verify beside the run it checks: the README's first example (N = 8192, H = 8, G = 2, D = 64,
+# P = 4, causal zigzag, backward); the float64 reference's host seconds over the run's forward + backward.
+mpirun --quiet -np 4 .build/release/spsim run --strategy allgather --seq-len 8192 --heads 8 --kv-heads 2 \
+    --head-dim 64 --causal --layout zigzag --backward --verify --json 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin); run = r["forward_seconds"] + r["backward_seconds"]; v = r["verify_seconds"]
+print(f"--verify: float64 reference {v:.2f} s beside the run (forward + backward) {run:.2f} s: {v / run:.2f}x")'
 # One training step of the tiny model at N = 4096 on one rank beside the best single-thread
 # sgemm of the same run; then the parallel efficiency T(1) / (2·T(2)) of ring and ulysses at P = 2
 # (median step time of 5 steps after the first).

@@ -84,7 +84,7 @@ struct RunCommand: ParsableCommand {
                                          world: world)
             try traceOptions.write(forward: result.forward, backward: result.backward, model: prepared.model, world: world)
             let p = prepared.problem
-            var errors: [String: Double]?
+            var errors: [String: Double]?, verifySeconds: Double?
             if verify {
                 if world.rank == 0 { printNote("verifying against the float64 reference…") }
                 // The host's own clock: under SMPI the simulated clock does not see the reference.
@@ -96,13 +96,15 @@ struct RunCommand: ParsableCommand {
                 }
                 let seconds = try world.allreduce([Date().timeIntervalSince(start)], .max)[0]
                 if world.rank == 0 { printNote("verified in \(formatSeconds(seconds)) (host time)") }
+                verifySeconds = seconds
             }
             // After the check, so that the peak includes the float64 reference.
             try reportMemoryUse(prepared.memory, world: world)
             var status: Int32 = 0
             if world.rank == 0 {
                 status = try report(result, strategy: prepared.strategy.name, shape: p.shape(options: prepared.options),
-                                    layout: prepared.layout, model: prepared.model, errors: errors)
+                                    layout: prepared.layout, model: prepared.model, errors: errors,
+                                    verifySeconds: verifySeconds)
             }
             return try world.bcast([status], count: 1, root: 0)[0]
         }
@@ -149,7 +151,7 @@ struct RunCommand: ParsableCommand {
 
     /// Saves (`--save`) and prints the report with the `--verify` errors, on rank 0; returns the exit status.
     func report(_ result: RunResult, strategy: String, shape: any RunShape, layout: SequenceLayout,
-                model: Prediction?, errors: [String: Double]?) throws -> Int32 {
+                model: Prediction?, errors: [String: Double]?, verifySeconds: Double?) throws -> Int32 {
         let passed = errors.map { $0.allSatisfy { $0.value <= Tolerance.limit(for: $0.key) } }
         if let save { try saveOutputs(result.outputs, to: save) }
         let summary = RunReport(
@@ -157,7 +159,7 @@ struct RunCommand: ParsableCommand {
             repeat: repeats, forwardSeconds: result.forward.seconds, backwardSeconds: result.backward?.seconds,
             computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
             errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
-            passed: passed, traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
+            passed: passed, verifySeconds: verifySeconds, traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
             model: model, simulation: .current(forward: result.forward, backward: result.backward), phantom: phantom)
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0

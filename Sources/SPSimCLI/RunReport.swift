@@ -62,6 +62,9 @@ struct RunReport: Encodable {
     var errors: [String: Double]?
     var tolerance: [String: Double]?
     var passed: Bool?
+    /// With `--verify`: host seconds of the float64 reference and the comparison (slowest
+    /// rank), to set beside `forwardSeconds + backwardSeconds`.
+    var verifySeconds: Double?
     var traffic: TrafficReport
     /// The cost model's prediction for the same configuration (float32, as the run moves).
     var model: Prediction?
@@ -73,7 +76,8 @@ struct RunReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case strategy, ranks, layout, seed, `repeat`, forwardSeconds, backwardSeconds, computeSeconds
-        case backwardComputeSeconds, errors, tolerance, passed, traffic, model, blas, simulated, simulation, phantom
+        case backwardComputeSeconds, errors, tolerance, passed, verifySeconds, traffic, model, blas, simulated, simulation
+        case phantom
     }
 
     func encode(to encoder: Encoder) throws {
@@ -91,6 +95,7 @@ struct RunReport: Encodable {
         try c.encodeIfPresent(errors, forKey: .errors)
         try c.encodeIfPresent(tolerance, forKey: .tolerance)
         try c.encodeIfPresent(passed, forKey: .passed)
+        try c.encodeIfPresent(verifySeconds, forKey: .verifySeconds)
         try c.encode(traffic, forKey: .traffic)
         try c.encodeIfPresent(model, forKey: .model)
         try c.encode(BLASCore.current, forKey: .blas)  // the BLAS and kernel core of the compute times

@@ -23,6 +23,8 @@ func assertVerified(_ run: SPSimProcess.Outcome, ranks: Int, context label: Stri
     let json = try run.json(file: file, line: line)
     XCTAssertEqual(json["ranks"] as? Int, ranks, context, file: file, line: line)
     XCTAssertEqual(json["passed"] as? Bool, true, context, file: file, line: line)
+    XCTAssertGreaterThanOrEqual(json["verify_seconds"] as? Double ?? -1, 0, "the reference's time: \(context)",
+                                file: file, line: line)
     let errors = try XCTUnwrap(json["errors"] as? [String: Double], context, file: file, line: line)
     if let outputs {
         XCTAssertEqual(Set(errors.keys), Set(outputs), context, file: file, line: line)
