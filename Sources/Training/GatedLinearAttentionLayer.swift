@@ -43,7 +43,11 @@ struct GatedLinearAttentionLayer: Sendable {
         let r = try core.backward(c.q, c.k, c.v, c.g, c.saved, Tensor(tokens: n, heads: heads, dim: valueDim, storage: dO))
         // d logsigmoid(z)/dz = σ(−z).
         var dGatePre = sigmoids(c.gatePre.map { -$0 })
-        for i in dGatePre.indices { dGatePre[i] *= r.dg.storage[i] / tau }
+        dGatePre.withUnsafeMutableBufferPointer { d in
+            r.dg.storage.withUnsafeBufferPointer { dg in
+                for i in d.indices { d[i] *= dg[i] / tau }
+            }
+        }
         var dx = [T]()
         wq.backward(x: c.x, dy: r.dq.storage.map { $0 * scale }, rows: n, weights: weights, gradients: &gradients, addingTo: &dx)
         wk.backward(x: c.x, dy: r.dk.storage, rows: n, weights: weights, gradients: &gradients, addingTo: &dx)
