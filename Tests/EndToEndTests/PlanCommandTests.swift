@@ -91,14 +91,14 @@ final class PlanCommandTests: XCTestCase {
         let unknownKey = try file("unknown.json") { $0.replacingOccurrences(of: "\"attention\":", with: "\"dropout\": 0.1,\n  \"attention\":") }
         let noSource = try file("nosource.json") { $0.replacingOccurrences(of: "\"layers\": {\n    \"value\": 2,\n    \"source\": \"spsim's own test model, Training module\"\n  }", with: "\"layers\": {\"value\": 2}") }
         let negative = try file("negative.json") { $0.replacingOccurrences(of: "\"value\": 128,", with: "\"value\": -128,") }
-        let heads = try file("heads.json") { $0.replacingOccurrences(of: "\"value\": 64,", with: "\"value\": 66,") }
+        let heads = try file("heads.json") { $0.replacingOccurrences(of: "\"value\": 128,", with: "\"value\": 130,") }
         for (args, needle) in [(["plan", "--model", "nonesuch"], "no model of that name"),
                                (["plan", "--topology", "nonesuch"], "no topology of that name"),
                                (["plan", "--model", unknownKey], "dropout: unknown key"),
                                (["plan", "--model", noSource], "layers.source: is missing"),
                                (["plan", "--model", negative], "must be positive"),
-                               (["plan", "--model", heads], "must divide hidden_size 66"),
-                               (["models", "validate", heads], "must divide hidden_size 66"),
+                               (["plan", "--model", heads], "must divide hidden_size 130"),
+                               (["models", "validate", heads], "must divide hidden_size 130"),
                                (["plan", "--gpus", "16"], "cannot place 16 ranks"),
                                (["plan", "--gpus", "1", "--seq-len", "64M"], "the smallest configuration needs"),
                                (["plan", "--seq-len", "-5"], "--seq-len"),
