@@ -1,6 +1,9 @@
 // Chunked gated linear attention: the SIMD row helpers and the per-chunk workspace and decays
 // that GLA.swift (forward) and GLABackward.swift share. Row dot products use `dotProduct`
-// (Attention.swift), the one row dot product of the kernels.
+// (Attention.swift), the one row dot product of the kernels; a chunk's decays and the row
+// scalings by them run in C for the CPU's widest vector unit (CVectorMath/gla_rows.c).
+
+import CVectorMath
 
 // MARK: - Small vector helpers (SSE2-level SIMD: no FMA, so the baseline build vectorizes)
 
@@ -242,41 +245,19 @@ struct GLAWorkspace {
         let dk = keyDim
         for t in 0..<length { (gateExp + t &* dk).update(from: g + t &* rowStride, count: dk) }
         fastExpInPlace(gateExp, count: length &* dk)
-        prefixDecay.update(from: gateExp, count: dk)
-        for t in 1..<max(length, 1) {
-            glaMultiply(prefixDecay + (t &- 1) &* dk, gateExp + t &* dk, into: prefixDecay + t &* dk, dk)
-        }
-        totalDecay.update(from: prefixDecay + (length &- 1) &* dk, count: dk)
-        (suffixDecay + (length &- 1) &* dk).update(repeating: 1, count: dk)
-        var t = length &- 2
-        while t >= 0 {
-            glaMultiply(suffixDecay + (t &+ 1) &* dk, gateExp + (t &+ 1) &* dk, into: suffixDecay + t &* dk, dk)
-            t &-= 1
-        }
+        spsim_gla_decays(cpuVectorLevel, gateExp, length, dk, prefixDecay, suffixDecay, totalDecay)
     }
 
     /// `out[t] = x_t ⊙ factor[t]` for the `length` rows at `x` (row stride `rowStride`) and
     /// the rows of `factor` (`keyDim` apart): `prefixDecay` or `suffixDecay`.
     func scale(_ x: UnsafePointer<Float>, rowStride: Int, length: Int, by factor: UnsafePointer<Float>,
                into out: UnsafeMutablePointer<Float>) {
-        let dk = keyDim
-        for t in 0..<length { glaMultiply(x + t &* rowStride, factor + t &* dk, into: out + t &* dk, dk) }
+        spsim_scale_rows(cpuVectorLevel, x, rowStride, length, keyDim, factor, keyDim, out)
     }
 
     /// `state[c, :] *= totalDecay[c]` for a `keyDim × valueDim` state.
     func decayState(_ state: UnsafeMutablePointer<Float>, valueDim: Int) {
-        for c in 0..<keyDim {
-            let a = SIMD8<Float>(repeating: totalDecay[c]), row = state + c &* valueDim
-            var e = 0
-            while e &+ 8 <= valueDim {
-                store8(load8(row + e) * a, row + e)
-                e &+= 8
-            }
-            while e < valueDim {
-                row[e] *= totalDecay[c]
-                e &+= 1
-            }
-        }
+        spsim_scale_each_row(cpuVectorLevel, state, valueDim, keyDim, valueDim, totalDecay)
     }
 
     /// The terms of a state gradient R (`[Dk, Dv]`, leaving the chunk) in the chunk's key
@@ -319,7 +300,7 @@ struct GLAWorkspace {
         // The columns as rows `[length, Dk]`, scaled in the vector unit; packing the product's
         // operand transposes them.
         for c in 0..<dk { running[c] = 1 / totalDecay[c] }
-        for s in 0..<length { glaMultiply(scaledK + s &* dk, running, into: blockColumns + s &* dk, dk) }
+        spsim_scale_rows(cpuVectorLevel, scaledK, dk, length, dk, running, 0, blockColumns)
         engine.gemm(.plain, .transposed, m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: dk,
                     c: scores, ldc: chunk, panels: panels)
         zeroAboveDiagonal(rows: 0..<length, length: length)

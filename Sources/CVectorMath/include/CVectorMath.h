@@ -3,6 +3,7 @@
 // not re-scanned by the module cache).
 #ifndef SPSIM_CVECTORMATH_H
 #define SPSIM_CVECTORMATH_H
+#include "gla_rows.h"
 #include "panel_gemm.h"
 #include "reference_rows.h"
 #include "vector_math.h"
