@@ -58,6 +58,23 @@ TARGET static float row_max_##SUFFIX(const float *x, long n) {                  
     for (; j < n; j++) result = result > x[j] ? result : x[j];                             \
     return result;                                                                         \
 }                                                                                          \
+TARGET static void exp_rows_##SUFFIX(const float *x, long row_stride, long rows, long width, float *out) { \
+    for (long r = 0; r < rows; r++) {                                                      \
+        const float *src = x + r * row_stride;                                             \
+        float *dst = out + r * width;                                                      \
+        long j = 0;                                                                        \
+        for (; j + 16 <= width; j += 16) {                                                 \
+            f16 v; memcpy(&v, src + j, sizeof v);                                          \
+            v = EXP16(v); memcpy(dst + j, &v, sizeof v);                                   \
+        }                                                                                  \
+        if (j < width) {                                                                   \
+            f16 tail = SPLAT(0.0f);                                                        \
+            memcpy(&tail, src + j, (size_t)(width - j) * sizeof(float));                   \
+            f16 e = EXP16(tail);                                                           \
+            memcpy(dst + j, &e, (size_t)(width - j) * sizeof(float));                      \
+        }                                                                                  \
+    }                                                                                      \
+}                                                                                          \
 TARGET static void softmax_gradient_row_##SUFFIX(float *g, const float *p, long n, float delta) { \
     long j = 0;                                                                            \
     for (; j + 16 <= n; j += 16) *(f16 *)(g + j) = *(const f16 *)(p + j) * (*(f16 *)(g + j) - delta); \
@@ -72,6 +89,10 @@ DEFINE_KERNELS(base, )
 
 float spsim_exp_shifted_sum(int level, float *values, long count, float shift) {
     return SPSIM_BY_LEVEL(level, exp_shifted_sum, values, count, shift);
+}
+
+void spsim_exp_rows(int level, const float *x, long row_stride, long rows, long width, float *out) {
+    SPSIM_BY_LEVEL(level, exp_rows, x, row_stride, rows, width, out);
 }
 
 float spsim_row_max(int level, const float *values, long count) {

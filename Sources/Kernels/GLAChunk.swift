@@ -243,8 +243,7 @@ struct GLAWorkspace {
     /// `totalDecay = exp(Γ_L)`. One exponential per gate.
     func computeDecays(g: UnsafePointer<Float>, rowStride: Int, length: Int) {
         let dk = keyDim
-        for t in 0..<length { (gateExp + t &* dk).update(from: g + t &* rowStride, count: dk) }
-        fastExpInPlace(gateExp, count: length &* dk)
+        spsim_exp_rows(cpuVectorLevel, g, rowStride, length, dk, gateExp)
         spsim_gla_decays(cpuVectorLevel, gateExp, length, dk, prefixDecay, suffixDecay, totalDecay)
     }
 

@@ -61,4 +61,18 @@ final class GLARowsTests: XCTestCase {
             }
         }
     }
+
+    func testExpRowsIsTheShiftedSumExpReadInPlace() {
+        let rows = 5, width = 21, stride = 30
+        let x = values(rows * stride, seed: 4).map { ($0 - 0.75) * 200 }  // about −50 … 50
+        for level in levels {
+            var out = [Float](repeating: .nan, count: rows * width)
+            spsim_exp_rows(level, x, stride, rows, width, &out)
+            for r in 0..<rows {
+                var expected = Array(x[r * stride ..< r * stride + width])
+                _ = spsim_exp_shifted_sum(level, &expected, width, 0)
+                XCTAssertEqual(Array(out[r * width ..< (r + 1) * width]), expected, "level \(level) row \(r)")
+            }
+        }
+    }
 }

@@ -13,6 +13,11 @@
 /// sum (accumulated in 16 lanes, then reduced in lane order). `shift` must be finite.
 float spsim_exp_shifted_sum(int level, float *values, long count, float shift);
 
+/// `out[r·width + c] = e^(x[r·row_stride + c])` for `rows` rows of `width` values: the exp of
+/// `spsim_exp_shifted_sum` (the same bits with shift 0), reading rows in place (a GLA chunk's
+/// gates, one head's slice of each token row).
+void spsim_exp_rows(int level, const float *x, long row_stride, long rows, long width, float *out);
+
 /// Replaces each of the `count` values at `values` by e^(value − shift), evaluated as
 /// 2^((value − shift)·log₂e) with a degree-5 polynomial and fused multiply-adds (fewer than
 /// half the instructions of `spsim_exp_shifted_sum`, not bit-identical across levels), and
