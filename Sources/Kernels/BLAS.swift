@@ -13,7 +13,8 @@ enum MatrixOperand: Sendable {
 }
 
 /// General matrix product on row-major storage, through `cblas_sgemm` (`Float`) or
-/// `cblas_dgemm` (`Double`, for the float64 references: every product accumulated in float64):
+/// `cblas_dgemm` (`Double`: the training layers' float64 checks, and the float64
+/// attention reference on CPUs without AVX-512, through `ProductEngine.product`):
 ///
 ///     C[m×n] ← alpha · op(A)[m×k] · op(B)[k×n] + beta · C
 ///

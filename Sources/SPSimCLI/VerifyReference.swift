@@ -3,12 +3,12 @@
 // Softmax attention: the reference is split over the ranks by the rows each owns in the
 // run's layout (contiguous, zigzag, striped… through the layout's global positions). Every
 // rank regenerates (or has read) k and v whole and q and dO at its own rows, and computes, in
-// float64 through dgemm, o and lse for its query rows against every key, dq for its rows, and
-// its queries' contributions to dk and dv for every key, in one pass over the score tiles
-// (`attentionReferenceWithGradients`); the contributions are summed over the ranks
-// (allreduce), and each rank compares its own rows. The largest error and the largest
-// reference magnitude per output are then reduced with a maximum. So each rank does 1/P of
-// the reference work, in parallel. GLA's reference is a token-by-token recurrence, O(N·Dk·Dv),
+// float64 (spsim's float64 panel products on AVX-512, dgemm elsewhere), o and lse for its
+// query rows against every key, dq for its rows, and its queries' contributions to dk and dv
+// for every key, in one pass over the score tiles (`attentionReferenceWithGradients`); the
+// contributions are summed over the ranks (allreduce), and each rank compares its own rows.
+// The largest error and the largest reference magnitude per output are then reduced with a
+// maximum. So each rank does 1/P of the reference work, in parallel. GLA's reference is a token-by-token recurrence, O(N·Dk·Dv),
 // cheap: rank 0 computes it whole against the gathered outputs.
 //
 // Every message here goes over `world`, the harness's own communicator, which records into no

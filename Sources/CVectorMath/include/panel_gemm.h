@@ -11,6 +11,10 @@
 // micro-kernel without the packing of A and without cache blocking of k: the attention
 // products have k ≤ a few hundred). An attention tile packs its B operands (Kᵀ, V, …) once
 // and reuses them for every query tile, which is what a general sgemm cannot do.
+//
+// The `_f64` entries are the same products in float64 for the attention reference
+// (Kernels/AttentionReference.swift): panels of `spsim_panel_width_f64(level)` columns (16, 8
+// or 4: the same vector registers at half the lanes), every product and sum in float64.
 #ifndef SPSIM_PANEL_GEMM_H
 #define SPSIM_PANEL_GEMM_H
 
@@ -29,5 +33,18 @@ void spsim_pack_panels(int level, long k, long n, const float *b, long row_strid
 void spsim_panel_gemm(int level, long m, long n, long k, float alpha,
                       const float *a, long a_row_stride, long a_col_stride,
                       const float *b, long b_panel_stride, float beta, float *c, long ldc);
+
+/// `spsim_panel_width` for float64 panels.
+long spsim_panel_width_f64(int level);
+
+/// `spsim_pack_panels` in float64 (panels of `spsim_panel_width_f64(level)` columns, `panel_stride`
+/// doubles apart).
+void spsim_pack_panels_f64(int level, long k, long n, const double *b, long row_stride, long col_stride,
+                           double *out, long panel_stride);
+
+/// `spsim_panel_gemm` in float64, B packed by `spsim_pack_panels_f64` at the same `level`.
+void spsim_panel_gemm_f64(int level, long m, long n, long k, double alpha,
+                          const double *a, long a_row_stride, long a_col_stride,
+                          const double *b, long b_panel_stride, double beta, double *c, long ldc);
 
 #endif
