@@ -111,23 +111,30 @@ TARGET static void tile_##SUFFIX(long k, const T *a, long rs, long cs, const T *
         }                                                                                    \
 }
 
+/// The inner length of a tile of rows i0 ..< i0 + MR, and whether the tile at column j0 is
+/// computed at all, for the product's `shape` (panel_gemm.h).
+#define TILE_K(SHAPE, K, I0, MR) ((SHAPE) == SPSIM_PRODUCT_LOWER_A ? MIN((K), (I0) + (MR)) : (K))
+#define TILE_NEEDED(SHAPE, I0, J0, MR) ((SHAPE) != SPSIM_PRODUCT_LOWER_C || (J0) < (I0) + (MR))
+
 /// The panels of C = alpha·A·B + beta·C, each in tiles of MR rows: `wide` tiles cover a whole
 /// panel, `narrow` ones (half its width) a panel's last ≤ NR/2 columns.
 #define DEFINE_GEMM(SUFFIX, TARGET, T, PANEL, WIDE, WIDE_MR, NARROW, NARROW_MR)              \
 TARGET static void gemm_##SUFFIX(long m, long n, long k, T alpha, const T *a, long rs,       \
                                  long cs, const T *b, long panel_stride, T beta,             \
-                                 T *c, long ldc) {                                           \
+                                 T *c, long ldc, int shape) {                                \
     for (long j0 = 0; j0 < n; j0 += PANEL) {                                                 \
         const T *panel = b + (j0 / PANEL) * panel_stride;                                    \
         long width = MIN(PANEL, n - j0);                                                     \
         if (width <= PANEL / 2) {                                                            \
             for (long i0 = 0; i0 < m; i0 += NARROW_MR)                                       \
-                tile_##NARROW(k, a + i0 * rs, rs, cs, panel, alpha, beta, c + i0 * ldc + j0, ldc, \
-                              MIN(NARROW_MR, m - i0), width);                                \
+                if (TILE_NEEDED(shape, i0, j0, NARROW_MR))                                   \
+                    tile_##NARROW(TILE_K(shape, k, i0, NARROW_MR), a + i0 * rs, rs, cs, panel, alpha, beta, \
+                                  c + i0 * ldc + j0, ldc, MIN(NARROW_MR, m - i0), width);    \
         } else {                                                                             \
             for (long i0 = 0; i0 < m; i0 += WIDE_MR)                                         \
-                tile_##WIDE(k, a + i0 * rs, rs, cs, panel, alpha, beta, c + i0 * ldc + j0, ldc, \
-                            MIN(WIDE_MR, m - i0), width);                                    \
+                if (TILE_NEEDED(shape, i0, j0, WIDE_MR))                                     \
+                    tile_##WIDE(TILE_K(shape, k, i0, WIDE_MR), a + i0 * rs, rs, cs, panel, alpha, beta, \
+                                c + i0 * ldc + j0, ldc, MIN(WIDE_MR, m - i0), width);        \
         }                                                                                    \
     }                                                                                        \
 }
@@ -198,10 +205,10 @@ void spsim_pack_panels##SUFFIX(int level, long k, long n, const T *b, long row_s
                                                                                              \
 void spsim_panel_gemm##SUFFIX(int level, long m, long n, long k, T alpha, const T *a,        \
                               long a_row_stride, long a_col_stride, const T *b,              \
-                              long b_panel_stride, T beta, T *c, long ldc) {                 \
+                              long b_panel_stride, T beta, T *c, long ldc, int shape) {      \
     if (m <= 0 || n <= 0) return;                                                            \
     SPSIM_BY_LEVEL(level, gemm##SUFFIX, m, n, k, alpha, a, a_row_stride, a_col_stride, b,    \
-                   b_panel_stride, beta, c, ldc);                                            \
+                   b_panel_stride, beta, c, ldc, shape);                                     \
 }
 
 DEFINE_ENTRIES(, float, NR_AVX512, NR_AVX2, NR_BASE)

@@ -77,8 +77,9 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
     var state = initialState ?? GLAState(heads: heads, keyDim: dk, valueDim: dv)
     precondition(state.heads == heads && state.keyDim == dk && state.valueDim == dv,
                  "GLA: initial state does not match the tensors")
-    var o = Tensor32(tokens: n, heads: heads, dim: dv)
-    if n == 0 || heads == 0 || dk == 0 || dv == 0 { return (o, state) }
+    if n == 0 || heads == 0 || dk == 0 || dv == 0 { return (Tensor32(tokens: n, heads: heads, dim: dv), state) }
+    // Every element is written: each chunk's first product (the inter-chunk one) has beta 0.
+    var o = Tensor32(unwrittenTokens: n, heads: heads, dim: dv)
 
     withGLAChunks(q: q, k: k, v: v, g: g, chunkSize: chunkSize) { x, ws in
     o.storage.withUnsafeMutableBufferPointer { ob in
@@ -96,7 +97,7 @@ public func glaForward(q: Tensor32, k: Tensor32, v: Tensor32, g: Tensor32,
             let values = ws.engine.prepare(vp, rowStride: vStride, colStride: 1, k: c.length, n: dv,
                                            storage: ws.valuePanels)
             ws.engine.product(m: c.length, a: ws.scores, rowStride: ws.chunk, colStride: 1, b: values,
-                              beta: 1, c: op, ldc: vStride)
+                              beta: 1, c: op, ldc: vStride, shape: .lowerTriangularA)
             // State: S = Diag(exp(Γ_L)) S + (k ⊙ exp(Γ_L − Γ))ᵀ V.
             ws.decayState(s, valueDim: dv)
             ws.engine.product(m: dk, a: ws.scaledK, rowStride: 1, colStride: dk, b: values, beta: 1, c: s, ldc: dv)

@@ -301,7 +301,7 @@ struct GLAWorkspace {
         for c in 0..<dk { running[c] = 1 / totalDecay[c] }
         spsim_scale_rows(cpuVectorLevel, scaledK, dk, length, dk, running, 0, blockColumns)
         engine.gemm(.plain, .transposed, m: length, n: length, k: dk, a: scaledQ, lda: dk, b: blockColumns, ldb: dk,
-                    c: scores, ldc: chunk, panels: panels)
+                    c: scores, ldc: chunk, panels: panels, shape: .lowerTriangleOfC)
         zeroAboveDiagonal(rows: 0..<length, length: length)
     }
 

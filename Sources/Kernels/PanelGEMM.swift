@@ -65,12 +65,16 @@ enum ProductEngine: Sendable, Equatable {
 
     /// `C [m × n] = alpha · A [m × k] · B + beta · C` (row stride `ldc`), B prepared by this
     /// engine (`n`, `k` are B's), A element (i, p) at `a[i·rowStride + p·colStride]` (one of
-    /// the strides 1). With beta = 0, C is not read.
+    /// the strides 1). With beta = 0, C is not read. `shape` says what the panels may skip:
+    /// A's zeros above its diagonal, or C's entries above its diagonal, which the caller then
+    /// ignores (`ProductShape`); OpenBLAS computes the whole product either way.
     func product<T: PanelScalar>(m: Int, a: UnsafePointer<T>, rowStride: Int, colStride: Int, b: ProductOperand<T>,
-                                 alpha: T = 1, beta: T, c: UnsafeMutablePointer<T>, ldc: Int) {
+                                 alpha: T = 1, beta: T, c: UnsafeMutablePointer<T>, ldc: Int,
+                                 shape: ProductShape = .full) {
         precondition(rowStride == 1 || colStride == 1, "product: one stride of A must be 1")
         if case let .panels(level) = self {
-            T.panelGEMM(level, m, b.n, b.k, alpha, a, rowStride, colStride, b.base, b.panelStride, beta, c, ldc)
+            T.panelGEMM(level, m, b.n, b.k, alpha, a, rowStride, colStride, b.base, b.panelStride, beta, c, ldc,
+                        shape.rawValue)
             return
         }
         // A stride that steps over a single row or column is never used, but CBLAS wants it
@@ -82,6 +86,17 @@ enum ProductEngine: Sendable, Equatable {
         Kernels.gemm(aPlain ? .plain : .transposed, bPlain ? .plain : .transposed, m: m, n: b.n, k: b.k,
                      alpha: alpha, a: a, lda: lda, b: b.base, ldb: ldb, beta: beta, c: c, ldc: max(ldc, b.n))
     }
+}
+
+/// What a panel product may skip (CVectorMath/panel_gemm.h).
+enum ProductShape: Int32 {
+    /// The whole product.
+    case full = 0
+    /// A is lower triangular (row i zero beyond column i): a causal score matrix times V.
+    case lowerTriangularA = 1
+    /// Only C's lower triangle (with the diagonal) is needed; what lies above it is left
+    /// partly computed and partly untouched.
+    case lowerTriangleOfC = 2
 }
 
 /// A B operand `[k × n]` of `ProductEngine.product`: packed panels (`panelStride` > 0, rows
@@ -119,9 +134,9 @@ protocol PanelScalar: BLASScalar {
     static func panelWidth(_ level: Int32) -> Int
     /// `spsim_pack_panels`: level, k, n, b, row stride, column stride, out, panel stride.
     static var packPanels: (Int32, Int, Int, UnsafePointer<Self>, Int, Int, UnsafeMutablePointer<Self>, Int) -> Void { get }
-    /// `spsim_panel_gemm`: level, m, n, k, alpha, a, a's strides, b, panel stride, beta, c, ldc.
+    /// `spsim_panel_gemm`: level, m, n, k, alpha, a, a's strides, b, panel stride, beta, c, ldc, shape.
     static var panelGEMM: (Int32, Int, Int, Int, Self, UnsafePointer<Self>, Int, Int, UnsafePointer<Self>, Int, Self,
-                           UnsafeMutablePointer<Self>, Int) -> Void { get }
+                           UnsafeMutablePointer<Self>, Int, Int32) -> Void { get }
 }
 
 extension Float: PanelScalar {
@@ -130,7 +145,7 @@ extension Float: PanelScalar {
         spsim_pack_panels
     }
     static var panelGEMM: (Int32, Int, Int, Int, Float, UnsafePointer<Float>, Int, Int, UnsafePointer<Float>, Int,
-                           Float, UnsafeMutablePointer<Float>, Int) -> Void { spsim_panel_gemm }
+                           Float, UnsafeMutablePointer<Float>, Int, Int32) -> Void { spsim_panel_gemm }
 }
 
 extension Double: PanelScalar {
@@ -139,7 +154,7 @@ extension Double: PanelScalar {
         spsim_pack_panels_f64
     }
     static var panelGEMM: (Int32, Int, Int, Int, Double, UnsafePointer<Double>, Int, Int, UnsafePointer<Double>, Int,
-                           Double, UnsafeMutablePointer<Double>, Int) -> Void { spsim_panel_gemm_f64 }
+                           Double, UnsafeMutablePointer<Double>, Int, Int32) -> Void { spsim_panel_gemm_f64 }
 }
 
 extension ProductEngine {
@@ -150,11 +165,12 @@ extension ProductEngine {
     /// as much as the arithmetic.
     func gemm<T: PanelScalar>(_ transA: MatrixOperand = .plain, _ transB: MatrixOperand = .plain, m: Int, n: Int,
                               k: Int, alpha: T = 1, a: UnsafePointer<T>, lda: Int, b: UnsafePointer<T>, ldb: Int,
-                              beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int, panels: UnsafeMutablePointer<T>) {
+                              beta: T = 0, c: UnsafeMutablePointer<T>, ldc: Int, panels: UnsafeMutablePointer<T>,
+                              shape: ProductShape = .full) {
         if m == 0 || n == 0 { return }
         let operand = prepare(b, rowStride: transB == .plain ? ldb : 1, colStride: transB == .plain ? 1 : ldb,
                               k: k, n: n, storage: panels)
         product(m: m, a: a, rowStride: transA == .plain ? lda : 1, colStride: transA == .plain ? 1 : lda,
-                b: operand, alpha: alpha, beta: beta, c: c, ldc: ldc)
+                b: operand, alpha: alpha, beta: beta, c: c, ldc: ldc, shape: shape)
     }
 }

@@ -37,6 +37,13 @@ public struct Tensor<Scalar: BinaryFloatingPoint & Sendable>: Sendable, Equatabl
     /// the elements are unspecified and only ever sent as payload bytes, never computed on.
     @inlinable
     public init(phantomTokens tokens: Int, heads: Int, dim: Int) {
+        self.init(unwrittenTokens: tokens, heads: heads, dim: dim)
+    }
+
+    /// A tensor whose elements are unspecified until written: an output every element of which
+    /// a kernel writes, without a pass that zero-fills it first.
+    @inlinable
+    public init(unwrittenTokens tokens: Int, heads: Int, dim: Int) {
         precondition(tokens >= 0 && heads >= 0 && dim >= 0, "negative tensor extent")
         let count = tokens * heads * dim
         self.tokens = tokens

@@ -66,6 +66,44 @@ final class PanelGEMMTests: XCTestCase {
         }
     }
 
+    /// The triangular shapes: with A lower triangular, `.lowerTriangularA` gives the whole
+    /// product; `.lowerTriangleOfC` gives C's lower triangle (with the diagonal) as the whole
+    /// product does, for sizes around the tiles' edges, on every engine.
+    func testTriangularShapesGiveTheLowerProduct() {
+        var random = TestRandom(seed: 11)
+        for engine in testedProductEngines {
+            for (n, width) in [(1, 3), (5, 7), (17, 33), (64, 64), (70, 40)] {
+                var a = (0..<(n * n)).map { _ in Float(random.uniform()) }
+                let b = (0..<(n * width)).map { _ in Float(random.uniform()) }
+                let square = (0..<(n * n)).map { _ in Float(random.uniform()) }
+                func product(_ a: [Float], _ b: [Float], columns: Int, shape: ProductShape) -> [Float] {
+                    var c = [Float](repeating: .nan, count: n * columns)
+                    var storage = [Float](repeating: .nan, count: max(1, engine.preparedFloats(k: n, n: columns)))
+                    a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                    storage.withUnsafeMutableBufferPointer { sp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        engine.gemm(m: n, n: columns, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: columns,
+                                    c: cp.baseAddress!, ldc: columns, panels: sp.baseAddress!, shape: shape)
+                    }}}}
+                    return c
+                }
+                for i in 0..<n { for p in (i + 1)..<max(n, i + 1) { a[i * n + p] = 0 } }
+                let full = product(a, b, columns: width, shape: .full)
+                let lowerA = product(a, b, columns: width, shape: .lowerTriangularA)
+                for (x, y) in zip(lowerA, full) { XCTAssertEqual(x, y, accuracy: 1e-5 * Float(n), "\(engine) n=\(n) lower A") }
+                let whole = product(a, square, columns: n, shape: .full)
+                let lowerC = product(a, square, columns: n, shape: .lowerTriangleOfC)
+                for i in 0..<n {
+                    for j in 0...i {
+                        XCTAssertEqual(lowerC[i * n + j], whole[i * n + j], accuracy: 1e-5 * Float(n),
+                                       "\(engine) n=\(n) lower C at (\(i), \(j))")
+                    }
+                }
+            }
+        }
+    }
+
     /// The float64 panels (`spsim_panel_gemm_f64`, the reference's products) at every vector
     /// level against a float64 triple loop: odd shapes around the tiles' edges (8 × 16, 6 × 8,
     /// 4 × 4 and their narrow halves), plain and transposed A and B, B from a row offset, alpha ≠ 1,

@@ -18,6 +18,13 @@
 #ifndef SPSIM_PANEL_GEMM_H
 #define SPSIM_PANEL_GEMM_H
 
+/// What a product may skip (`shape` of `spsim_panel_gemm`): nothing; the part of A above its
+/// diagonal, which is zero (row i of A has its non-zeros in columns ≤ i, so a tile of rows
+/// i0 ..< i0 + MR stops its inner product at i0 + MR: a causal score matrix times V); or the
+/// part of C above its diagonal, which the caller does not need (a tile wholly above the
+/// diagonal is not computed; one across it is, whole: the caller ignores what lies above).
+enum { SPSIM_PRODUCT_FULL = 0, SPSIM_PRODUCT_LOWER_A = 1, SPSIM_PRODUCT_LOWER_C = 2 };
+
 /// Panel width NR (columns per packed panel) at `level`.
 long spsim_panel_width(int level);
 
@@ -29,10 +36,11 @@ void spsim_pack_panels(int level, long k, long n, const float *b, long row_strid
 
 /// C [m × n] (row stride `ldc`) = alpha · A [m × k] · B [k × n] + beta · C, with B packed by
 /// `spsim_pack_panels` at the same `level` (`b` = the first row used of panel 0; a row
-/// offset p0 into packed panels is `b + p0·NR`). With beta = 0, C is not read.
+/// offset p0 into packed panels is `b + p0·NR`). With beta = 0, C is not read. `shape`: one
+/// of `SPSIM_PRODUCT_FULL`, `_LOWER_A`, `_LOWER_C`.
 void spsim_panel_gemm(int level, long m, long n, long k, float alpha,
                       const float *a, long a_row_stride, long a_col_stride,
-                      const float *b, long b_panel_stride, float beta, float *c, long ldc);
+                      const float *b, long b_panel_stride, float beta, float *c, long ldc, int shape);
 
 /// `spsim_panel_width` for float64 panels.
 long spsim_panel_width_f64(int level);
@@ -45,6 +53,6 @@ void spsim_pack_panels_f64(int level, long k, long n, const double *b, long row_
 /// `spsim_panel_gemm` in float64, B packed by `spsim_pack_panels_f64` at the same `level`.
 void spsim_panel_gemm_f64(int level, long m, long n, long k, double alpha,
                           const double *a, long a_row_stride, long a_col_stride,
-                          const double *b, long b_panel_stride, double beta, double *c, long ldc);
+                          const double *b, long b_panel_stride, double beta, double *c, long ldc, int shape);
 
 #endif
