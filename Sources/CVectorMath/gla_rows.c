@@ -52,6 +52,11 @@ DEFINE_GLA_ROWS(avx2, __attribute__((target("avx2"))), g8, 8)
 #endif
 DEFINE_GLA_ROWS(base, , g4, 4)
 
+void spsim_prefetch_rows(const float *x, long row_stride, long rows, long width) {
+    for (long r = 0; r < rows; r++)
+        for (long c = 0; c < width; c += 16) __builtin_prefetch(x + r * row_stride + c, 0, 1);
+}
+
 void spsim_gla_decays(int level, const float *e, long length, long width, float *prefix, float *suffix,
                       float *total) {
     if (length < 1 || width < 1) return;
