@@ -19,13 +19,22 @@ numpy=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Scripts/numpy_sgemm
 # ping-pong of the same bytes plus one memcpy) and at P = RANKS (All-Scan against MPI_Exscan).
 mpirun --quiet -np 2 .build/release/spsim bench --min-bytes 1048576 --blocks 1,4,16
 mpirun --quiet -np "${RANKS:-4}" .build/release/spsim bench --min-bytes 1048576
-# --verify beside the run it checks: the README's first example (N = 8192, H = 8, G = 2, D = 64,
-# P = 4, causal zigzag, backward); the float64 reference's host seconds over the run's forward + backward.
-mpirun --quiet -np 4 .build/release/spsim run --strategy allgather --seq-len 8192 --heads 8 --kv-heads 2 \
-    --head-dim 64 --causal --layout zigzag --backward --verify --json 2>/dev/null | python3 -c '
-import json, sys
-r = json.load(sys.stdin); run = r["forward_seconds"] + r["backward_seconds"]; v = r["verify_seconds"]
-print(f"--verify: float64 reference {v:.2f} s beside the run (forward + backward) {run:.2f} s: {v / run:.2f}x")'
+# --verify beside the run it checks: the README's first example without --repeat (N = 8192, H = 8,
+# G = 2, D = 64, P = 4, causal zigzag, backward), run with and without it. Prints what --verify adds
+# to the command's wall time, and the float64 reference's own time beside the run's forward + backward.
+python3 - mpirun --quiet -np 4 .build/release/spsim run --strategy allgather --seq-len 8192 --heads 8 \
+    --kv-heads 2 --head-dim 64 --causal --layout zigzag --backward --json <<'EOF'
+import json, subprocess, sys, time
+def run(extra):
+    start = time.monotonic()
+    out = subprocess.run(sys.argv[1:] + extra, capture_output=True, text=True, check=True).stdout
+    return time.monotonic() - start, json.loads(out)
+plain, _ = run([])
+checked, r = run(["--verify"])
+kernels = r["forward_seconds"] + r["backward_seconds"]
+print(f"--verify: adds {checked - plain:.2f} s to the run's {plain:.2f} s wall time ({(checked - plain) / plain:.2f}x); "
+      f"its float64 reference {r['verify_seconds']:.2f} s, {r['verify_seconds'] / kernels:.2f}x the run's forward + backward ({kernels:.2f} s)")
+EOF
 # One training step of the tiny model at N = 4096 on one rank beside the best single-thread
 # sgemm of the same run; then the parallel efficiency T(1) / (2·T(2)) of ring and ulysses at P = 2
 # (median step time of 5 steps after the first).
