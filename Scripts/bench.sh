@@ -19,11 +19,11 @@ numpy=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Scripts/numpy_sgemm
 # ping-pong of the same bytes plus one memcpy) and at P = RANKS (All-Scan against MPI_Exscan).
 mpirun --quiet -np 2 .build/release/spsim bench --min-bytes 1048576 --blocks 1,4,16
 mpirun --quiet -np "${RANKS:-4}" .build/release/spsim bench --min-bytes 1048576
-# --verify beside the run it checks: the README's first example without --repeat (N = 8192, H = 8,
-# G = 2, D = 64, P = 4, causal zigzag, backward), run with and without it. Prints what --verify adds
-# to the command's wall time, and the float64 reference's own time beside the run's forward + backward.
+# --verify beside the run it checks: the README's first example as written (N = 8192, H = 8, G = 2,
+# D = 64, P = 4, causal zigzag, backward, --repeat 3), run with and without it. Prints what --verify
+# adds to the command's wall time, and the float64 reference's own time beside one forward + backward.
 python3 - mpirun --quiet -np 4 .build/release/spsim run --strategy allgather --seq-len 8192 --heads 8 \
-    --kv-heads 2 --head-dim 64 --causal --layout zigzag --backward --json <<'EOF'
+    --kv-heads 2 --head-dim 64 --causal --layout zigzag --backward --repeat 3 --json <<'EOF'
 import json, subprocess, sys, time
 def run(extra):
     start = time.monotonic()
