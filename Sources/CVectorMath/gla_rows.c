@@ -54,7 +54,7 @@ DEFINE_GLA_ROWS(base, , g4, 4)
 
 void spsim_prefetch_rows(const float *x, long row_stride, long rows, long width) {
     for (long r = 0; r < rows; r++)
-        for (long c = 0; c < width; c += 16) __builtin_prefetch(x + r * row_stride + c, 0, 1);
+        for (long c = 0; c < width; c += 16) __builtin_prefetch(x + r * row_stride + c, 0, 3);
 }
 
 void spsim_gla_decays(int level, const float *e, long length, long width, float *prefix, float *suffix,

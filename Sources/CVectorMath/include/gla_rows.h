@@ -22,8 +22,8 @@ void spsim_scale_rows(int level, const float *x, long row_stride, long length, l
 /// `rows[r, c] *= scalars[r]` for `count` rows of `width` values, `row_stride` apart.
 void spsim_scale_each_row(int level, float *rows, long row_stride, long count, long width, const float *scalars);
 
-/// Asks the L2 cache for `rows` rows of `width` floats at `x`, `row_stride` floats apart (one
-/// software prefetch per cache line).
+/// Asks the caches (every level, L1 included) for `rows` rows of `width` floats at `x`,
+/// `row_stride` floats apart: one software prefetch per cache line.
 void spsim_prefetch_rows(const float *x, long row_stride, long rows, long width);
 
 #endif
