@@ -159,7 +159,8 @@ struct RunCommand: ParsableCommand {
             repeat: repeats, forwardSeconds: result.forward.seconds, backwardSeconds: result.backward?.seconds,
             computeSeconds: result.forward.computeSeconds, backwardComputeSeconds: result.backward?.computeSeconds,
             errors: errors, tolerance: verify ? ["output": Tolerance.output, "gradient": Tolerance.gradient] : nil,
-            passed: passed, verifySeconds: verifySeconds, traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
+            passed: passed, verifySeconds: verifySeconds,
+            traffic: TrafficReport(forward: result.forward.traffic, backward: result.backward?.traffic),
             model: model, simulation: .current(forward: result.forward, backward: result.backward), phantom: phantom)
         if json { print(try jsonLine(summary)) } else { print(summary.text, terminator: "") }
         return passed == false ? 1 : 0

@@ -8,8 +8,9 @@
 // for every key, in one pass over the score tiles (`attentionReferenceWithGradients`); the
 // contributions are summed over the ranks (allreduce), and each rank compares its own rows.
 // The largest error and the largest reference magnitude per output are then reduced with a
-// maximum. So each rank does 1/P of the reference work, in parallel. GLA's reference is a token-by-token recurrence, O(N·Dk·Dv),
-// cheap: rank 0 computes it whole against the gathered outputs.
+// maximum. So each rank does 1/P of the reference work, in parallel. GLA's reference is a
+// token-by-token recurrence, O(N·Dk·Dv), cheap: rank 0 computes it whole against the gathered
+// outputs.
 //
 // Every message here goes over `world`, the harness's own communicator, which records into no
 // ledger: the run's ledger (and its equality with the cost model) never sees the reference.

@@ -34,20 +34,21 @@ struct RotaryEmbedding: Sendable {
         let pairs = headDim / 2, heads = x.heads
         let sign: T = inverse ? -1 : 1
         y.storage.withUnsafeMutableBufferPointer { y in
-            x.storage.withUnsafeBufferPointer { x in
-                for t in 0..<angles.tokens {
-                    for h in 0..<heads {
-                        let row = (t * heads + h) * headDim
-                        for i in 0..<pairs {
-                            let c = angles.cosines[t * pairs + i], s = sign * angles.sines[t * pairs + i]
-                            let a = x[row + 2 * i], b = x[row + 2 * i + 1]
-                            y[row + 2 * i] = a * c - b * s
-                            y[row + 2 * i + 1] = a * s + b * c
-                        }
+        x.storage.withUnsafeBufferPointer { x in
+        angles.cosines.withUnsafeBufferPointer { cosines in
+        angles.sines.withUnsafeBufferPointer { sines in
+            for t in 0..<angles.tokens {
+                for h in 0..<heads {
+                    let row = (t * heads + h) * headDim
+                    for i in 0..<pairs {
+                        let c = cosines[t * pairs + i], s = sign * sines[t * pairs + i]
+                        let a = x[row + 2 * i], b = x[row + 2 * i + 1]
+                        y[row + 2 * i] = a * c - b * s
+                        y[row + 2 * i + 1] = a * s + b * c
                     }
                 }
             }
-        }
+        }}}}
         return y
     }
 }
