@@ -11,9 +11,13 @@ cd "$(dirname "$0")/.."
 bash Scripts/install-deps.sh
 source Scripts/env.sh
 swift build "${spsim_build_flags[@]}"
-# numpy's sgemm on its own OpenBLAS and its own choice of core (no spsim override).
-numpy=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Scripts/numpy_sgemm.py)
+# numpy's sgemm on its own OpenBLAS and its own choice of core (no spsim override), just before
+# the kernels and again after them: on a machine whose speed drifts, the two show how far the
+# ratios to numpy can be trusted (the ratios to cblas_sgemm come from the same rounds).
+numpy_sgemm() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Scripts/numpy_sgemm.py; }
+numpy=$(numpy_sgemm)
 .build/release/spsim bench --kernels --reference-sgemm-gflops "$numpy" "$@"
+echo "numpy's sgemm: $numpy GFLOP/s before the kernels, $(numpy_sgemm 2>/dev/null) after"
 # The scan collectives of linear attention side by side (All-Scan at several K, MPI_Exscan,
 # all-gather + prefix, the serial chain), 1 to 64 MiB states: at P = 2 (All-Scan against the
 # ping-pong of the same bytes plus one memcpy) and at P = RANKS (All-Scan against MPI_Exscan).
