@@ -9,7 +9,7 @@ import SequenceParallel
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Micro-benchmarks: the scan collectives of linear attention side by side, or the attention kernel.",
+        abstract: "Micro-benchmarks: the scan collectives of linear attention side by side, the kernels, or a training step.",
         discussion: """
             By default, under mpirun: the exclusive scan of GLA states alone, every variant in one run and one \
             table — ZeCO's All-Scan at each --blocks K, MPI_Exscan with the scan operator as a user op, \
@@ -23,10 +23,12 @@ struct BenchCommand: ParsableCommand {
 
             Defaults: states 4k to 64M bytes (×4), --value-dim 16, --repeat 5 after --warmup 1; kernels N 2048, H 8, D 64, float32.
 
-            With --kernels (one process, no MPI): the attention block kernel beside cblas_sgemm.
+            With --kernels (no MPI: under mpirun every process runs it alone): the attention block kernel, \
+            forward and backward, and the GLA chunk kernel beside cblas_sgemm. With --train: training steps of \
+            the tiny model on this job's ranks beside the best single-thread sgemm.
             """)
 
-    @Flag(help: "Benchmark the attention block kernel beside cblas_sgemm (one process, no MPI).")
+    @Flag(help: "Benchmark the attention and GLA kernels beside cblas_sgemm (no MPI: under mpirun every process runs it alone).")
     var kernels = false
 
     @Flag(help: "Benchmark one training step of the tiny model at --tokens (default 4096 here) beside the best single-thread sgemm.")
@@ -36,11 +38,11 @@ struct BenchCommand: ParsableCommand {
             transform: parseSize)
     var tokens: Int?
 
-    @Option(help: "Heads of the kernel benchmark.")
-    var heads: Int = 8
+    @Option(help: "Heads of the kernel benchmark (default 8).")
+    var heads: Int?
 
-    @Option(help: "Head dimension of the kernel benchmark.")
-    var headDim: Int = 64
+    @Option(help: "Head dimension of the kernel benchmark (default 64).")
+    var headDim: Int?
 
     @Option(help: "Kernel benchmark: another sgemm's GFLOP/s on the same products (Scripts/bench.sh passes numpy's, one thread), printed beside the kernels as a ratio.")
     var referenceSgemmGflops: Double?
@@ -71,14 +73,22 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        if kernels && train { throw ValidationError("--kernels and --train are separate benchmarks: give one") }
         if train {
+            if let unused = [("--heads", heads != nil), ("--head-dim", headDim != nil),
+                             ("--reference-sgemm-gflops", referenceSgemmGflops != nil)].first(where: { $0.1 }) {
+                throw ValidationError("\(unused.0) is an option of --kernels; --train times the tiny model, whose shape is fixed")
+            }
+            // As `spsim train` takes --seq-len.
             guard (tokens ?? 1) >= 1 else { throw ValidationError("--tokens must be at least 1") }
+            guard (tokens ?? 1) < 1 << 31 else { throw ValidationError("--tokens \(tokens!) is too long: at most 2³¹ − 1 tokens") }
             return
         }
         if kernels {
             if let referenceSgemmGflops, !(referenceSgemmGflops > 0) {
                 throw ValidationError("--reference-sgemm-gflops must be positive (got \(referenceSgemmGflops))")
             }
+            let heads = heads ?? 8, headDim = headDim ?? 64
             try SizeLimits.require("--tokens", tokens ?? 2048, atMost: SizeLimits.maxSeqLen)
             try SizeLimits.require("--heads", heads, atMost: SizeLimits.maxHeads)
             try SizeLimits.require("--head-dim", headDim, atMost: SizeLimits.maxHeadDim)
@@ -289,7 +299,7 @@ struct BenchCommand: ParsableCommand {
     // MARK: The attention kernel
 
     func runKernels() throws {
-        let tokens = self.tokens ?? 2048
+        let tokens = self.tokens ?? 2048, heads = self.heads ?? 8, headDim = self.headDim ?? 64
         // q, k, v, do, o, dq, dk, dv and copies, and the N×N score matrix, float32.
         var memory = MemoryEstimate()
         memory.add("kernel benchmark", 4 * (Double(tokens) * Double(tokens) + 12 * Double(tokens * heads * headDim)))

@@ -56,7 +56,8 @@ struct ModelsCommand: ParsableCommand {
             print("""
                 parameters: \(m.parameters) (\(parameterCount(m.parameters))): per layer \(m.parametersPerLayer) \
                 (attention \(m.attentionParametersPerLayer), MLP \(m.mlpParametersPerLayer), norms \(2 * m.hidden)), \
-                embeddings \(m.embeddingParameters)\(m.isTied ? " (tied)" : " + LM head \(m.embeddingParameters)")
+                embeddings \(m.embeddingParameters)\(m.isTied ? " (tied)" : " + LM head \(m.embeddingParameters)"), \
+                final norm \(m.hidden)
                 """)
         }
     }

@@ -51,8 +51,15 @@ extension BenchCommand {
         let config = TrainingModelConfig.tiny()
         try withMPI(validate: { world in
             try config.validate()
-            _ = try SequenceLayout.make(.contiguous, tokens: tokens, ranks: world.size).get()
+            let layout = try SequenceLayout.make(.contiguous, tokens: tokens, ranks: world.size).get()
+            let memory = TrainCommand.memoryEstimate(config, seqLen: tokens, localTokens: layout.count(rank: world.rank),
+                                                     dataTokens: tokens + 1, checkpoint: false)
+            try requireMemory(memory, rank: world.rank, worldSize: world.size, force: false, forceOption: nil)
         }) { world, _ in
+            if world.rank == 0 {
+                printNote("timing \(repeats + 1) training steps of the tiny model at N = \(tokens) on \(world.size) "
+                          + "rank\(world.size == 1 ? "" : "s") (the first untimed)…")
+            }
             let sgemm = bestSgemmGFLOPs(repeats: repeats)
             let model = LanguageModel(config)
             // Random bytes: the speed does not depend on the text.
@@ -81,7 +88,8 @@ extension BenchCommand {
                         + "\(formatSeconds(step)) (median of \(repeats)), \(String(format: "%.2f", flops / 1e9)) GFLOP "
                         + "(6·P_matmul·N + layers·6·N²·H·D) → \(format3(rate)) GFLOP/s")
                     print("best single-thread sgemm (256…1024 square): \(format3(sgemm)) GFLOP/s; step / sgemm = "
-                        + String(format: "%.2f", rate / sgemm))
+                        + String(format: "%.2f", rate / sgemm)
+                        + (world.size > 1 ? " (the step's rate is all \(world.size) ranks')" : ""))
                 }
             }
             return 0

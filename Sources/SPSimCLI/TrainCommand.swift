@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "How tokens are spread over ranks: contiguous, zigzag or striped.")
     var layout: LayoutKind = .contiguous
 
-    @Option(help: ArgumentHelp("Tokens per step N, a size such as 4k (each step reads N+1: inputs and next-token labels).",
+    @Option(help: ArgumentHelp("Tokens per step N, a size such as 4k (each step reads N+1: inputs and next-token labels; default 256).",
                                valueName: "size"), transform: parseSize)
     var seqLen = 256
 

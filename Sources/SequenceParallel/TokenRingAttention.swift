@@ -94,7 +94,7 @@ public final class TokenRingAttention: AttentionStrategy {
         if let reason = layoutReason(layout) { return reason }
         if problem.isCausal && layout != .zigzag {
             return "--strategy token-ring on causal attention needs --layout zigzag, not \(layout.rawValue) "
-                + "(zigzag balances the causal work); non-causal attention runs in every layout"
+                + "(zigzag balances the causal work)"
         }
         return nil
     }

@@ -64,6 +64,10 @@ final class ReliabilityTests: XCTestCase {
         try assertRefused(["bench", "--kernels", "--tokens", "1073741824"], mentions: ["score matrix", "limit"])
         try assertRefused(["bench", "--kernels", "--tokens", "1048576", "--heads", "1", "--head-dim", "1"],
                           mentions: ["would need about", "kernel benchmark"])
+        try assertRefused(["bench", "--train", "--tokens", "100G"], mentions: ["--tokens 107374182400", "2³¹ − 1"])
+        try assertRefused(["bench", "--train", "--tokens", "16M"], mentions: ["would need about", "activations"])
+        try assertRefused(["bench", "--train", "--heads", "2"], mentions: ["--heads", "option of --kernels"])
+        try assertRefused(["bench", "--kernels", "--train"], mentions: ["separate benchmarks"])
         try assertRefused(["collectives", "--count", "4611686018427387904"], mentions: ["--count", "limit"])
     }
 
