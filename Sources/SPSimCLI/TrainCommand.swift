@@ -221,9 +221,10 @@ struct TrainCommand: ParsableCommand {
         guard world.rank == 0 else { return 0 }
         if let save { try saveTraining(to: save, losses: history.losses, model: model, weights: trainer.weights) }
         if let plot {
-            let mine = SVGPlot.Series(name: "\(p.strategy.name) \(p.layout.kind.rawValue), P=\(world.size)",
+            let mine = SVGPlot.Series(name: "\(p.strategy.name) \(p.layout.kind.rawValue), P=\(world.size), "
+                                          + p.config.attention.rawValue,
                                       points: history.losses.enumerated().map { (Double($0.offset + 1), $0.element) })
-            let figure = SVGPlot(title: "Training loss, \(p.config.attention.rawValue) attention, N=\(p.layout.tokens)",
+            let figure = SVGPlot(title: "Training loss, N=\(p.layout.tokens)",
                                  xLabel: "step", yLabel: "loss (nats per token)", series: [mine] + p.otherCurves)
             try AtomicOutput.writeFile(Data(figure.render().utf8), to: plot, option: "--plot")
         }
@@ -238,7 +239,8 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// A loss curve from an earlier `spsim train --json` output, named by its strategy, layout and ranks.
+/// A loss curve from an earlier `spsim train --json` output, named by its strategy, layout,
+/// ranks and attention.
 /// - Throws: `InputError` when the file is unreadable or holds no `losses`.
 func lossCurve(_ path: String) throws -> SVGPlot.Series {
     let data = try inputFileContents(path, named: "--plot-also \(path)", expected: "a `spsim train --json` output")
@@ -247,6 +249,7 @@ func lossCurve(_ path: String) throws -> SVGPlot.Series {
         throw InputError("--plot-also \(path) is not the JSON output of spsim train --json (no \"losses\")")
     }
     let name = "\(object["strategy"] as? String ?? path) \(object["layout"] as? String ?? ""), P=\(object["ranks"] as? Int ?? 0)"
+        + ((object["attention"] as? String).map { ", \($0)" } ?? "")
     return SVGPlot.Series(name: name, points: losses.enumerated().map { (Double($0.offset + 1), $0.element) })
 }
 

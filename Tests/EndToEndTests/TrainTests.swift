@@ -128,6 +128,22 @@ final class TrainTests: XCTestCase {
         ], extra: [("zeco", "contiguous", 8)], checkpointed: [("lasp2", "contiguous", 3)])
     }
 
+    /// `--plot` draws this run and `--plot-also`'s earlier ones, each named by strategy, layout,
+    /// ranks and attention (a GLA curve beside a softmax one says so).
+    func testLossPlotNamesEveryCurve() throws {
+        let earlier = directory.appendingPathComponent("gla.json").path, plot = directory.appendingPathComponent("loss.svg").path
+        let gla = try SPSimProcess.run(["train", "--attention", "gla", "--seq-len", "32", "--steps", "2", "--json"])
+        XCTAssertEqual(gla.status, 0, gla.stderr)
+        try Data(gla.stdout.utf8).write(to: URL(fileURLWithPath: earlier))
+        let run = try SPSimProcess.run(["train", "--seq-len", "32", "--steps", "2", "--plot", plot, "--plot-also", earlier],
+                                       ranks: 2)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let svg = try String(contentsOfFile: plot, encoding: .utf8)
+        for name in ["Training loss, N=32", "allgather contiguous, P=2, softmax", "zeco contiguous, P=1, gla"] {
+            XCTAssertTrue(svg.contains(name), "\(name) missing from the plot")
+        }
+    }
+
     /// The loss falls on real text and the text report has a row per step.
     func testTextReportAndLearning() throws {
         let run = try SPSimProcess.run(["train", "--seq-len", "64", "--steps", "30", "--lr", "1e-2"], ranks: 2,
