@@ -168,13 +168,14 @@ struct TrainCommand: ParsableCommand {
         do { file = try ModelCatalog.models().loadModel(name) } catch {
             throw InputError("unknown --model \(name): \(error.description)")
         }
+        if file.gateLowRank != nil {
+            throw InputError("--model \(name) has low-rank gates (gate_low_rank), which spsim train does not build "
+                             + "(its GLA layers project full-rank gates); spsim plan takes the model")
+        }
         if file.attention == .gla && kind == .softmax {
             throw InputError("--model \(name) has gated linear attention: add --attention gla")
         }
         let m = file.withAttention(kind)
-        if m.gateLowRank != nil {
-            throw InputError("--model \(name) has low-rank gates (gate_low_rank), which spsim train does not build; its gates are full rank")
-        }
         return TrainingModelConfig(layers: m.layerCount, hidden: m.hidden, heads: m.headCount, kvHeads: m.kvHeadCount,
                                    headDim: m.queryDim, valueDim: m.valueChannels, ffn: m.ffn, vocabulary: m.vocab,
                                    tiedEmbeddings: m.isTied, attention: kind)
