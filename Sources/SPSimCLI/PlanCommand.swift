@@ -138,8 +138,11 @@ struct PlanCommand: ParsableCommand {
         guard rows.contains(where: \.feasible) else {
             let smallest = rows.map(\.estimate.memory.peak).min()
             let why = failures.flatMap(\.reasons).map(\.commandLine).filter { !$0.hasPrefix("memory") }
-            throw InputError("nothing can train \(planner.model.name) at --seq-len \(n) on \(gpuCounts.map(String.init).joined(separator: ",")) GPUs of \(planner.topology.name): "
-                             + (smallest.map { "the smallest configuration needs \(String(format: "%.2f", $0 / 1_073_741_824)) GiB per GPU, \(String(format: "%.2f", planner.usableBytes / 1_073_741_824)) GiB usable" }
+            let gpus = gpuCounts.count == 1 ? Self.gpus(gpuCounts[0])
+                                            : gpuCounts.map(String.init).joined(separator: ",") + " GPUs"
+            throw InputError("nothing can train \(planner.model.name) at --seq-len \(n) on \(gpus) of \(planner.topology.name): "
+                             + (smallest.map { "the smallest configuration needs \(formatBytes($0)) per GPU, "
+                                               + "\(formatBytes(planner.usableBytes)) usable" }
                                 ?? (why.first ?? "no strategy supports it")))
         }
         switch format {

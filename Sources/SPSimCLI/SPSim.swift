@@ -56,8 +56,17 @@ public enum SPSimMain {
                 print(SPSim.fullMessage(for: error))
                 return 0
             }
-            return reportInputErrorOnce(SPSim.message(for: error))
+            return reportInputErrorOnce(lowercasingFirstWord(SPSim.message(for: error)))
         }
+    }
+
+    /// ArgumentParser's messages ("Unknown option …", "Missing expected argument …") in the
+    /// lower case of spsim's own: the first letter lowered when the second is lower case (an
+    /// acronym such as "MPI" stays).
+    static func lowercasingFirstWord(_ message: String) -> String {
+        guard let first = message.first, first.isUppercase,
+              let second = message.dropFirst().first, second.isLowercase else { return message }
+        return first.lowercased() + message.dropFirst()
     }
 }
 

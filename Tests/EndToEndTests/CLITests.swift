@@ -15,6 +15,9 @@ final class CLITests: XCTestCase {
                                    (["help", "topology", "shwo"], "did you mean 'show'?")] {
             try assertBadInput(args, mentions: [suggestion])
         }
+        // An option's typo, in ArgumentParser's words, lower-cased as spsim's own messages are.
+        let option = try assertBadInput(["train", "--stesp", "3"], mentions: ["Did you mean '--steps'?"])
+        XCTAssertTrue(option.hasPrefix("error: unknown option '--stesp'"), option)
         let far = try SPSimProcess.run(["frobnicate"])
         XCTAssertEqual(far.status, 2)
         XCTAssertFalse(far.stderr.contains("did you mean"), far.stderr)
