@@ -33,9 +33,9 @@ enum ProductEngine: Sendable, Equatable {
     /// Panels on AVX-512, OpenBLAS elsewhere.
     static let best: ProductEngine = cpuVectorLevel >= 2 ? .panels(level: cpuVectorLevel) : .blas
 
-    /// The float64 reference's engine (AttentionReference.swift): panels on AVX-512, OpenBLAS
-    /// elsewhere (measured above).
-    static let bestFloat64: ProductEngine = cpuVectorLevel >= 2 ? .panels(level: cpuVectorLevel) : .blas
+    /// The float64 reference's engine (AttentionReference.swift): the same choice, measured
+    /// separately above (panels on AVX-512, OpenBLAS elsewhere).
+    static let bestFloat64: ProductEngine = best
 
     /// Floats `prepare` needs for an op(B) of `k × n` (0 for `.blas`).
     func preparedFloats(k: Int, n: Int) -> Int { prepared(Float.self, k: k, n: n) }

@@ -85,7 +85,6 @@ struct TrainCommand: ParsableCommand {
     struct Prepared {
         var config: TrainingModelConfig
         var strategy: StrategyChoice
-        var strategyOptions: [StrategyOption: Int]
         var layout: SequenceLayout
         var data: TokenData
         /// The curves of `--plot-also`, named.
@@ -153,8 +152,7 @@ struct TrainCommand: ParsableCommand {
         let memory = Self.memoryEstimate(config, seqLen: seqLen, localTokens: layout.count(rank: world.rank),
                                          dataTokens: data.tokens.count, checkpoint: checkpoint)
         try requireMemory(memory, rank: world.rank, worldSize: world.size, force: force)
-        return Prepared(config: config, strategy: choice, strategyOptions: strategyOptions.given, layout: layout,
-                        data: data,
+        return Prepared(config: config, strategy: choice, layout: layout, data: data,
                         otherCurves: try plotAlso.map(lossCurve), memory: memory)
     }
 
@@ -192,7 +190,7 @@ struct TrainCommand: ParsableCommand {
 
     func train(world: Communicator, prepared p: Prepared) throws -> Int32 {
         let model = LanguageModel(p.config)
-        let trainer = try Trainer(model: model, strategy: p.strategy, options: p.strategyOptions, layout: p.layout,
+        let trainer = try Trainer(model: model, strategy: p.strategy, options: strategyOptions.given, layout: p.layout,
                                   data: p.data, learningRate: lr, seed: seed, checkpoint: checkpoint, world: world)
         var history = TrainHistory()
         for step in 0..<steps {
